@@ -1,0 +1,15 @@
+"""dnn: a configurable fully-connected neural network in numpy.
+
+>>> from dnn import DNN
+>>> model = DNN(lr=0.1, seed=0)
+>>> model.addInputLayer([64])
+>>> model.addHiddenLayer([32], activation="relu")
+>>> model.addOutputLayer([10], activation="softmax")
+"""
+
+from dnn.errors import ModelFileError, TrainingDivergedError
+from dnn.model import DNN
+
+__version__ = "0.1.0"
+
+__all__ = ["DNN", "ModelFileError", "TrainingDivergedError", "__version__"]

@@ -1,0 +1,9 @@
+"""The exception types dnn raises beyond ValueError."""
+
+
+class ModelFileError(ValueError):
+    """A model file is missing, unreadable, corrupt, unsafe or of an unknown format."""
+
+
+class TrainingDivergedError(ArithmeticError):
+    """Training produced a non-finite loss or weight; the model holds its last finite weights."""

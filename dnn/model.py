@@ -1,0 +1,579 @@
+"""The DNN class: build, train, query and keep a fully-connected network.
+
+Layers are numbered from 1, the input layer, to L, the output layer.
+``w[l]`` (units of layer l-1, units of layer l) and ``b[l]`` (units of layer
+l,) hold the parameters of layer l = 2..L; assigning arrays of those shapes
+there sets weights by hand, and the model checks them before using them.
+
+The class holds state and orchestrates; the formulas live in
+``activations``, ``losses``, ``backprop`` and ``optimizers``.
+"""
+
+import math
+import numbers
+import pickle
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from dnn import metrics, preprocessing, targets
+from dnn.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from dnn.backprop import backward_pass, forward_pass
+from dnn.errors import TrainingDivergedError
+from dnn.gradient_check import numerical_gradient, relative_error
+from dnn.initializers import initial_weights
+from dnn.losses import COMPATIBLE_LOSSES, DEFAULT_LOSS, LOSSES, mean_loss, output_delta
+from dnn.optimizers import OPTIMIZERS, decayed_learning_rate, init_state
+from dnn.reporting import epoch_line, metrics_table, progress_bar, summary_table
+from dnn.training import EpochProgress, InterruptFlag, Trainer, TrainingData, add_l2_gradient, l2_penalty
+
+DTYPES = ("float32", "float64")
+
+
+class DNN:
+    """A fully-connected feed-forward neural network.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate.
+    decay : float
+        Learning-rate decay per epoch: lr_epoch = lr / (1 + decay * epoch).
+    optimizer : {"sgd", "adam"}
+    momentum : float in [0, 1)
+        Momentum of "sgd".
+    nesterov : bool
+        Nesterov momentum for "sgd".
+    l2 : float
+        L2 penalty: (l2 / 2) * sum of squared weights is added to the loss.
+    beta1, beta2, epsilon : float
+        Parameters of "adam".
+    seed : int or None
+        Seeds the model's own random generator (initialization, shuffling):
+        the same seed and data give bit-identical weights.
+    dtype : {"float32", "float64"}
+        Precision of weights and computations.
+    """
+
+    def __init__(self, lr=0.01, decay=0.0, optimizer="sgd", momentum=0.0, nesterov=False, l2=0.0,
+                 beta1=0.9, beta2=0.999, epsilon=1e-8, seed=None, dtype="float32"):
+        self.lr, self.decay, self.optimizer = lr, decay, optimizer
+        self.momentum, self.nesterov, self.l2 = momentum, nesterov, l2
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+        self._check_hyperparameters()
+        if seed is not None and (not _is_int(seed) or seed < 0):
+            raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+        if str(np.dtype(dtype) if _is_dtype_like(dtype) else dtype) not in DTYPES:
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        self.seed = seed
+        self.dtype = np.dtype(dtype)
+        self._rng = np.random.default_rng(seed)
+        self.units = []
+        self.activations = []
+        self.loss = None
+        self.w = {}
+        self.b = {}
+        self._owned = {}
+        self._optimizer_state = {}
+        self.history = {}
+        self.task = None
+        self.classes = None
+        self.epochs = 0
+        self._cache = None
+
+    # ------------------------------------------------------------------ building
+
+    def addInputLayer(self, units):
+        """Add the input layer (layer 1): ``units`` is ``[n_features]``."""
+        sizes = _layer_sizes(units, "addInputLayer")
+        if len(sizes) != 1:
+            raise ValueError(f"the input layer has one size, such as [64]; got {list(sizes)}")
+        if self.units:
+            raise ValueError("the input layer is already added; build a new DNN for another network")
+        self.units.append(sizes[0])
+        self.activations.append(None)
+
+    def addHiddenLayer(self, units, activation="relu"):
+        """Add hidden layers, one per entry of ``units`` (for example ``[32, 16]``).
+
+        ``activation`` is one name for all of them or a list with one name per
+        layer: sigmoid, tanh, relu, leaky_relu or identity.
+        """
+        sizes = _layer_sizes(units, "addHiddenLayer")
+        names = _per_layer(activation, len(sizes))
+        for name in names:
+            if name == "softmax":
+                raise ValueError("softmax is only available in the output layer; hidden layers take "
+                                 f"one of {', '.join(HIDDEN_ACTIVATIONS)}")
+            if name not in HIDDEN_ACTIVATIONS:
+                raise ValueError(f"unknown hidden activation {name!r}; valid names: {', '.join(HIDDEN_ACTIVATIONS)}")
+        if not self.units:
+            raise ValueError("add the input layer first: model.addInputLayer([n_features])")
+        if self.loss is not None:
+            raise ValueError("the output layer is already added; hidden layers go between the input and the output")
+        for size, name in zip(sizes, names):
+            self._append_layer(size, name)
+
+    def addOutputLayer(self, units, activation="softmax", loss=None):
+        """Add the output layer.
+
+        ``activation`` is softmax, sigmoid or identity; ``loss`` defaults to
+        categorical_crossentropy, binary_crossentropy and squared_error
+        respectively, and may name another compatible loss.
+        """
+        sizes = _layer_sizes(units, "addOutputLayer")
+        if len(sizes) != 1:
+            raise ValueError(f"the output layer has one size, such as [10]; got {list(sizes)}")
+        if activation not in OUTPUT_ACTIVATIONS:
+            raise ValueError(f"unknown output activation {activation!r}; valid names: {', '.join(OUTPUT_ACTIVATIONS)}")
+        if activation == "softmax" and sizes[0] < 2:
+            raise ValueError("a softmax output needs at least 2 units; use activation='sigmoid' for one unit")
+        loss = DEFAULT_LOSS[activation] if loss is None else loss
+        if loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; valid names: {', '.join(LOSSES)}")
+        if loss not in COMPATIBLE_LOSSES[activation]:
+            raise ValueError(f"loss {loss!r} needs probabilities and cannot follow an {activation} output; "
+                             f"use one of {', '.join(COMPATIBLE_LOSSES[activation])}")
+        if not self.units:
+            raise ValueError("add the input layer first: model.addInputLayer([n_features])")
+        if self.loss is not None:
+            raise ValueError("the output layer is already added")
+        self._append_layer(sizes[0], activation)
+        self.loss = loss
+
+    def _append_layer(self, size, activation):
+        layer = len(self.units) + 1
+        w, b = initial_weights(activation, self.units[-1], size, self._rng, self.dtype)
+        self.w[layer], self.b[layer] = w, b
+        self._owned[layer] = (w, b)
+        self.units.append(size)
+        self.activations.append(activation)
+
+    def summary(self):
+        """Print a table of the layers and return it as text."""
+        text = summary_table(self)
+        print(text)
+        return text
+
+    # ------------------------------------------------------------------ training
+
+    def fit(self, X, y, epochs=20, batchSize=30, verbose=1):
+        """Train with mini-batch gradient descent.
+
+        Parameters
+        ----------
+        X : array-like, shape (n, features)
+        y : array-like
+            Integer labels (n,), other class labels, one-hot rows (n, k) or
+            real targets, as the output layer calls for.
+        epochs : int
+        batchSize : int
+            Rows per mini-batch; the last batch of an epoch may be smaller.
+        verbose : {0, 1, 2}
+            0 silent, 1 a progress bar per epoch, 2 one line per epoch.
+
+        Returns
+        -------
+        dict
+            ``model.history``: per-epoch lists ``loss``, ``accuracy`` (classifiers),
+            ``lr`` and ``time``. Calling fit again continues training and the lists.
+        """
+        self._require_network("fit")
+        self._check_hyperparameters()
+        epochs = _positive_int(epochs, "epochs")
+        batch_size = _positive_int(batchSize, "batchSize")
+        if verbose not in (0, 1, 2):
+            raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+        weights, biases = self._parameters()
+        X, _ = preprocessing.feature_matrix(X, self.units[0])
+        X = preprocessing.in_model_dtype(X, self.dtype)
+        preprocessing.check_finite(X)
+        target_matrix, task, classes = self._encode_targets(y)
+        if len(target_matrix) != len(X):
+            raise ValueError(f"X has {len(X)} samples but y has {len(target_matrix)}")
+        if batch_size > len(X):
+            warnings.warn(f"batchSize {batch_size} is larger than the {len(X)} samples; using {len(X)}",
+                          stacklevel=2)
+            batch_size = len(X)
+        self.task, self.classes = task, classes
+        data = TrainingData(X, target_matrix)
+        trainer = Trainer(weights, biases, self.activations[1:], self.loss, task,
+                          self._optimizer_settings(weights, biases), self.l2, batch_size)
+        with InterruptFlag() as interrupted:
+            for epoch in range(epochs):
+                progress = self._train_epoch(trainer, data, epoch, epochs, verbose, interrupted)
+                if progress is None:
+                    break
+        return self.history
+
+    def _train_epoch(self, trainer, data, epoch, epochs, verbose, interrupted):
+        """Run one epoch and record it; None when training stops early."""
+        lr = decayed_learning_rate(self.lr, self.decay, self.epochs)
+        order = data.epoch_order(self._rng, trainer.batch_size)
+        snapshot = self._snapshot(trainer)
+        progress = EpochProgress()
+        bar = progress_bar(epoch, epochs, len(order), trainer.batch_size) if verbose == 1 else None
+        started = time.perf_counter()
+        try:
+            trainer.run(data, order, lr, progress,
+                        on_batch=None if bar is None else bar.advance, stop=interrupted)
+        except KeyboardInterrupt:
+            # Interrupted inside a batch: rebuild the state after the last whole one.
+            self._replay(trainer, data, order, lr, snapshot, progress.batches)
+            interrupted.requested = True
+        finally:
+            if bar is not None:
+                bar.close()
+        if progress.diverged is not None:
+            self._replay(trainer, data, order, lr, snapshot, max(progress.diverged - 1, 0))
+            raise TrainingDivergedError(
+                f"training diverged in epoch {self.epochs + 1}, batch {progress.diverged + 1}: the loss "
+                f"became infinite or NaN. The model keeps the last weights with a finite loss. "
+                f"Try a lower learning rate (lr={self.lr:g})."
+            )
+        batches = -(-len(order) // trainer.batch_size)
+        if interrupted():
+            print(f"Training interrupted in epoch {self.epochs + 1} after batch {progress.batches} of {batches}; "
+                  f"the model keeps the weights of that batch and the history of the "
+                  f"{len(self.history.get('loss', []))} completed epochs.", file=sys.stderr)
+            return None
+        values = {"loss": progress.mean_loss, "lr": lr, "time": time.perf_counter() - started}
+        if self.task != "regression":
+            values["accuracy"] = progress.correct / progress.rows
+        self._record_epoch(values)
+        self.epochs += 1
+        if verbose == 2:
+            print(epoch_line(epoch, epochs, values))
+        return progress
+
+    def _snapshot(self, trainer):
+        """Copies of every array an update changes, taken at the start of an epoch."""
+        state = self._optimizer_state
+        return ([p.copy() for p in trainer.params],
+                {k: [a.copy() for a in v] if isinstance(v, list) else v for k, v in state.items()})
+
+    def _replay(self, trainer, data, order, lr, snapshot, batches):
+        """Restore the epoch's starting state and redo its first ``batches`` batches.
+
+        Every batch is deterministic given the epoch's order, so this rebuilds
+        the exact state after that batch without copying weights every batch.
+        """
+        params, state = snapshot
+        for p, saved in zip(trainer.params, params):
+            p[...] = saved
+        for key, value in state.items():
+            if isinstance(value, list):
+                for a, saved in zip(self._optimizer_state[key], value):
+                    a[...] = saved
+            else:
+                self._optimizer_state[key] = value
+        trainer.run(data, order, lr, EpochProgress(), last=batches)
+
+    def _record_epoch(self, values):
+        """Append one epoch to every history list; a value missing in an epoch is NaN."""
+        done = len(self.history.get("lr", []))
+        for key in values.keys() | self.history.keys():
+            self.history.setdefault(key, [math.nan] * done).append(values.get(key, math.nan))
+
+    def _optimizer_settings(self, weights, biases):
+        params = [p for pair in zip(weights, biases) for p in pair]
+        state = self._optimizer_state
+        if (self.optimizer == "adam") != ("m" in state) or any(
+                a.shape != p.shape for arrays in state.values() if isinstance(arrays, list)
+                for a, p in zip(arrays, params)):
+            state.clear()
+            state.update(init_state(self.optimizer, params, self.momentum))
+        return {"name": self.optimizer, "state": state, "momentum": self.momentum, "nesterov": self.nesterov,
+                "beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon}
+
+    # ------------------------------------------------------------------ querying
+
+    def predict(self, X):
+        """Class labels (classifiers) or values (regression) for the rows of ``X``.
+
+        Returns
+        -------
+        ndarray
+            (n,) labels in the user's own label values, (n, k) 0/1 indicators
+            for a multi-label model, (n,) values for one regression output or
+            (n, k) for several.
+        """
+        self._require_network("predict")
+        task, classes = self._task_and_classes()
+        outputs = self._outputs(X)
+        if task == "regression":
+            return outputs[:, 0] if outputs.shape[1] == 1 else outputs
+        if task == "multilabel":
+            return (outputs >= metrics.THRESHOLD).astype(np.int64)
+        if task == "binary":
+            return classes[(outputs[:, 0] >= metrics.THRESHOLD).astype(np.intp)]
+        return classes[outputs.argmax(axis=1)]
+
+    def predictProba(self, X):
+        """Class probabilities, shape (n, k).
+
+        For one sigmoid output the columns are P(classes[0]) and P(classes[1]);
+        for several sigmoid outputs of a single-label model the outputs are
+        normalized to sum to 1; for a multi-label model each column is the
+        probability of its label.
+        """
+        self._require_network("predictProba")
+        task, _ = self._task_and_classes()
+        if task == "regression":
+            raise ValueError("predictProba is for classifiers; this model has an identity (regression) output")
+        outputs = self._outputs(X)
+        if task == "binary":
+            return np.hstack([1 - outputs, outputs])
+        if task == "multiclass" and self.activations[-1] == "sigmoid":
+            outputs /= outputs.sum(axis=1, keepdims=True)
+        return outputs
+
+    def modelEvaluate(self, X, y, verbose=1):
+        """Loss and metrics of the model on ``X``, ``y``.
+
+        Returns
+        -------
+        dict
+            ``loss`` and, for classifiers, ``accuracy``; for regression ``mse``,
+            ``mae`` and ``r2``. With ``verbose`` a table is printed as well.
+        """
+        self._require_network("modelEvaluate")
+        outputs = self._outputs(X)
+        target_matrix, task, _ = self._encode_targets(y, learn=False)
+        if len(target_matrix) != len(outputs):
+            raise ValueError(f"X has {len(outputs)} samples but y has {len(target_matrix)}")
+        result = {"loss": mean_loss(self.loss, outputs, target_matrix) + l2_penalty(self._parameters()[0], self.l2)}
+        if task == "regression":
+            result.update(metrics.regression_scores(outputs, target_matrix))
+        else:
+            result["accuracy"] = metrics.count_correct(task, outputs, target_matrix) / len(outputs)
+        if verbose:
+            print(metrics_table(result))
+        return result
+
+    def _outputs(self, X):
+        """Network output for ``X``, computed in chunks that are not cached."""
+        weights, biases = self._parameters()
+        X, _ = preprocessing.feature_matrix(X, self.units[0])
+        preprocessing.check_finite(X)
+        result = np.empty((len(X), self.units[-1]), dtype=self.dtype)
+        buffers = None
+        for start, stop, chunk in preprocessing.model_chunks(X, self.dtype):
+            if buffers is None:
+                buffers = [np.empty((len(chunk), u), self.dtype) for u in self.units[1:]]
+            outputs = [a[: stop - start] for a in buffers]
+            result[start:stop] = forward_pass(chunk, weights, biases, self.activations[1:], outputs)[-1]
+        return result
+
+    # ------------------------------------------------------------------ textbook level
+
+    def forwardPropagation(self, X):
+        """Output matrix (n, units of layer L) for ``X``; keeps every layer's output for backPropagation."""
+        self._require_network("forwardPropagation")
+        weights, biases = self._parameters()
+        X, _ = preprocessing.feature_matrix(X, self.units[0])
+        X = preprocessing.in_model_dtype(X, self.dtype)
+        preprocessing.check_finite(X)
+        self._cache = forward_pass(X, weights, biases, self.activations[1:])
+        return self._cache[-1]
+
+    def backPropagation(self, y):
+        """Gradients of the loss for the last forwardPropagation's input and targets ``y``.
+
+        Returns
+        -------
+        dW, db : dicts keyed by layer number 2..L, shaped like ``w`` and ``b``.
+        """
+        if self._cache is None:
+            raise ValueError("call forwardPropagation(X) before backPropagation(y)")
+        weights, _ = self._parameters()
+        target_matrix, _, _ = self._encode_targets(y, learn=False)
+        p = self._cache[-1]
+        if len(target_matrix) != len(p):
+            raise ValueError(f"y has {len(target_matrix)} rows but the last forwardPropagation had {len(p)}")
+        delta = output_delta(self.activations[-1], self.loss, p, target_matrix, 1.0 / len(p))
+        grad_w, grad_b = backward_pass(self._cache, delta, weights, self.activations[1:])
+        add_l2_gradient(grad_w, weights, self.l2)
+        layers = range(2, len(self.units) + 1)
+        return dict(zip(layers, grad_w)), dict(zip(layers, grad_b))
+
+    def gradientCheck(self, X, y, entries=None, seed=0):
+        """Compare backpropagation with central differences of the loss.
+
+        Computed in float64 on copies of the parameters; the model is unchanged.
+
+        Parameters
+        ----------
+        X, y : as for fit.
+        entries : int, optional
+            Check this many randomly chosen entries of every array instead of
+            all of them (central differences cost two forward passes each).
+        seed : int
+            Seeds the choice of entries.
+
+        Returns
+        -------
+        dict
+            ``{"w2": error, "b2": error, ...}``: for every array the maximum
+            relative error max |a - n| / max(|a|, |n|, 1e-5) between analytic
+            gradients a and fourth-order central differences n.
+        """
+        self._require_network("gradientCheck")
+        weights, biases = self._parameters()
+        weights = [w.astype(np.float64) for w in weights]
+        biases = [b.astype(np.float64) for b in biases]
+        X, _ = preprocessing.feature_matrix(X, self.units[0])
+        X = preprocessing.in_model_dtype(X, np.float64)
+        preprocessing.check_finite(X)
+        target_matrix, _, _ = self._encode_targets(y, learn=False, dtype=np.float64)
+        if len(target_matrix) != len(X):
+            raise ValueError(f"X has {len(X)} samples but y has {len(target_matrix)}")
+        activations = self.activations[1:]
+
+        def objective():
+            p = forward_pass(X, weights, biases, activations)[-1]
+            return mean_loss(self.loss, p, target_matrix) + l2_penalty(weights, self.l2)
+
+        cache = forward_pass(X, weights, biases, activations)
+        delta = output_delta(activations[-1], self.loss, cache[-1], target_matrix, 1.0 / len(X))
+        grad_w, grad_b = backward_pass(cache, delta, weights, activations)
+        add_l2_gradient(grad_w, weights, self.l2)
+        rng = np.random.default_rng(seed)
+        errors = {}
+        for layer, (w, b, gw, gb) in enumerate(zip(weights, biases, grad_w, grad_b), start=2):
+            for name, array, gradient in (("w", w, gw), ("b", b, gb)):
+                indices = np.arange(array.size)
+                if entries is not None and entries < array.size:
+                    indices = rng.choice(array.size, size=entries, replace=False)
+                numeric = numerical_gradient(objective, array, indices)
+                errors[f"{name}{layer}"] = relative_error(gradient.reshape(-1)[indices], numeric)
+        return errors
+
+    # ------------------------------------------------------------------ files
+
+    def saveModel(self, path):
+        """Write the model to ``path``."""
+        with open(path, "wb") as f:
+            pickle.dump(self, f)
+
+    @classmethod
+    def importModel(cls, path):
+        """Read a model written by saveModel."""
+        with open(path, "rb") as f:
+            return pickle.load(f)
+
+    # ------------------------------------------------------------------ internals
+
+    def _check_hyperparameters(self):
+        _check_number(self.lr, "lr", low=0, low_inclusive=False)
+        _check_number(self.decay, "decay", low=0)
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; valid names: {', '.join(OPTIMIZERS)}")
+        _check_number(self.momentum, "momentum", low=0, high=1)
+        if not isinstance(self.nesterov, (bool, np.bool_)):
+            raise ValueError(f"nesterov must be True or False, got {self.nesterov!r}")
+        _check_number(self.l2, "l2", low=0)
+        _check_number(self.beta1, "beta1", low=0, high=1)
+        _check_number(self.beta2, "beta2", low=0, high=1)
+        _check_number(self.epsilon, "epsilon", low=0, low_inclusive=False)
+
+    def _require_network(self, method):
+        if not self.units or self.loss is None:
+            raise ValueError(f"{method} needs a complete network: add the input layer, any hidden layers and "
+                             f"the output layer first (addInputLayer, addHiddenLayer, addOutputLayer)")
+
+    def _parameters(self):
+        """The weights and biases as lists, after checking arrays assigned by hand.
+
+        An array the user put into ``w`` or ``b`` is checked for shape and
+        finiteness and copied into the model's dtype, so training never writes
+        into the user's own array.
+        """
+        weights, biases = [], []
+        for layer in range(2, len(self.units) + 1):
+            owned_w, owned_b = self._owned.get(layer, (None, None))
+            w = self._checked(self.w, "w", layer, (self.units[layer - 2], self.units[layer - 1]), owned_w)
+            b = self._checked(self.b, "b", layer, (self.units[layer - 1],), owned_b)
+            self._owned[layer] = (w, b)
+            weights.append(w)
+            biases.append(b)
+        return weights, biases
+
+    def _checked(self, store, name, layer, shape, owned):
+        value = store.get(layer)
+        if value is owned and value is not None:
+            return value
+        if value is None:
+            raise ValueError(f"model.{name}[{layer}] is missing; it must be an array of shape {shape}")
+        array = np.asarray(value)
+        if array.shape != shape:
+            raise ValueError(f"model.{name}[{layer}] must have shape {shape}, got {array.shape}")
+        if array.dtype.kind not in "biuf" or not np.isfinite(array).all():
+            raise ValueError(f"model.{name}[{layer}] must hold finite numbers")
+        array = np.array(array, dtype=self.dtype, order="C", copy=True)
+        store[layer] = array
+        return array
+
+    def _task_and_classes(self):
+        if self.task is not None:
+            return self.task, self.classes
+        return targets.default_task(self.activations[-1], self.units[-1])
+
+    def _encode_targets(self, y, learn=True, dtype=None):
+        """Target matrix for y; with ``learn``, an unfitted model learns its classes from y."""
+        fitted = self.task is not None
+        task, classes = (self.task, self.classes) if fitted else (None, None)
+        if not fitted and not learn:
+            task, classes = None, None
+        return targets.encode_targets(y, self.activations[-1], self.units[-1],
+                                      dtype or self.dtype, task, classes)
+
+    def __repr__(self):
+        sizes = "-".join(str(u) for u in self.units) or "empty"
+        return f"<DNN {sizes} {self.activations[-1] if self.loss else ''} {self.dtype}>".replace("  ", " ")
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_dtype_like(value):
+    try:
+        np.dtype(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _positive_int(value, name):
+    if not _is_int(value) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _check_number(value, name, low=None, high=None, low_inclusive=True):
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if low is not None and (value < low or (value == low and not low_inclusive)):
+        raise ValueError(f"{name} must be {'>=' if low_inclusive else '>'} {low}, got {value!r}")
+    if high is not None and value >= high:
+        raise ValueError(f"{name} must be < {high}, got {value!r}")
+
+
+def _layer_sizes(units, method):
+    sizes = [units] if _is_int(units) else units
+    if not isinstance(sizes, (list, tuple)) or not sizes:
+        raise ValueError(f"{method} takes a list of layer sizes such as [32]; got {units!r}")
+    for size in sizes:
+        if not _is_int(size) or size < 1:
+            raise ValueError(f"{method}: units must be positive integers, got {size!r}")
+    return [int(s) for s in sizes]
+
+
+def _per_layer(activation, count):
+    names = [activation] * count if isinstance(activation, str) else list(activation)
+    if len(names) != count:
+        raise ValueError(f"give one activation, or one per layer: {count} layers but {len(names)} activations")
+    return names

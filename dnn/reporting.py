@@ -1,0 +1,74 @@
+"""Text a user reads: the summary table, progress bars, metric tables."""
+
+from prettytable import PrettyTable
+from tqdm.auto import tqdm
+
+
+def summary_table(model):
+    """The layers of ``model`` as a table, with totals and the training settings."""
+    table = PrettyTable(["Layer", "Kind", "Units", "Activation", "Weights", "Biases", "Parameters"])
+    table.align = "r"
+    table.align["Kind"] = table.align["Activation"] = "l"
+    total = 0
+    last = len(model.units)
+    for layer, (units, activation) in enumerate(zip(model.units, model.activations), start=1):
+        if layer == 1:
+            table.add_row([1, "input", units, "-", "-", "-", 0])
+            continue
+        w_shape = (model.units[layer - 2], units)
+        count = w_shape[0] * w_shape[1] + units
+        total += count
+        kind = "output" if layer == last and model.loss is not None else "hidden"
+        table.add_row([layer, kind, units, activation, str(w_shape), str((units,)), f"{count:,}"])
+    optimizer = model.optimizer
+    if optimizer == "sgd" and model.momentum:
+        optimizer += f" (momentum {model.momentum:g}{', nesterov' if model.nesterov else ''})"
+    lines = [
+        table.get_string(),
+        f"Total parameters: {total:,}",
+        f"Loss: {model.loss or '(no output layer yet)'}",
+        f"Optimizer: {optimizer}, lr {model.lr:g}, decay {model.decay:g}, l2 {model.l2:g}",
+        f"dtype: {model.dtype}",
+    ]
+    return "\n".join(lines)
+
+
+def metrics_table(result):
+    """A two-column table of the scalar entries of an evaluation result."""
+    table = PrettyTable(["Metric", "Value"])
+    table.align["Metric"] = "l"
+    table.align["Value"] = "r"
+    for name, value in result.items():
+        if isinstance(value, float):
+            table.add_row([name, f"{value:.4f}"])
+    return table.get_string()
+
+
+def epoch_line(epoch, epochs, values):
+    """One line describing a finished epoch, for verbose=2."""
+    parts = [f"Epoch {epoch + 1}/{epochs}"]
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        if key in values:
+            parts.append(f"{key} {values[key]:.4f}")
+    parts.append(f"lr {values['lr']:.4g}")
+    parts.append(f"{values['time']:.2f}s")
+    return " - ".join(parts)
+
+
+class ProgressBar:
+    """A tqdm bar over the batches of one epoch, showing the running loss."""
+
+    def __init__(self, epoch, epochs, batches):
+        self._bar = tqdm(total=batches, desc=f"Epoch {epoch + 1}/{epochs}", unit="batch", leave=True)
+
+    def advance(self, progress):
+        self._bar.set_postfix(loss=f"{progress.mean_loss:.4f}", refresh=False)
+        self._bar.update(1)
+
+    def close(self):
+        self._bar.close()
+
+
+def progress_bar(epoch, epochs, rows, batch_size):
+    """A :class:`ProgressBar` for an epoch of ``rows`` rows."""
+    return ProgressBar(epoch, epochs, -(-rows // batch_size))

@@ -1,0 +1,264 @@
+"""The mini-batch loop: gather a batch, forward, output delta, backward, update.
+
+Everything a step writes into is allocated once per ``fit`` call in a
+:class:`Workspace`, so the loop allocates (almost) nothing per batch and the
+time goes to the matrix products.
+"""
+
+import math
+import signal
+import threading
+
+import numpy as np
+
+from dnn import metrics
+from dnn.backprop import backward_pass, forward_pass
+from dnn.losses import get_loss, output_delta
+from dnn.optimizers import adam_update, sgd_update
+
+
+class Workspace:
+    """Buffers for one mini-batch of up to ``batch_size`` rows.
+
+    ``views(m)`` returns the first ``m`` rows of every per-row buffer; row
+    slices of C-contiguous arrays stay contiguous, so the last, smaller batch
+    runs through the same code.
+    """
+
+    def __init__(self, batch_size, units, dtype):
+        self.x = np.empty((batch_size, units[0]), dtype)
+        self.t = np.empty((batch_size, units[-1]), dtype)
+        self.s = np.empty((batch_size, 1), dtype)
+        self.outputs = [np.empty((batch_size, u), dtype) for u in units[1:]]
+        self.deltas = [np.empty((batch_size, u), dtype) for u in units[1:]]
+        self.grad_w = [np.empty((a, b), dtype) for a, b in zip(units[:-1], units[1:])]
+        self.grad_b = [np.empty(b, dtype) for b in units[1:]]
+        self._views = {}
+
+    def views(self, m):
+        if m not in self._views:
+            self._views[m] = (
+                self.x[:m],
+                self.t[:m],
+                self.s[:m],
+                [a[:m] for a in self.outputs],
+                [d[:m] for d in self.deltas],
+            )
+        return self._views[m]
+
+
+class TrainingData:
+    """Rows of a training set, reachable by index.
+
+    Parameters
+    ----------
+    x : ndarray or numpy.memmap, shape (n, features)
+        In memory it must already have the model's dtype; a memmap may have
+        any numeric dtype and is converted batch by batch, never copied whole.
+    targets : ndarray, shape (n, outputs)
+    weights : ndarray of shape (n,), or None
+    rows : ndarray of int, or None
+        The rows of ``x`` that belong to the training set (None: all).
+    mean, scale : ndarray of shape (features,), or None
+        Standardization applied to every gathered batch.
+    """
+
+    def __init__(self, x, targets, weights=None, rows=None, mean=None, scale=None):
+        self.x, self.targets, self.weights = x, targets, weights
+        self.rows = rows
+        self.mean, self.scale = mean, scale
+        self.is_memmap = isinstance(x, np.memmap)
+
+    def __len__(self):
+        return len(self.targets) if self.rows is None else len(self.rows)
+
+    def epoch_order(self, rng, batch_size):
+        """Row indices of ``x`` in the order one epoch visits them."""
+        n = len(self)
+        if self.is_memmap:
+            order = _block_shuffled(rng, n, _block_rows(self.x, batch_size))
+        else:
+            order = rng.permutation(n)
+        return order if self.rows is None else self.rows[order]
+
+    def gather(self, index, x, t, s):
+        """Copy the rows ``index`` into the batch buffers ``x``, ``t`` and ``s``."""
+        # mode="clip" skips numpy's bounds check, which with out= also forces a
+        # buffered copy; every index comes from epoch_order and is in range.
+        if self.is_memmap:
+            index = np.sort(index)  # nearby rows: fewer page faults on the file
+            np.copyto(x, np.take(self.x, index, axis=0, mode="clip"), casting="unsafe")
+        else:
+            np.take(self.x, index, axis=0, out=x, mode="clip")
+        np.take(self.targets, index, axis=0, out=t, mode="clip")
+        if self.weights is not None:
+            np.take(self.weights, index, out=s[:, 0], mode="clip")
+        if self.mean is not None:
+            x -= self.mean
+            x /= self.scale
+
+
+def _block_rows(x, batch_size):
+    """Rows per shuffling block of a memmap: about 16 MB, whole batches."""
+    row_bytes = max(1, x.shape[1] * x.dtype.itemsize)
+    return max(1, (16 << 20) // (row_bytes * batch_size)) * batch_size
+
+
+def _block_shuffled(rng, n, block_rows):
+    """A permutation of range(n) that visits contiguous blocks in random order.
+
+    Rows are shuffled inside each block, so a batch reads one region of the
+    file instead of the whole of it.
+    """
+    starts = rng.permutation(np.arange(0, n, block_rows))
+    return np.concatenate([s + rng.permutation(min(block_rows, n - s)) for s in starts])
+
+
+class Trainer:
+    """The update step of one ``fit`` call over a network's arrays.
+
+    Parameters
+    ----------
+    weights, biases : lists of ndarray
+        Updated in place.
+    activations : list of str
+    loss, task : str
+    optimizer : dict
+        ``name`` ("sgd" or "adam"), ``state`` (updated in place) and the
+        rule's hyperparameters.
+    l2 : float
+    batch_size : int
+    """
+
+    def __init__(self, weights, biases, activations, loss, task, optimizer, l2, batch_size):
+        self.weights, self.biases = weights, biases
+        self.params = [p for pair in zip(weights, biases) for p in pair]
+        self.activations, self.loss, self.task = activations, loss, task
+        self.optimizer, self.l2 = optimizer, l2
+        units = [weights[0].shape[0]] + [w.shape[1] for w in weights]
+        self.workspace = Workspace(batch_size, units, weights[0].dtype)
+        self.batch_size = batch_size
+        self.grads = [g for pair in zip(self.workspace.grad_w, self.workspace.grad_b) for g in pair]
+        self._loss = get_loss(loss)[0]
+
+    def run(self, data, order, lr, progress, last=None, on_batch=None, stop=None):
+        """Train on the first ``last`` batches of ``order`` (all by default).
+
+        ``progress`` (an :class:`EpochProgress`) accumulates the completed
+        batches; its ``diverged`` is set to the index of a batch whose loss was
+        not finite, and that batch makes no update. ``on_batch(progress)`` is
+        called after every batch, and ``stop()`` ends the loop when it is true.
+        """
+        n, size = len(order), self.batch_size
+        last = -(-n // size) if last is None else last
+        for batch in range(last):
+            index = order[batch * size:(batch + 1) * size]
+            loss, correct = self.step(data, index, lr)
+            if not math.isfinite(loss):
+                progress.diverged = batch
+                break
+            progress.add(len(index), loss, correct)
+            if on_batch is not None:
+                on_batch(progress)
+            if stop is not None and stop():
+                break
+
+    def step(self, data, index, lr):
+        """One mini-batch update; returns the batch's summed loss and correct count."""
+        m = len(index)
+        x, t, s, outputs, deltas = self.workspace.views(m)
+        data.gather(index, x, t, s)
+        cache = forward_pass(x, self.weights, self.biases, self.activations, outputs)
+        p = cache[-1]
+        losses = self._loss(p, t)
+        if data.weights is None:
+            loss = float(losses.sum())
+            scale = 1.0 / m
+        else:
+            loss = float(losses @ s[:, 0])
+            scale = s * (1.0 / m)
+        if self.l2:
+            loss += m * l2_penalty(self.weights, self.l2)
+        if not math.isfinite(loss):
+            return loss, 0
+        correct = metrics.count_correct(self.task, p, t)
+        sgd = self.optimizer["name"] == "sgd"
+        # Folding the learning rate into the (batch, outputs) delta makes the
+        # weight gradients come out as SGD steps for free.
+        delta = output_delta(self.activations[-1], self.loss, p, t, scale * lr if sgd else scale, deltas[-1])
+        backward_pass(cache, delta, self.weights, self.activations,
+                      self.workspace.grad_w, self.workspace.grad_b, deltas[:-1])
+        if self.l2:
+            add_l2_gradient(self.workspace.grad_w, self.weights, self.l2 * (lr if sgd else 1.0))
+        if sgd:
+            sgd_update(self.params, self.grads, self.optimizer["state"],
+                       self.optimizer["momentum"], self.optimizer["nesterov"])
+        else:
+            adam_update(self.params, self.grads, self.optimizer["state"], lr,
+                        self.optimizer["beta1"], self.optimizer["beta2"], self.optimizer["epsilon"])
+        return loss, correct
+
+
+class EpochProgress:
+    """Running sums over the completed batches of an epoch."""
+
+    def __init__(self):
+        self.rows = 0
+        self.batches = 0
+        self.loss_sum = 0.0
+        self.correct = 0
+        self.diverged = None
+
+    def add(self, rows, loss, correct):
+        self.rows += rows
+        self.batches += 1
+        self.loss_sum += loss
+        self.correct += correct
+
+    @property
+    def mean_loss(self):
+        return self.loss_sum / self.rows if self.rows else math.nan
+
+
+def l2_penalty(weights, l2):
+    """The L2 term added to the loss: (l2 / 2) sum_l ||W_l||^2 (biases excluded)."""
+    return 0.5 * l2 * sum(float(np.vdot(w, w)) for w in weights)
+
+
+def add_l2_gradient(grad_w, weights, coefficient):
+    """grad_w[l] += coefficient * W_l, the gradient of the L2 term (times lr for SGD)."""
+    for g, w in zip(grad_w, weights):
+        g += coefficient * w
+
+
+class InterruptFlag:
+    """Turns the first Ctrl-C during training into a request to stop after the current batch.
+
+    Used as a context manager around the epochs; calling it tells whether a
+    stop was requested. A second Ctrl-C interrupts at once, as usual. Outside
+    the main thread, or when another SIGINT handler is installed, it installs
+    nothing and only the ``requested`` attribute can be set.
+    """
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+        return False
+
+    def __call__(self):
+        return self.requested
+
+    def _handle(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, self._previous)

@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+from conftest import central_difference
+
+from dnn.backprop import backward_pass, forward_pass
+from dnn.losses import mean_loss, output_delta
+
+
+def network(rng, sizes, dtype=np.float64):
+    weights = [rng.normal(0, 0.7, (a, b)).astype(dtype) for a, b in zip(sizes[:-1], sizes[1:])]
+    biases = [rng.normal(0, 0.2, b).astype(dtype) for b in sizes[1:]]
+    return weights, biases
+
+
+def test_forward_pass_hand_worked():
+    # 2 inputs -> 2 relu units -> 1 identity output, worked on paper
+    w = [np.array([[1.0, -1.0], [2.0, 0.5]]), np.array([[3.0], [-2.0]])]
+    b = [np.array([0.0, 1.0]), np.array([0.5])]
+    x = np.array([[1.0, 1.0], [-1.0, 2.0]])
+    cache = forward_pass(x, w, b, ["relu", "identity"])
+    # sample 1: z = (3, 0.5) -> a = (3, 0.5) -> 9 - 1 + 0.5 = 8.5
+    # sample 2: z = (3, 3)   -> a = (3, 3)   -> 9 - 6 + 0.5 = 3.5
+    np.testing.assert_allclose(cache[1], [[3.0, 0.5], [3.0, 3.0]])
+    np.testing.assert_allclose(cache[2], [[8.5], [3.5]])
+
+
+@pytest.mark.parametrize("hidden", ["sigmoid", "tanh", "relu", "leaky_relu", "identity"])
+@pytest.mark.parametrize(("output", "loss"), [("softmax", "categorical_crossentropy"),
+                                              ("sigmoid", "squared_error"),
+                                              ("identity", "squared_error")])
+def test_backward_pass_matches_central_differences(hidden, output, loss, rng):
+    sizes = [4, 6, 5, 3]
+    weights, biases = network(rng, sizes)
+    x = rng.normal(size=(7, 4))
+    y = rng.normal(size=(7, 3)) if output == "identity" else np.eye(3)[rng.integers(0, 3, 7)]
+    activations = [hidden, hidden, output]
+    cache = forward_pass(x, weights, biases, activations)
+    delta = output_delta(output, loss, cache[-1], y, 1.0 / len(x))
+    grad_w, grad_b = backward_pass(cache, delta, weights, activations)
+    for i in range(len(weights)):
+        def loss_of_w(v, i=i):
+            return mean_loss(loss, forward_pass(x, [*weights[:i], v, *weights[i + 1:]], biases, activations)[-1], y)
+
+        def loss_of_b(v, i=i):
+            return mean_loss(loss, forward_pass(x, weights, [*biases[:i], v, *biases[i + 1:]], activations)[-1], y)
+
+        np.testing.assert_allclose(grad_w[i], central_difference(loss_of_w, weights[i]), rtol=1e-5, atol=1e-8)
+        np.testing.assert_allclose(grad_b[i], central_difference(loss_of_b, biases[i]), rtol=1e-5, atol=1e-8)
+
+
+def test_preallocated_buffers_give_the_same_result(rng):
+    sizes = [5, 8, 4]
+    weights, biases = network(rng, sizes, np.float32)
+    x = rng.normal(size=(6, 5)).astype(np.float32)
+    y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 6)]
+    activations = ["tanh", "softmax"]
+    fresh = forward_pass(x, weights, biases, activations)
+    outputs = [np.empty((6, u), np.float32) for u in sizes[1:]]
+    reused = forward_pass(x, weights, biases, activations, outputs)
+    assert reused[-1] is outputs[-1]
+    np.testing.assert_array_equal(fresh[-1], reused[-1])
+    expected = backward_pass(fresh, output_delta("softmax", "categorical_crossentropy", fresh[-1], y, 1 / 6),
+                             weights, activations)
+    grad_w = [np.empty_like(w) for w in weights]
+    grad_b = [np.empty_like(b) for b in biases]
+    deltas = [np.empty((6, 8), np.float32)]
+    delta = output_delta("softmax", "categorical_crossentropy", reused[-1], y, 1 / 6)
+    backward_pass(reused, delta, weights, activations, grad_w, grad_b, deltas)
+    for a, b in zip(expected[0] + expected[1], grad_w + grad_b):
+        np.testing.assert_array_equal(a, b)
+        assert b.dtype == np.float32
