@@ -9,7 +9,6 @@
 
 from dnn.errors import ModelFileError, TrainingDivergedError
 from dnn.model import DNN
-
-__version__ = "0.1.0"
+from dnn.version import __version__
 
 __all__ = ["DNN", "ModelFileError", "TrainingDivergedError", "__version__"]

@@ -11,14 +11,13 @@ The class holds state and orchestrates; the formulas live in
 
 import math
 import numbers
-import pickle
 import sys
 import time
 import warnings
 
 import numpy as np
 
-from dnn import metrics, preprocessing, targets
+from dnn import metrics, persistence, preprocessing, targets
 from dnn.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from dnn.backprop import backward_pass, forward_pass
 from dnn.errors import TrainingDivergedError
@@ -454,15 +453,24 @@ class DNN:
     # ------------------------------------------------------------------ files
 
     def saveModel(self, path):
-        """Write the model to ``path``."""
-        with open(path, "wb") as f:
-            pickle.dump(self, f)
+        """Write the model to ``path``, atomically: the file holds the old model or the new one, never half.
+
+        The file keeps everything needed to predict and to continue training
+        exactly: layers, weights, optimizer state, random generator state,
+        classes and history. Parent directories are created.
+        """
+        self._require_network("saveModel")
+        persistence.save(self, path)
 
     @classmethod
     def importModel(cls, path):
-        """Read a model written by saveModel."""
-        with open(path, "rb") as f:
-            return pickle.load(f)
+        """Read a model written by saveModel.
+
+        Loading is safe for files from anywhere: only plain data and numeric
+        arrays are accepted, and no code from the file is run. Any problem with
+        the file raises :class:`dnn.ModelFileError` saying what is wrong.
+        """
+        return persistence.load(cls, path)
 
     # ------------------------------------------------------------------ internals
 

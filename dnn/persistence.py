@@ -1,0 +1,255 @@
+"""Model files: a versioned plain-data payload, written atomically, read safely.
+
+A model file is a pickle whose top object is a dict of builtins containers,
+numbers, strings and numeric numpy arrays (see :func:`to_payload`). Reading
+goes through :mod:`dnn.safe_pickle`, then checks the payload field by field
+against the format, so a file can neither run code nor smuggle in a model
+with inconsistent shapes. Every problem with a file raises ModelFileError.
+"""
+
+import contextlib
+import os
+import pickle
+import tempfile
+
+import numpy as np
+
+from dnn import safe_pickle
+from dnn.errors import ModelFileError
+from dnn.version import __version__
+
+FORMAT = "dnn-model"
+FORMAT_VERSION = 1
+PROTOCOL = 4
+
+TASKS = ("multiclass", "binary", "multilabel", "regression")
+HYPERPARAMETERS = ("lr", "decay", "optimizer", "momentum", "nesterov", "l2", "beta1", "beta2", "epsilon")
+OPTIMIZER_LISTS = {"sgd": ("velocity",), "adam": ("m", "v")}
+
+
+# ---------------------------------------------------------------- writing
+
+
+def to_payload(model):
+    """Everything needed to rebuild ``model`` and continue training it exactly."""
+    weights, biases = model._parameters()
+    layers = range(2, len(model.units) + 1)
+    state = model._optimizer_state
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "dnn_version": __version__,
+        "config": {
+            "units": list(model.units),
+            "activations": list(model.activations[1:]),
+            "loss": model.loss,
+            "dtype": str(model.dtype),
+            "seed": model.seed,
+            "hyperparameters": {name: _plain(getattr(model, name)) for name in HYPERPARAMETERS},
+        },
+        "w": dict(zip(layers, weights)),
+        "b": dict(zip(layers, biases)),
+        "optimizer_state": {key: list(value) if isinstance(value, list) else int(value)
+                            for key, value in state.items()},
+        "rng_state": model._rng.bit_generator.state,
+        "epochs": int(model.epochs),
+        "task": model.task,
+        "classes": None if model.classes is None else model.classes.tolist(),
+        "history": {key: [_plain(v) for v in values] for key, values in model.history.items()},
+    }
+
+
+def _plain(value):
+    """A Python scalar for a numpy scalar, so the file holds only builtins and arrays."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def save(model, path):
+    """Write ``model`` to ``path`` atomically."""
+    payload = to_payload(model)
+    write_atomically(path, lambda f: pickle.dump(payload, f, protocol=PROTOCOL))
+
+
+def write_atomically(path, write):
+    """Call ``write(file)`` on a temporary file next to ``path``, then move it onto ``path``.
+
+    The data is flushed and fsynced before ``os.replace``, so ``path`` holds
+    either its previous content or the complete new one, even if the process
+    is killed or the machine loses power. On any error the temporary file is
+    removed. Missing parent directories are created; the file gets the
+    permissions of a newly created file (0o666 minus the umask).
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    _fsync_directory(directory)
+
+
+def _umask():
+    # The umask can only be read by setting it; set it straight back.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_directory(directory):
+    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def load(cls, path):
+    """Read a model file and rebuild the ``cls`` instance it describes."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise ModelFileError(f"no model file at {path!s}") from None
+    except OSError as error:
+        raise ModelFileError(f"cannot read model file {path!s}: {error.strerror or error}") from None
+    if not data:
+        raise ModelFileError(f"{path!s} is empty, not a dnn model file")
+    try:
+        payload = safe_pickle.loads(data)
+    except safe_pickle.UnsafePickleError as error:
+        raise ModelFileError(f"{path!s} was not loaded and nothing in it ran: {error} (a dnn model file "
+                             f"holds only plain data and numeric arrays)") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+            OverflowError, MemoryError, RecursionError, UnicodeDecodeError) as error:
+        raise ModelFileError(f"{path!s} is not a readable dnn model file (truncated, corrupt or not a pickle): "
+                             f"{type(error).__name__}: {error}") from None
+    try:
+        return from_payload(cls, payload)
+    except ModelFileError as error:
+        raise ModelFileError(f"{path!s}: {error}") from None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, MemoryError) as error:
+        raise ModelFileError(f"{path!s} holds an invalid dnn model: {error}") from None
+
+
+def from_payload(cls, payload):
+    """Check ``payload`` against the format and build the model it describes."""
+    _check(type(payload) is dict, "not a dnn model file (its content is not a dnn model description)")
+    _check(payload.get("format") == FORMAT, "not a dnn model file (no 'dnn-model' format marker)")
+    file_version = payload.get("format_version")
+    _check(type(file_version) is int and file_version >= 1, f"unknown format version {file_version!r:.40}")
+    _check(file_version <= FORMAT_VERSION,
+           f"written by a newer dnn ({payload.get('dnn_version')!s:.20}, format version {file_version}); "
+           f"this dnn {__version__} reads format versions up to {FORMAT_VERSION}: upgrade dnn to load it")
+    config = _field(payload, "config", dict)
+    model = _build(cls, config)
+    _restore_parameters(model, payload)
+    _restore_training_state(model, payload)
+    return model
+
+
+def _build(cls, config):
+    units = _field(config, "units", list)
+    _check(len(units) >= 2 and all(type(u) is int and u > 0 for u in units),
+           f"config.units must list two or more positive sizes, got {units!r:.80}")
+    activations = _field(config, "activations", list)
+    _check(len(activations) == len(units) - 1 and all(type(a) is str for a in activations),
+           "config.activations must name one activation per layer after the input")
+    hyperparameters = _field(config, "hyperparameters", dict)
+    _check(set(hyperparameters) == set(HYPERPARAMETERS), "config.hyperparameters has unexpected entries")
+    seed = config.get("seed")
+    model = cls(**hyperparameters, seed=seed, dtype=_field(config, "dtype", str))
+    model.addInputLayer([units[0]])
+    if len(units) > 2:
+        model.addHiddenLayer(units[1:-1], activation=activations[:-1])
+    model.addOutputLayer([units[-1]], activation=activations[-1], loss=_field(config, "loss", str))
+    return model
+
+
+def _restore_parameters(model, payload):
+    layers = list(range(2, len(model.units) + 1))
+    for name, store in (("w", model.w), ("b", model.b)):
+        arrays = _field(payload, name, dict)
+        _check(sorted(arrays) == layers, f"{name} must hold layers {layers}, got keys {sorted(arrays)!r:.60}")
+        for layer in layers:
+            shape = (model.units[layer - 2], model.units[layer - 1]) if name == "w" else (model.units[layer - 1],)
+            store[layer] = _array(arrays[layer], f"{name}[{layer}]", shape, model.dtype)
+    model._owned.clear()
+    weights, biases = model._parameters()
+    params = [p for pair in zip(weights, biases) for p in pair]
+    state = _field(payload, "optimizer_state", dict)
+    restored = {}
+    for key, value in state.items():
+        if key == "step" and model.optimizer == "adam":
+            _check(type(value) is int and value >= 0, "optimizer_state.step must be a non-negative integer")
+            restored[key] = value
+            continue
+        _check(key in OPTIMIZER_LISTS[model.optimizer], f"unexpected optimizer state {key!r:.40}")
+        _check(type(value) is list and len(value) == len(params), f"optimizer_state.{key} has the wrong length")
+        restored[key] = [_array(a, f"optimizer_state.{key}[{i}]", p.shape, model.dtype)
+                         for i, (a, p) in enumerate(zip(value, params))]
+    if model.optimizer == "adam":
+        _check(("m" in restored) == ("v" in restored) == ("step" in restored), "incomplete adam state")
+    model._optimizer_state = restored
+
+
+def _restore_training_state(model, payload):
+    rng_state = _field(payload, "rng_state", dict)
+    _check(rng_state.get("bit_generator") == "PCG64", "rng_state must be a PCG64 state")
+    model._rng.bit_generator.state = rng_state
+    epochs = payload.get("epochs")
+    _check(type(epochs) is int and epochs >= 0, "epochs must be a non-negative integer")
+    model.epochs = epochs
+    task, classes = payload.get("task"), payload.get("classes")
+    _check(task is None or task in TASKS, f"unknown task {task!r:.40}")
+    if classes is not None:
+        _check(type(classes) is list and classes and len({type(c) for c in classes}) == 1
+               and type(classes[0]) in (str, int, float, bool), "classes must be a list of labels of one type")
+        _check(task not in (None, "regression"), "classes given for a model without a classification task")
+        expected = 2 if task == "binary" else model.units[-1]
+        _check(len(classes) == expected, f"{len(classes)} classes for {expected} class outputs")
+        classes = np.array(classes)
+    _check((task is None) or (task == "regression") == (classes is None), "task and classes disagree")
+    model.task, model.classes = task, classes
+    history = _field(payload, "history", dict)
+    lengths = set()
+    for key, values in history.items():
+        _check(type(key) is str and type(values) is list
+               and all(type(v) in (int, float) for v in values), "history must map names to lists of numbers")
+        lengths.add(len(values))
+    _check(len(lengths) <= 1, "history lists have different lengths")
+    model.history = {key: list(values) for key, values in history.items()}
+
+
+def _field(mapping, key, kind):
+    value = mapping.get(key)
+    _check(type(value) is kind, f"{key} must be a {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _array(value, name, shape, dtype):
+    array = safe_pickle.array_of(value)
+    _check(array is not None, f"{name} must be a numeric array")
+    _check(array.shape == shape, f"{name} has shape {array.shape}, expected {shape}")
+    _check(bool(np.isfinite(array).all()), f"{name} holds NaN or infinite values")
+    return np.array(array, dtype=dtype, order="C", copy=True)
+
+
+def _check(condition, message):
+    if not condition:
+        raise ModelFileError(message)

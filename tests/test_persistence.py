@@ -1,0 +1,289 @@
+import importlib.util
+import os
+import pickle
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dnn import DNN, ModelFileError, persistence
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def trained(optimizer="sgd", epochs=2, seed=3, labels=("no", "yes", "maybe")):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4))
+    y = np.array(labels)[rng.integers(0, len(labels), 60)]
+    model = DNN(lr=0.05, momentum=0.9 if optimizer == "sgd" else 0.0, optimizer=optimizer, decay=0.1, seed=seed)
+    model.addInputLayer([4])
+    model.addHiddenLayer([6, 5], activation=["tanh", "relu"])
+    model.addOutputLayer([len(labels)])
+    model.fit(X, y, epochs=epochs, batchSize=8, verbose=0)
+    return model, X, y
+
+
+def assert_same_parameters(a, b):
+    assert sorted(a.w) == sorted(b.w)
+    for layer in a.w:
+        np.testing.assert_array_equal(a.w[layer], b.w[layer])
+        np.testing.assert_array_equal(a.b[layer], b.b[layer])
+
+
+# ---------------------------------------------------------------- round trip
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_round_trip_predicts_the_same_and_continues_training_exactly(optimizer, tmp_path):
+    model, X, y = trained(optimizer)
+    path = tmp_path / "model.pkl"
+    model.saveModel(path)
+    loaded = DNN.importModel(path)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    np.testing.assert_array_equal(loaded.predictProba(X), model.predictProba(X))
+    assert loaded.predict(X[:3]).tolist() == model.predict(X[:3]).tolist()
+    assert loaded.history == model.history
+    # same result as never having stopped: optimizer state, epoch count (decay) and shuffling continue
+    model.fit(X, y, epochs=2, batchSize=8, verbose=0)
+    loaded.fit(X, y, epochs=2, batchSize=8, verbose=0)
+    assert_same_parameters(model, loaded)
+    for key in ("loss", "accuracy", "lr"):
+        assert loaded.history[key] == model.history[key]
+
+
+def test_the_file_is_a_plain_dict_of_builtins_and_numeric_arrays(tmp_path):
+    model, _, _ = trained()
+    model.saveModel(tmp_path / "m.pkl")
+    globals_used = set()
+    for opcode, arg, _ in __import__("pickletools").genops((tmp_path / "m.pkl").read_bytes()):
+        if opcode.name in ("GLOBAL", "STACK_GLOBAL", "INST"):
+            globals_used.add(arg)
+    payload = pickle.loads((tmp_path / "m.pkl").read_bytes())  # our own file: safe to load plainly here
+    assert type(payload) is dict and payload["format"] == "dnn-model" and payload["format_version"] == 1
+
+    def walk(value):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(k)
+                walk(v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v)
+        elif isinstance(value, np.ndarray):
+            assert value.dtype.kind in "biuf"
+        else:
+            assert value is None or type(value) in (str, int, float, bool)
+
+    walk(payload)
+    assert payload["config"]["units"] == [4, 6, 5, 3]
+    assert payload["classes"] == ["maybe", "no", "yes"]
+    assert set(payload["optimizer_state"]) == {"velocity"}
+
+
+def test_unfitted_model_round_trip_and_parent_directories(tmp_path):
+    model = DNN(seed=0, dtype="float64")
+    model.addInputLayer([3])
+    model.addOutputLayer([1], activation="identity")
+    path = tmp_path / "new" / "deeper" / "m.pkl"
+    model.saveModel(path)
+    loaded = DNN.importModel(str(path))
+    assert loaded.dtype == np.float64 and loaded.task is None
+    assert_same_parameters(model, loaded)
+
+
+def test_saving_an_empty_model_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="saveModel needs a complete network"):
+        DNN().saveModel(tmp_path / "m.pkl")
+    assert not (tmp_path / "m.pkl").exists()
+
+
+# ---------------------------------------------------------------- corrupt files
+
+
+def good_payload():
+    model, _, _ = trained()
+    return persistence.to_payload(model)
+
+
+def write_payload(path, payload, protocol=4):
+    path.write_bytes(pickle.dumps(payload, protocol=protocol))
+    return path
+
+
+def tampered(change):
+    payload = good_payload()
+    change(payload)
+    return payload
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_every_protocol_from_2_to_5_loads(protocol, tmp_path):
+    payload = good_payload()
+    loaded = DNN.importModel(write_payload(tmp_path / "m.pkl", payload, protocol))
+    np.testing.assert_array_equal(loaded.w[2], payload["w"][2])
+
+
+CORRUPTIONS = {
+    "future format version": (lambda p: p.update(format_version=2), "newer dnn.*format version 2.*up to 1"),
+    "another format": (lambda p: p.update(format="keras"), "no 'dnn-model' format marker"),
+    "tampered weight shape": (lambda p: p["w"].update({3: np.zeros((5, 6), np.float32)}),
+                              r"w\[3\] has shape \(5, 6\), expected \(6, 5\)"),
+    "missing layer": (lambda p: p["b"].pop(4), r"b must hold layers \[2, 3, 4\]"),
+    "weights not an array": (lambda p: p["w"].update({2: [[0.0] * 6] * 4}), r"w\[2\] must be a numeric array"),
+    "NaN weights": (lambda p: p["w"][2].__setitem__((0, 0), np.nan), "NaN or infinite"),
+    "unknown activation": (lambda p: p["config"]["activations"].__setitem__(0, "swish"), "swish"),
+    "bad learning rate": (lambda p: p["config"]["hyperparameters"].update(lr=-1), "lr must be > 0"),
+    "velocity of the wrong shape": (lambda p: p["optimizer_state"]["velocity"].__setitem__(0, np.zeros(3)),
+                                    r"optimizer_state.velocity\[0\] has shape"),
+    "classes of the wrong count": (lambda p: p.update(classes=["a", "b"]), "2 classes for 3 class outputs"),
+    "history of uneven length": (lambda p: p["history"]["loss"].append(1.0), "different lengths"),
+    "bad generator state": (lambda p: p.update(rng_state={"bit_generator": "MT19937"}), "PCG64"),
+    "units not a list": (lambda p: p["config"].update(units="4-6-5-3"), "units must be a list"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CORRUPTIONS))
+def test_tampered_payload_gets_the_single_error_type(name, tmp_path):
+    change, message = CORRUPTIONS[name]
+    path = write_payload(tmp_path / "m.pkl", tampered(change))
+    with pytest.raises(ModelFileError, match=message):
+        DNN.importModel(path)
+
+
+def test_file_level_corruptions(tmp_path):
+    good = tmp_path / "good.pkl"
+    trained()[0].saveModel(good)
+    data = good.read_bytes()
+    cases = {
+        "missing.pkl": (None, "no model file at"),
+        "empty.pkl": (b"", "is empty"),
+        "text.pkl": (b"hello, I am a CSV file\n1,2,3\n", "not a readable dnn model file"),
+        "another_programs_pickle.pkl": (pickle.dumps({"weights": [1, 2, 3]}), "no 'dnn-model' format marker"),
+        "a_pickled_list.pkl": (pickle.dumps([1, 2]), "content is not a dnn model description"),
+    }
+    for cut in (1, 10, len(data) // 3, len(data) // 2, len(data) - 1):
+        cases[f"truncated_{cut}.pkl"] = (data[:cut], "not a readable dnn model file")
+    for name, (content, message) in cases.items():
+        path = tmp_path / name
+        if content is not None:
+            path.write_bytes(content)
+        with pytest.raises(ModelFileError, match=message):
+            DNN.importModel(path)
+    with pytest.raises(ModelFileError, match="cannot read model file"):
+        DNN.importModel(tmp_path)  # a directory
+
+
+def test_error_type_is_a_value_error():
+    assert issubclass(ModelFileError, ValueError)
+
+
+# ---------------------------------------------------------------- atomic save
+
+
+def test_a_failed_save_leaves_the_previous_file_and_no_temporary(tmp_path, monkeypatch):
+    model = trained()[0]
+    path = tmp_path / "m.pkl"
+    model.saveModel(path)
+    before = path.read_bytes()
+
+    def half_then_fail(payload, f, protocol):
+        f.write(b"\x80\x04partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(persistence.pickle, "dump", half_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        model.saveModel(path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["m.pkl"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_permissions_follow_the_umask(umask, tmp_path):
+    model, _, _ = trained(epochs=1)
+    old = os.umask(umask)
+    try:
+        model.saveModel(tmp_path / "m.pkl")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.pkl").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+SAVER = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from dnn import DNN
+    model = DNN(seed=0)
+    model.addInputLayer([200])
+    model.addHiddenLayer([300])
+    model.addOutputLayer([10])
+    path = sys.argv[1]
+    for i in range(10**6):
+        model.w[2][0, 0] = float(i)
+        model.saveModel(path)
+        if i == 0:
+            print("ready", flush=True)
+""")
+
+
+def test_a_save_killed_at_random_points_always_leaves_a_loadable_file(tmp_path):
+    path = tmp_path / "m.pkl"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    rng = random.Random(0)
+    seen = set()
+    for _ in range(12):
+        saver = subprocess.Popen([sys.executable, "-c", SAVER, str(path)], stdout=subprocess.PIPE, env=env)
+        assert saver.stdout.readline().strip() == b"ready"
+        try:
+            saver.wait(timeout=rng.uniform(0.0, 0.3))
+        except subprocess.TimeoutExpired:
+            saver.send_signal(signal.SIGKILL)
+            saver.wait()
+        loaded = DNN.importModel(path)
+        assert loaded.w[2].shape == (200, 300)
+        seen.add(float(loaded.w[2][0, 0]))
+    assert len(seen) > 1  # the kills landed at different points of the saving loop
+
+
+# ---------------------------------------------------------------- shipped files
+
+
+def fixture_weights(units):
+    """The formula the format fixture's weights were set from (tests/fixtures/make_model_format_v1.py)."""
+    spec = importlib.util.spec_from_file_location("make_fixture", FIXTURES / "make_model_format_v1.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.fixture_weights(units)
+
+
+def test_format_v1_fixture_still_loads():
+    model = DNN.importModel(FIXTURES / "model_format_v1.pkl")
+    assert model.units == [3, 4, 2] and model.activations == [None, "tanh", "softmax"]
+    assert model.classes.tolist() == ["no", "yes"] and len(model.history["loss"]) == 2
+    w, b = fixture_weights(model.units)
+    for layer in (2, 3):
+        np.testing.assert_array_equal(model.w[layer], w[layer].astype(np.float32))
+        np.testing.assert_array_equal(model.b[layer], b[layer].astype(np.float32))
+    # a forward pass by hand from the formula weights
+    x = np.array([[0.5, -1.0, 2.0]])
+    hidden = np.tanh(x @ w[2] + b[2])
+    logits = hidden @ w[3] + b[3]
+    expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    np.testing.assert_allclose(model.predictProba(x), expected, rtol=1e-5)
+    assert model.predict(x).tolist() == [["no", "yes"][int(expected.argmax())]]
+
+
+def test_shipped_digits_model_loads_and_is_accurate():
+    pytest.importorskip("sklearn")
+    from sklearn.model_selection import train_test_split
+
+    from dnn.datasets import load_digits
+
+    model = DNN.importModel(Path(__file__).resolve().parents[1] / "models" / "digits.pkl")
+    X, y = load_digits()
+    _, X_test, _, y_test = train_test_split(X / 16, y, test_size=0.1, random_state=0)
+    assert model.modelEvaluate(X_test, y_test, verbose=0)["accuracy"] >= 0.97
