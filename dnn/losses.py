@@ -10,8 +10,8 @@ Every loss is a pair ``(loss, gradient)`` in :data:`LOSSES`:
 - ``gradient(p, y)`` returns d loss_i / d p_i, shape (n, k).
 
 Both take predictions ``p`` and targets ``y`` of shape (n, k). Logarithms see
-``p`` clipped to [eps, 1 - eps], eps being the machine epsilon of p's dtype,
-so every loss stays finite at p = 0 and p = 1.
+``p`` clipped to [eps, 1 - eps] (cross-entropy: to at least eps), eps being
+the machine epsilon of p's dtype, so every loss stays finite at p = 0 and 1.
 """
 
 import numpy as np
@@ -19,19 +19,24 @@ import numpy as np
 from dnn.activations import get_activation
 
 
+def _eps(p):
+    return np.finfo(p.dtype).eps
+
+
 def _clipped(p):
-    eps = np.finfo(p.dtype).eps
-    return np.clip(p, eps, 1 - eps)
+    eps = _eps(p)
+    return np.minimum(np.maximum(p, eps), 1 - eps)
 
 
 def categorical_crossentropy(p, y):
     """Per-sample cross-entropy, -sum_k y_k log p_k."""
-    return -np.einsum("ij,ij->i", y, np.log(_clipped(p)))
+    # Only the lower clip matters here: log p <= 0 for p <= 1.
+    return -np.einsum("ij,ij->i", y, np.log(np.maximum(p, _eps(p))))
 
 
 def categorical_crossentropy_gradient(p, y):
     """d/dp of -sum_k y_k log p_k: -y / p (p clipped as in the loss)."""
-    return -y / _clipped(p)
+    return -y / np.maximum(p, _eps(p))
 
 
 def binary_crossentropy(p, y):

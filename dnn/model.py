@@ -25,6 +25,7 @@ from dnn.gradient_check import numerical_gradient, relative_error
 from dnn.initializers import initial_weights
 from dnn.losses import COMPATIBLE_LOSSES, DEFAULT_LOSS, LOSSES, mean_loss, output_delta
 from dnn.optimizers import OPTIMIZERS, decayed_learning_rate, init_state
+from dnn.parameters import Parameters
 from dnn.reporting import epoch_line, metrics_table, progress_bar, summary_table
 from dnn.training import EpochProgress, InterruptFlag, Trainer, TrainingData, add_l2_gradient, l2_penalty
 
@@ -74,7 +75,7 @@ class DNN:
         self.loss = None
         self.w = {}
         self.b = {}
-        self._owned = {}
+        self._params = None
         self._optimizer_state = {}
         self.history = {}
         self.task = None
@@ -146,7 +147,6 @@ class DNN:
         layer = len(self.units) + 1
         w, b = initial_weights(activation, self.units[-1], size, self._rng, self.dtype)
         self.w[layer], self.b[layer] = w, b
-        self._owned[layer] = (w, b)
         self.units.append(size)
         self.activations.append(activation)
 
@@ -185,7 +185,7 @@ class DNN:
         batch_size = _positive_int(batchSize, "batchSize")
         if verbose not in (0, 1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
-        weights, biases = self._parameters()
+        self._parameters()
         X, _ = preprocessing.feature_matrix(X, self.units[0])
         X = preprocessing.in_model_dtype(X, self.dtype)
         preprocessing.check_finite(X)
@@ -198,8 +198,8 @@ class DNN:
             batch_size = len(X)
         self.task, self.classes = task, classes
         data = TrainingData(X, target_matrix)
-        trainer = Trainer(weights, biases, self.activations[1:], self.loss, task,
-                          self._optimizer_settings(weights, biases), self.l2, batch_size)
+        trainer = Trainer(self._params, self.activations[1:], self.loss, task,
+                          self._optimizer_settings(), self.l2, batch_size)
         with InterruptFlag() as interrupted:
             for epoch in range(epochs):
                 progress = self._train_epoch(trainer, data, epoch, epochs, verbose, interrupted)
@@ -250,7 +250,7 @@ class DNN:
     def _snapshot(self, trainer):
         """Copies of every array an update changes, taken at the start of an epoch."""
         state = self._optimizer_state
-        return ([p.copy() for p in trainer.params],
+        return (self._params.flat.copy(),
                 {k: [a.copy() for a in v] if isinstance(v, list) else v for k, v in state.items()})
 
     def _replay(self, trainer, data, order, lr, snapshot, batches):
@@ -259,9 +259,8 @@ class DNN:
         Every batch is deterministic given the epoch's order, so this rebuilds
         the exact state after that batch without copying weights every batch.
         """
-        params, state = snapshot
-        for p, saved in zip(trainer.params, params):
-            p[...] = saved
+        flat, state = snapshot
+        self._params.flat[...] = flat
         for key, value in state.items():
             if isinstance(value, list):
                 for a, saved in zip(self._optimizer_state[key], value):
@@ -276,14 +275,14 @@ class DNN:
         for key in values.keys() | self.history.keys():
             self.history.setdefault(key, [math.nan] * done).append(values.get(key, math.nan))
 
-    def _optimizer_settings(self, weights, biases):
-        params = [p for pair in zip(weights, biases) for p in pair]
+    def _optimizer_settings(self):
+        """The optimizer's settings and state for the trainer; the state is (re)created when it does not fit."""
+        flat = self._params.flat
         state = self._optimizer_state
-        if (self.optimizer == "adam") != ("m" in state) or any(
-                a.shape != p.shape for arrays in state.values() if isinstance(arrays, list)
-                for a, p in zip(arrays, params)):
+        wanted = ("m", "v") if self.optimizer == "adam" else ("velocity",) if self.momentum > 0 else ()
+        if any(key not in state or state[key][0].shape != flat.shape for key in wanted):
             state.clear()
-            state.update(init_state(self.optimizer, params, self.momentum))
+            state.update(init_state(self.optimizer, [flat], self.momentum))
         return {"name": self.optimizer, "state": state, "momentum": self.momentum, "nesterov": self.nesterov,
                 "beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon}
 
@@ -301,14 +300,23 @@ class DNN:
         """
         self._require_network("predict")
         task, classes = self._task_and_classes()
-        outputs = self._outputs(X)
-        if task == "regression":
-            return outputs[:, 0] if outputs.shape[1] == 1 else outputs
-        if task == "multilabel":
-            return (outputs >= metrics.THRESHOLD).astype(np.int64)
-        if task == "binary":
-            return classes[(outputs[:, 0] >= metrics.THRESHOLD).astype(np.intp)]
-        return classes[outputs.argmax(axis=1)]
+        # Labels only need the output layer's pre-activations z: softmax and
+        # sigmoid keep the order of z, and sigmoid(z) >= 0.5 exactly when z >= 0.
+        rows, chunks = self._output_chunks(X, activate_output=False)
+        result = None
+        for start, stop, z in chunks:
+            if task == "regression":
+                part = z[:, 0] if z.shape[1] == 1 else z
+            elif task == "multilabel":
+                part = (z >= 0).astype(np.int64)
+            elif task == "binary":
+                part = classes[(z[:, 0] >= 0).astype(np.intp)]
+            else:
+                part = classes[z.argmax(axis=1)]
+            if result is None:
+                result = np.empty((rows, *part.shape[1:]), dtype=part.dtype)
+            result[start:stop] = part
+        return result
 
     def predictProba(self, X):
         """Class probabilities, shape (n, k).
@@ -353,18 +361,35 @@ class DNN:
         return result
 
     def _outputs(self, X):
-        """Network output for ``X``, computed in chunks that are not cached."""
+        """Network output for every row of ``X``, shape (n, units of layer L)."""
+        rows, chunks = self._output_chunks(X)
+        result = np.empty((rows, self.units[-1]), dtype=self.dtype)
+        for start, stop, outputs in chunks:
+            result[start:stop] = outputs
+        return result
+
+    def _output_chunks(self, X, activate_output=True):
+        """The row count of ``X`` and an iterator of ``(start, stop, outputs)`` over its chunks.
+
+        Nothing is cached: ``outputs`` lives in a buffer reused for the next
+        chunk. Each chunk is checked for NaN and infinity just before its
+        matrix products, while it is still in cache, instead of in a separate
+        pass over ``X``. Without ``activate_output`` the outputs are the output
+        layer's pre-activations.
+        """
         weights, biases = self._parameters()
         X, _ = preprocessing.feature_matrix(X, self.units[0])
-        preprocessing.check_finite(X)
-        result = np.empty((len(X), self.units[-1]), dtype=self.dtype)
+        activations = self.activations[1:] if activate_output else [*self.activations[1:-1], "identity"]
+        return len(X), self._forward_chunks(X, weights, biases, activations)
+
+    def _forward_chunks(self, X, weights, biases, activations):
         buffers = None
         for start, stop, chunk in preprocessing.model_chunks(X, self.dtype):
+            preprocessing.check_finite(chunk, first_row=start)
             if buffers is None:
                 buffers = [np.empty((len(chunk), u), self.dtype) for u in self.units[1:]]
             outputs = [a[: stop - start] for a in buffers]
-            result[start:stop] = forward_pass(chunk, weights, biases, self.activations[1:], outputs)[-1]
-        return result
+            yield start, stop, forward_pass(chunk, weights, biases, activations, outputs)[-1]
 
     # ------------------------------------------------------------------ textbook level
 
@@ -495,23 +520,34 @@ class DNN:
     def _parameters(self):
         """The weights and biases as lists, after checking arrays assigned by hand.
 
-        An array the user put into ``w`` or ``b`` is checked for shape and
-        finiteness and copied into the model's dtype, so training never writes
-        into the user's own array.
+        They are views into one flat array (see :mod:`dnn.parameters`). An
+        array the user put into ``w`` or ``b`` is checked for shape and
+        finiteness and its values are copied in, so training never writes into
+        the user's own array.
         """
-        weights, biases = [], []
-        for layer in range(2, len(self.units) + 1):
-            owned_w, owned_b = self._owned.get(layer, (None, None))
-            w = self._checked(self.w, "w", layer, (self.units[layer - 2], self.units[layer - 1]), owned_w)
-            b = self._checked(self.b, "b", layer, (self.units[layer - 1],), owned_b)
-            self._owned[layer] = (w, b)
-            weights.append(w)
-            biases.append(b)
-        return weights, biases
+        layers = range(2, len(self.units) + 1)
+        params = self._params
+        current_w = [self.w.get(layer) for layer in layers]
+        current_b = [self.b.get(layer) for layer in layers]
+        if params is not None and params.matches(current_w, current_b):
+            return params.weights, params.biases
+        owned = set() if params is None else {id(a) for a in params.weights + params.biases}
+        weights = [self._checked("w", layer, (self.units[layer - 2], self.units[layer - 1]), value, owned)
+                   for layer, value in zip(layers, current_w)]
+        biases = [self._checked("b", layer, (self.units[layer - 1],), value, owned)
+                  for layer, value in zip(layers, current_b)]
+        if params is None:
+            params = self._params = Parameters(weights, biases, self.dtype)
+        else:
+            for view, value in zip(params.weights + params.biases, weights + biases):
+                if view is not value:
+                    view[...] = value
+        for layer, w, b in zip(layers, params.weights, params.biases):
+            self.w[layer], self.b[layer] = w, b
+        return params.weights, params.biases
 
-    def _checked(self, store, name, layer, shape, owned):
-        value = store.get(layer)
-        if value is owned and value is not None:
+    def _checked(self, name, layer, shape, value, owned):
+        if id(value) in owned:
             return value
         if value is None:
             raise ValueError(f"model.{name}[{layer}] is missing; it must be an array of shape {shape}")
@@ -520,8 +556,6 @@ class DNN:
             raise ValueError(f"model.{name}[{layer}] must have shape {shape}, got {array.shape}")
         if array.dtype.kind not in "biuf" or not np.isfinite(array).all():
             raise ValueError(f"model.{name}[{layer}] must hold finite numbers")
-        array = np.array(array, dtype=self.dtype, order="C", copy=True)
-        store[layer] = array
         return array
 
     def _task_and_classes(self):

@@ -49,7 +49,8 @@ def to_payload(model):
         },
         "w": dict(zip(layers, weights)),
         "b": dict(zip(layers, biases)),
-        "optimizer_state": {key: list(value) if isinstance(value, list) else int(value)
+        # per parameter, in the order w_2, b_2, w_3, b_3, ...: independent of the in-memory layout
+        "optimizer_state": {key: model._params.split(value[0]) if isinstance(value, list) else int(value)
                             for key, value in state.items()},
         "rng_state": model._rng.bit_generator.state,
         "epochs": int(model.epochs),
@@ -189,9 +190,8 @@ def _restore_parameters(model, payload):
         for layer in layers:
             shape = (model.units[layer - 2], model.units[layer - 1]) if name == "w" else (model.units[layer - 1],)
             store[layer] = _array(arrays[layer], f"{name}[{layer}]", shape, model.dtype)
-    model._owned.clear()
-    weights, biases = model._parameters()
-    params = [p for pair in zip(weights, biases) for p in pair]
+    model._parameters()
+    params = model._params.split(model._params.flat)
     state = _field(payload, "optimizer_state", dict)
     restored = {}
     for key, value in state.items():
@@ -201,8 +201,9 @@ def _restore_parameters(model, payload):
             continue
         _check(key in OPTIMIZER_LISTS[model.optimizer], f"unexpected optimizer state {key!r:.40}")
         _check(type(value) is list and len(value) == len(params), f"optimizer_state.{key} has the wrong length")
-        restored[key] = [_array(a, f"optimizer_state.{key}[{i}]", p.shape, model.dtype)
-                         for i, (a, p) in enumerate(zip(value, params))]
+        arrays = [_array(a, f"optimizer_state.{key}[{i}]", p.shape, model.dtype)
+                  for i, (a, p) in enumerate(zip(value, params))]
+        restored[key] = [model._params.join(arrays)]
     if model.optimizer == "adam":
         _check(("m" in restored) == ("v" in restored) == ("step" in restored), "incomplete adam state")
     model._optimizer_state = restored

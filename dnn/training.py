@@ -31,8 +31,6 @@ class Workspace:
         self.s = np.empty((batch_size, 1), dtype)
         self.outputs = [np.empty((batch_size, u), dtype) for u in units[1:]]
         self.deltas = [np.empty((batch_size, u), dtype) for u in units[1:]]
-        self.grad_w = [np.empty((a, b), dtype) for a, b in zip(units[:-1], units[1:])]
-        self.grad_b = [np.empty(b, dtype) for b in units[1:]]
         self._views = {}
 
     def views(self, m):
@@ -87,12 +85,12 @@ class TrainingData:
         # buffered copy; every index comes from epoch_order and is in range.
         if self.is_memmap:
             index = np.sort(index)  # nearby rows: fewer page faults on the file
-            np.copyto(x, np.take(self.x, index, axis=0, mode="clip"), casting="unsafe")
+            np.copyto(x, self.x.take(index, axis=0, mode="clip"), casting="unsafe")
         else:
-            np.take(self.x, index, axis=0, out=x, mode="clip")
-        np.take(self.targets, index, axis=0, out=t, mode="clip")
+            self.x.take(index, axis=0, out=x, mode="clip")
+        self.targets.take(index, axis=0, out=t, mode="clip")
         if self.weights is not None:
-            np.take(self.weights, index, out=s[:, 0], mode="clip")
+            self.weights.take(index, out=s[:, 0], mode="clip")
         if self.mean is not None:
             x -= self.mean
             x /= self.scale
@@ -119,8 +117,8 @@ class Trainer:
 
     Parameters
     ----------
-    weights, biases : lists of ndarray
-        Updated in place.
+    params : dnn.parameters.Parameters
+        The weights and biases, updated in place.
     activations : list of str
     loss, task : str
     optimizer : dict
@@ -130,15 +128,17 @@ class Trainer:
     batch_size : int
     """
 
-    def __init__(self, weights, biases, activations, loss, task, optimizer, l2, batch_size):
-        self.weights, self.biases = weights, biases
-        self.params = [p for pair in zip(weights, biases) for p in pair]
+    def __init__(self, params, activations, loss, task, optimizer, l2, batch_size):
+        self.flat, self.weights, self.biases = params.flat, params.weights, params.biases
+        self.flat_weights = params.flat[: params.n_weights]
+        self.grad = np.empty_like(params.flat)
+        self.grad_w, self.grad_b = params.views(self.grad)
+        self.grad_weights = self.grad[: params.n_weights]
         self.activations, self.loss, self.task = activations, loss, task
         self.optimizer, self.l2 = optimizer, l2
-        units = [weights[0].shape[0]] + [w.shape[1] for w in weights]
-        self.workspace = Workspace(batch_size, units, weights[0].dtype)
+        units = [self.weights[0].shape[0]] + [w.shape[1] for w in self.weights]
+        self.workspace = Workspace(batch_size, units, params.flat.dtype)
         self.batch_size = batch_size
-        self.grads = [g for pair in zip(self.workspace.grad_w, self.workspace.grad_b) for g in pair]
         self._loss = get_loss(loss)[0]
 
     def run(self, data, order, lr, progress, last=None, on_batch=None, stop=None):
@@ -178,7 +178,7 @@ class Trainer:
             loss = float(losses @ s[:, 0])
             scale = s * (1.0 / m)
         if self.l2:
-            loss += m * l2_penalty(self.weights, self.l2)
+            loss += m * l2_penalty([self.flat_weights], self.l2)
         if not math.isfinite(loss):
             return loss, 0
         correct = metrics.count_correct(self.task, p, t)
@@ -186,15 +186,14 @@ class Trainer:
         # Folding the learning rate into the (batch, outputs) delta makes the
         # weight gradients come out as SGD steps for free.
         delta = output_delta(self.activations[-1], self.loss, p, t, scale * lr if sgd else scale, deltas[-1])
-        backward_pass(cache, delta, self.weights, self.activations,
-                      self.workspace.grad_w, self.workspace.grad_b, deltas[:-1])
+        backward_pass(cache, delta, self.weights, self.activations, self.grad_w, self.grad_b, deltas[:-1])
         if self.l2:
-            add_l2_gradient(self.workspace.grad_w, self.weights, self.l2 * (lr if sgd else 1.0))
+            add_l2_gradient([self.grad_weights], [self.flat_weights], self.l2 * (lr if sgd else 1.0))
         if sgd:
-            sgd_update(self.params, self.grads, self.optimizer["state"],
+            sgd_update([self.flat], [self.grad], self.optimizer["state"],
                        self.optimizer["momentum"], self.optimizer["nesterov"])
         else:
-            adam_update(self.params, self.grads, self.optimizer["state"], lr,
+            adam_update([self.flat], [self.grad], self.optimizer["state"], lr,
                         self.optimizer["beta1"], self.optimizer["beta2"], self.optimizer["epsilon"])
         return loss, correct
 

@@ -1,0 +1,190 @@
+"""Seconds per training epoch: dnn against the GEMM floor, PyTorch (CPU) and scikit-learn.
+
+The workload: 784-256-128-10, relu hidden layers, softmax + cross-entropy, SGD
+with momentum 0.9, batches of 128, float32, 60,000 MNIST-shaped rows of random
+pixels. The GEMM floor times only the matrix products one epoch needs at these
+shapes (forward, weight gradients, and the deltas of the hidden layers).
+
+Every measurement runs in a fresh process (PyTorch's worker threads keep
+spinning after its calls and would slow whatever ran next), and the systems
+alternate over several rounds; only ratios of medians from one run mean much
+on a shared machine.
+
+    python benchmarks/bench_fit.py [--rounds 5] [--epochs 3] [--systems floor,dnn,torch,sklearn]
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+
+ROWS, FEATURES, CLASSES = 60_000, 784, 10
+HIDDEN = (256, 128)
+BATCH, LR, MOMENTUM = 128, 0.01, 0.9
+
+
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.random((ROWS, FEATURES), dtype=np.float32)
+    y = rng.integers(0, CLASSES, ROWS)
+    return X, y
+
+
+def floor_epochs(epochs):
+    """The matrix products of ``epochs`` epochs, into preallocated arrays."""
+    rng = np.random.default_rng(1)
+    sizes = [FEATURES, *HIDDEN, CLASSES]
+    weights = [rng.standard_normal((a, b), dtype=np.float32) for a, b in zip(sizes[:-1], sizes[1:])]
+    x = rng.random((BATCH, FEATURES), dtype=np.float32)
+    outputs = [rng.random((BATCH, s), dtype=np.float32) for s in sizes[1:]]
+    deltas = [rng.random((BATCH, s), dtype=np.float32) for s in sizes[1:]]
+    grads = [np.empty_like(w) for w in weights]
+    batches = [min(BATCH, ROWS - start) for start in range(0, ROWS, BATCH)]
+    started = time.perf_counter()
+    for _ in range(epochs):
+        for m in batches:
+            inputs = [x[:m]] + [a[:m] for a in outputs]
+            for i, w in enumerate(weights):
+                np.matmul(inputs[i], w, out=outputs[i][:m])
+            for i in reversed(range(len(weights))):
+                np.matmul(inputs[i].T, deltas[i][:m], out=grads[i])
+                if i > 0:
+                    np.matmul(deltas[i][:m], weights[i].T, out=deltas[i - 1][:m])
+    return (time.perf_counter() - started) / epochs
+
+
+def dnn_epochs(epochs):
+    from dnn import DNN
+
+    X, y = data()
+    model = DNN(lr=LR, momentum=MOMENTUM, seed=0)
+    model.addInputLayer([FEATURES])
+    model.addHiddenLayer(list(HIDDEN), activation="relu")
+    model.addOutputLayer([CLASSES], activation="softmax")
+    model.fit(X, y, epochs=1, batchSize=BATCH, verbose=0)  # warm-up
+    started = time.perf_counter()
+    model.fit(X, y, epochs=epochs, batchSize=BATCH, verbose=0)
+    return (time.perf_counter() - started) / epochs
+
+
+def torch_epochs(epochs):
+    import torch
+
+    X, y = data()
+    X, y = torch.from_numpy(X), torch.from_numpy(y)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(FEATURES, HIDDEN[0]), torch.nn.ReLU(),
+        torch.nn.Linear(HIDDEN[0], HIDDEN[1]), torch.nn.ReLU(),
+        torch.nn.Linear(HIDDEN[1], CLASSES),
+    )
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    loss_function = torch.nn.CrossEntropyLoss()
+
+    def epoch():
+        # the same bookkeeping dnn does: running loss and accuracy from the batches
+        order = torch.randperm(ROWS)
+        total, correct = 0.0, 0
+        for start in range(0, ROWS, BATCH):
+            index = order[start:start + BATCH]
+            xb, yb = X[index], y[index]
+            optimizer.zero_grad(set_to_none=True)
+            logits = model(xb)
+            loss = loss_function(logits, yb)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(index)
+            correct += int((logits.argmax(dim=1) == yb).sum())
+        return total, correct
+
+    epoch()  # warm-up
+    started = time.perf_counter()
+    for _ in range(epochs):
+        epoch()
+    return (time.perf_counter() - started) / epochs
+
+
+def sklearn_epochs(epochs):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = data()
+
+    def model(iterations):
+        return MLPClassifier(hidden_layer_sizes=HIDDEN, activation="relu", solver="sgd", alpha=0.0,
+                             batch_size=BATCH, learning_rate_init=LR, momentum=MOMENTUM, nesterovs_momentum=False,
+                             max_iter=iterations, tol=0.0, n_iter_no_change=iterations + 1, random_state=0)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model(1).fit(X, y)  # warm-up
+        started = time.perf_counter()
+        model(epochs).fit(X, y)
+    return (time.perf_counter() - started) / epochs
+
+
+WORKERS = {"floor": floor_epochs, "dnn": dnn_epochs, "torch": torch_epochs, "sklearn": sklearn_epochs}
+REQUIRES = {"torch": "torch", "sklearn": "sklearn"}
+
+
+def available(system):
+    module = REQUIRES.get(system)
+    if module is None:
+        return True
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+def run_worker(system, epochs):
+    result = subprocess.run([sys.executable, __file__, "--worker", system, "--epochs", str(epochs)],
+                            capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])["seconds_per_epoch"]
+
+
+def report(times, ratio_pairs, unit="s/epoch"):
+    """Print medians with their range, then ratios of medians with the range of the per-round ratios."""
+    print(f"\n{'system':>10} {'median':>10} {'min':>8} {'max':>8}  ({unit}, {len(next(iter(times.values())))} rounds)")
+    for system, values in times.items():
+        print(f"{system:>10} {statistics.median(values):10.3f} {min(values):8.3f} {max(values):8.3f}")
+    print()
+    for top, bottom in ratio_pairs:
+        if top in times and bottom in times:
+            per_round = [a / b for a, b in zip(times[top], times[bottom])]
+            ratio = statistics.median(times[top]) / statistics.median(times[bottom])
+            print(f"{top + '/' + bottom:>16} = {ratio:5.2f}   (per round {min(per_round):.2f} .. {max(per_round):.2f})")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--systems", default="floor,dnn,torch,sklearn")
+    parser.add_argument("--worker", choices=sorted(WORKERS))
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps({"seconds_per_epoch": WORKERS[args.worker](args.epochs)}))
+        return
+    systems = []
+    for system in args.systems.split(","):
+        if available(system):
+            systems.append(system)
+        else:
+            print(f"skipping {system}: not installed")
+    times = {system: [] for system in systems}
+    for round_number in range(args.rounds):
+        for system in systems:
+            times[system].append(run_worker(system, args.epochs))
+        print(f"round {round_number + 1}: " + ", ".join(f"{s} {times[s][-1]:.3f}" for s in systems), flush=True)
+    report(times, [("dnn", "floor"), ("torch", "dnn"), ("sklearn", "dnn")])
+
+
+if __name__ == "__main__":
+    main()
