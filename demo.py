@@ -12,6 +12,9 @@ from dnn import DNN
 from dnn.datasets import load_digits
 
 MODEL_PATH = Path(__file__).parent / "models" / "digits.pkl"
+#: A few weights and biases to watch converge: ("w", l, j, i) is the weight from
+#: neuron i of layer l-1 to neuron j of layer l, ("b", l, j) the bias of neuron j.
+WATCHED = [("w", 2, 1, 20), ("w", 2, 7, 36), ("w", 3, 5, 100), ("w", 4, 3, 64), ("b", 2, 1), ("b", 4, 3)]
 
 
 def train_digits_model(verbose=1):
@@ -24,7 +27,7 @@ def train_digits_model(verbose=1):
     model.addOutputLayer([10], activation="softmax")
     if verbose:
         model.summary()
-    model.fit(X_train, y_train, epochs=40, batchSize=16, verbose=verbose)
+    model.fit(X_train, y_train, epochs=40, batchSize=16, verbose=verbose, parameterList=WATCHED)
     return model, X_test, y_test
 
 
@@ -37,6 +40,13 @@ def main():
     loaded = DNN.importModel(MODEL_PATH)
     same = np.array_equal(loaded.predict(X_test), model.predict(X_test))
     print(f"Loaded it back: predictions {'match' if same else 'DIFFER'} on all {len(X_test)} test digits.")
+    for name, draw in (("convergence", model.drawConvergenceCurve), ("history", model.drawHistory)):
+        path = MODEL_PATH.with_name(f"digits_{name}.png")
+        draw(path)
+        print(f"Wrote {path}")
+    path = MODEL_PATH.with_name("digits_confusion.png")
+    model.drawConfusionMatrix(X_test, y_test, path)
+    print(f"Wrote {path}")
     print(f"Test accuracy {result['accuracy']:.4f}")
 
 

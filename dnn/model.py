@@ -9,25 +9,20 @@ The class holds state and orchestrates; the formulas live in
 ``activations``, ``losses``, ``backprop`` and ``optimizers``.
 """
 
-import math
-import numbers
-import sys
-import time
-import warnings
 
 import numpy as np
 
-from dnn import metrics, persistence, preprocessing, targets
+from dnn import fitting, metrics, persistence, plotting, preprocessing, targets
 from dnn.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from dnn.backprop import backward_pass, forward_pass
-from dnn.errors import TrainingDivergedError
+from dnn.checks import check_number, is_int
 from dnn.gradient_check import numerical_gradient, relative_error
 from dnn.initializers import initial_weights
 from dnn.losses import COMPATIBLE_LOSSES, DEFAULT_LOSS, LOSSES, mean_loss, output_delta
-from dnn.optimizers import OPTIMIZERS, decayed_learning_rate, init_state
+from dnn.optimizers import OPTIMIZERS
 from dnn.parameters import Parameters
-from dnn.reporting import epoch_line, metrics_table, progress_bar, summary_table
-from dnn.training import EpochProgress, InterruptFlag, Trainer, TrainingData, add_l2_gradient, l2_penalty
+from dnn.reporting import metrics_table, summary_table
+from dnn.training import add_l2_gradient, l2_penalty
 
 DTYPES = ("float32", "float64")
 
@@ -63,7 +58,7 @@ class DNN:
         self.momentum, self.nesterov, self.l2 = momentum, nesterov, l2
         self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
         self._check_hyperparameters()
-        if seed is not None and (not _is_int(seed) or seed < 0):
+        if seed is not None and (not is_int(seed) or seed < 0):
             raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
         if str(np.dtype(dtype) if _is_dtype_like(dtype) else dtype) not in DTYPES:
             raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
@@ -78,6 +73,8 @@ class DNN:
         self._params = None
         self._optimizer_state = {}
         self.history = {}
+        self.parameterRecord = {}
+        self._record_every = "epoch"
         self.task = None
         self.classes = None
         self.epochs = 0
@@ -158,7 +155,7 @@ class DNN:
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, X, y, epochs=20, batchSize=30, verbose=1):
+    def fit(self, X, y, epochs=20, batchSize=30, verbose=1, parameterList=None, recordEvery="epoch"):
         """Train with mini-batch gradient descent.
 
         Parameters
@@ -172,119 +169,33 @@ class DNN:
             Rows per mini-batch; the last batch of an epoch may be smaller.
         verbose : {0, 1, 2}
             0 silent, 1 a progress bar per epoch, 2 one line per epoch.
+        parameterList : list of specs, optional
+            Weights and biases to record in ``parameterRecord`` while training:
+            ``("w", l, j, i)`` is the weight from neuron i of layer l-1 to
+            neuron j of layer l (``w[l][i-1, j-1]``), ``("b", l, j)`` the bias of
+            neuron j of layer l; all 1-based, the input layer is layer 1.
+        recordEvery : {"epoch", "batch"}
+            Record after every epoch or after every mini-batch (values are also
+            recorded once before the first update).
 
         Returns
         -------
         dict
             ``model.history``: per-epoch lists ``loss``, ``accuracy`` (classifiers),
             ``lr`` and ``time``. Calling fit again continues training and the lists.
+
+        Raises
+        ------
+        ValueError
+            For bad arguments, before anything in the model changes.
+        TrainingDivergedError
+            When the loss becomes infinite or NaN; the model keeps its last
+            weights with a finite loss.
         """
-        self._require_network("fit")
-        self._check_hyperparameters()
-        epochs = _positive_int(epochs, "epochs")
-        batch_size = _positive_int(batchSize, "batchSize")
-        if verbose not in (0, 1, 2):
-            raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
-        self._parameters()
-        X, _ = preprocessing.feature_matrix(X, self.units[0])
-        X = preprocessing.in_model_dtype(X, self.dtype)
-        preprocessing.check_finite(X)
-        target_matrix, task, classes = self._encode_targets(y)
-        if len(target_matrix) != len(X):
-            raise ValueError(f"X has {len(X)} samples but y has {len(target_matrix)}")
-        if batch_size > len(X):
-            warnings.warn(f"batchSize {batch_size} is larger than the {len(X)} samples; using {len(X)}",
-                          stacklevel=2)
-            batch_size = len(X)
-        self.task, self.classes = task, classes
-        data = TrainingData(X, target_matrix)
-        trainer = Trainer(self._params, self.activations[1:], self.loss, task,
-                          self._optimizer_settings(), self.l2, batch_size)
-        with InterruptFlag() as interrupted:
-            for epoch in range(epochs):
-                progress = self._train_epoch(trainer, data, epoch, epochs, verbose, interrupted)
-                if progress is None:
-                    break
-        return self.history
-
-    def _train_epoch(self, trainer, data, epoch, epochs, verbose, interrupted):
-        """Run one epoch and record it; None when training stops early."""
-        lr = decayed_learning_rate(self.lr, self.decay, self.epochs)
-        order = data.epoch_order(self._rng, trainer.batch_size)
-        snapshot = self._snapshot(trainer)
-        progress = EpochProgress()
-        bar = progress_bar(epoch, epochs, len(order), trainer.batch_size) if verbose == 1 else None
-        started = time.perf_counter()
-        try:
-            trainer.run(data, order, lr, progress,
-                        on_batch=None if bar is None else bar.advance, stop=interrupted)
-        except KeyboardInterrupt:
-            # Interrupted inside a batch: rebuild the state after the last whole one.
-            self._replay(trainer, data, order, lr, snapshot, progress.batches)
-            interrupted.requested = True
-        finally:
-            if bar is not None:
-                bar.close()
-        if progress.diverged is not None:
-            self._replay(trainer, data, order, lr, snapshot, max(progress.diverged - 1, 0))
-            raise TrainingDivergedError(
-                f"training diverged in epoch {self.epochs + 1}, batch {progress.diverged + 1}: the loss "
-                f"became infinite or NaN. The model keeps the last weights with a finite loss. "
-                f"Try a lower learning rate (lr={self.lr:g})."
-            )
-        batches = -(-len(order) // trainer.batch_size)
-        if interrupted():
-            print(f"Training interrupted in epoch {self.epochs + 1} after batch {progress.batches} of {batches}; "
-                  f"the model keeps the weights of that batch and the history of the "
-                  f"{len(self.history.get('loss', []))} completed epochs.", file=sys.stderr)
-            return None
-        values = {"loss": progress.mean_loss, "lr": lr, "time": time.perf_counter() - started}
-        if self.task != "regression":
-            values["accuracy"] = progress.correct / progress.rows
-        self._record_epoch(values)
-        self.epochs += 1
-        if verbose == 2:
-            print(epoch_line(epoch, epochs, values))
-        return progress
-
-    def _snapshot(self, trainer):
-        """Copies of every array an update changes, taken at the start of an epoch."""
-        state = self._optimizer_state
-        return (self._params.flat.copy(),
-                {k: [a.copy() for a in v] if isinstance(v, list) else v for k, v in state.items()})
-
-    def _replay(self, trainer, data, order, lr, snapshot, batches):
-        """Restore the epoch's starting state and redo its first ``batches`` batches.
-
-        Every batch is deterministic given the epoch's order, so this rebuilds
-        the exact state after that batch without copying weights every batch.
-        """
-        flat, state = snapshot
-        self._params.flat[...] = flat
-        for key, value in state.items():
-            if isinstance(value, list):
-                for a, saved in zip(self._optimizer_state[key], value):
-                    a[...] = saved
-            else:
-                self._optimizer_state[key] = value
-        trainer.run(data, order, lr, EpochProgress(), last=batches)
-
-    def _record_epoch(self, values):
-        """Append one epoch to every history list; a value missing in an epoch is NaN."""
-        done = len(self.history.get("lr", []))
-        for key in values.keys() | self.history.keys():
-            self.history.setdefault(key, [math.nan] * done).append(values.get(key, math.nan))
-
-    def _optimizer_settings(self):
-        """The optimizer's settings and state for the trainer; the state is (re)created when it does not fit."""
-        flat = self._params.flat
-        state = self._optimizer_state
-        wanted = ("m", "v") if self.optimizer == "adam" else ("velocity",) if self.momentum > 0 else ()
-        if any(key not in state or state[key][0].shape != flat.shape for key in wanted):
-            state.clear()
-            state.update(init_state(self.optimizer, [flat], self.momentum))
-        return {"name": self.optimizer, "state": state, "momentum": self.momentum, "nesterov": self.nesterov,
-                "beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon}
+        history = fitting.fit(self, X, y, epochs, batchSize, verbose, parameterList, recordEvery)
+        if parameterList is not None:
+            self._record_every = recordEvery
+        return history
 
     # ------------------------------------------------------------------ querying
 
@@ -343,22 +254,31 @@ class DNN:
         Returns
         -------
         dict
-            ``loss`` and, for classifiers, ``accuracy``; for regression ``mse``,
-            ``mae`` and ``r2``. With ``verbose`` a table is printed as well.
+            ``loss`` (with the L2 penalty, as in training) and, for
+            classifiers, ``accuracy``, per-class ``precision``, ``recall``,
+            ``f1`` and ``support`` (dicts keyed by class label), their
+            ``macro_*`` averages and the ``confusion_matrix`` (rows: true
+            classes, in the order of ``model.classes``); for regression
+            ``mse``, ``mae`` and ``r2``. With ``verbose`` tables are printed.
         """
         self._require_network("modelEvaluate")
-        outputs = self._outputs(X)
-        target_matrix, task, _ = self._encode_targets(y, learn=False)
-        if len(target_matrix) != len(outputs):
-            raise ValueError(f"X has {len(outputs)} samples but y has {len(target_matrix)}")
+        outputs, target_matrix, task, classes = self._outputs_and_targets(X, y)
         result = {"loss": mean_loss(self.loss, outputs, target_matrix) + l2_penalty(self._parameters()[0], self.l2)}
         if task == "regression":
             result.update(metrics.regression_scores(outputs, target_matrix))
         else:
-            result["accuracy"] = metrics.count_correct(task, outputs, target_matrix) / len(outputs)
+            result.update(metrics.classification_scores(task, outputs, target_matrix, classes))
         if verbose:
             print(metrics_table(result))
         return result
+
+    def _outputs_and_targets(self, X, y):
+        """Network outputs for X and the target matrix for y, with the task and classes."""
+        target_matrix, task, classes = self._encode_targets(y, learn=False)
+        outputs = self._outputs(X)
+        if len(target_matrix) != len(outputs):
+            raise ValueError(f"X has {len(outputs)} samples but y has {len(target_matrix)}")
+        return outputs, target_matrix, task, classes
 
     def _outputs(self, X):
         """Network output for every row of ``X``, shape (n, units of layer L)."""
@@ -390,6 +310,49 @@ class DNN:
                 buffers = [np.empty((len(chunk), u), self.dtype) for u in self.units[1:]]
             outputs = [a[: stop - start] for a in buffers]
             yield start, stop, forward_pass(chunk, weights, biases, activations, outputs)[-1]
+
+    # ------------------------------------------------------------------ figures
+
+    def drawConvergenceCurve(self, path=None):
+        """Plot every parameter recorded with fit(parameterList=...) against epoch (or batch).
+
+        Returns the matplotlib Figure; with ``path``, also saves it as a PNG.
+        """
+        return plotting.convergence_curve(self.parameterRecord, self._record_every, path)
+
+    def drawHistory(self, path=None):
+        """Plot loss and accuracy per epoch (training and validation) and the learning rate.
+
+        Returns the matplotlib Figure; with ``path``, also saves it as a PNG.
+        """
+        return plotting.history(self.history, path)
+
+    def drawDigits(self, X_vector, y_vector=None, path=None):
+        """Show image rows (8x8, 28x28: any square) with their label and the model's prediction.
+
+        Returns the matplotlib Figure; with ``path``, also saves it as a PNG.
+        """
+        images = np.asarray(X_vector.to_numpy() if hasattr(X_vector, "to_numpy") else X_vector)
+        images = images.reshape(1, -1) if images.ndim == 1 else images
+        labels = None
+        if y_vector is not None:
+            labels = np.asarray(y_vector).reshape(-1)
+            if len(labels) != len(images):
+                raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        return plotting.digits(images, labels, self.predict(images), path)
+
+    def drawConfusionMatrix(self, X, y, path=None):
+        """Plot the confusion matrix of the model on ``X``, ``y``, with counts.
+
+        Returns the matplotlib Figure; with ``path``, also saves it as a PNG.
+        """
+        self._require_network("drawConfusionMatrix")
+        outputs, target_matrix, task, classes = self._outputs_and_targets(X, y)
+        if task not in ("multiclass", "binary"):
+            raise ValueError(f"a confusion matrix needs a single-label classifier; this model's task is {task}")
+        counts = metrics.confusion_matrix(metrics.class_indices(task, target_matrix),
+                                          metrics.class_indices(task, outputs), len(classes))
+        return plotting.confusion_matrix(counts, classes, path)
 
     # ------------------------------------------------------------------ textbook level
 
@@ -500,17 +463,17 @@ class DNN:
     # ------------------------------------------------------------------ internals
 
     def _check_hyperparameters(self):
-        _check_number(self.lr, "lr", low=0, low_inclusive=False)
-        _check_number(self.decay, "decay", low=0)
+        check_number(self.lr, "lr", low=0, low_inclusive=False)
+        check_number(self.decay, "decay", low=0)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; valid names: {', '.join(OPTIMIZERS)}")
-        _check_number(self.momentum, "momentum", low=0, high=1)
+        check_number(self.momentum, "momentum", low=0, high=1)
         if not isinstance(self.nesterov, (bool, np.bool_)):
             raise ValueError(f"nesterov must be True or False, got {self.nesterov!r}")
-        _check_number(self.l2, "l2", low=0)
-        _check_number(self.beta1, "beta1", low=0, high=1)
-        _check_number(self.beta2, "beta2", low=0, high=1)
-        _check_number(self.epsilon, "epsilon", low=0, low_inclusive=False)
+        check_number(self.l2, "l2", low=0)
+        check_number(self.beta1, "beta1", low=0, high=1)
+        check_number(self.beta2, "beta2", low=0, high=1)
+        check_number(self.epsilon, "epsilon", low=0, low_inclusive=False)
 
     def _require_network(self, method):
         if not self.units or self.loss is None:
@@ -577,10 +540,6 @@ class DNN:
         return f"<DNN {sizes} {self.activations[-1] if self.loss else ''} {self.dtype}>".replace("  ", " ")
 
 
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-
-
 def _is_dtype_like(value):
     try:
         np.dtype(value)
@@ -589,27 +548,12 @@ def _is_dtype_like(value):
     return True
 
 
-def _positive_int(value, name):
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _check_number(value, name, low=None, high=None, low_inclusive=True):
-    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if low is not None and (value < low or (value == low and not low_inclusive)):
-        raise ValueError(f"{name} must be {'>=' if low_inclusive else '>'} {low}, got {value!r}")
-    if high is not None and value >= high:
-        raise ValueError(f"{name} must be < {high}, got {value!r}")
-
-
 def _layer_sizes(units, method):
-    sizes = [units] if _is_int(units) else units
+    sizes = [units] if is_int(units) else units
     if not isinstance(sizes, (list, tuple)) or not sizes:
         raise ValueError(f"{method} takes a list of layer sizes such as [32]; got {units!r}")
     for size in sizes:
-        if not _is_int(size) or size < 1:
+        if not is_int(size) or size < 1:
             raise ValueError(f"{method}: units must be positive integers, got {size!r}")
     return [int(s) for s in sizes]
 

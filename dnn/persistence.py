@@ -16,6 +16,7 @@ import numpy as np
 
 from dnn import safe_pickle
 from dnn.errors import ModelFileError
+from dnn.recording import RECORD_EVERY, parse_parameter_list
 from dnn.version import __version__
 
 FORMAT = "dnn-model"
@@ -57,6 +58,8 @@ def to_payload(model):
         "task": model.task,
         "classes": None if model.classes is None else model.classes.tolist(),
         "history": {key: [_plain(v) for v in values] for key, values in model.history.items()},
+        "parameter_record": {spec: [float(v) for v in values] for spec, values in model.parameterRecord.items()},
+        "record_every": model._record_every,
     }
 
 
@@ -235,6 +238,17 @@ def _restore_training_state(model, payload):
         lengths.add(len(values))
     _check(len(lengths) <= 1, "history lists have different lengths")
     model.history = {key: list(values) for key, values in history.items()}
+    record = _field(payload, "parameter_record", dict)
+    specs = parse_parameter_list(list(record), model.units)
+    _check(all(type(spec) is tuple for spec in record) and specs == list(record),
+           "parameter_record keys must be specs such as ('w', 2, 4, 3)")
+    for values in record.values():
+        _check(type(values) is list and all(type(v) is float for v in values),
+               "parameter_record must map specs to lists of floats")
+    model.parameterRecord = {spec: list(values) for spec, values in record.items()}
+    record_every = payload.get("record_every")
+    _check(record_every in RECORD_EVERY, f"record_every must be one of {RECORD_EVERY}")
+    model._record_every = record_every
 
 
 def _field(mapping, key, kind):

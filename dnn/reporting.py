@@ -34,14 +34,22 @@ def summary_table(model):
 
 
 def metrics_table(result):
-    """A two-column table of the scalar entries of an evaluation result."""
+    """The scalar metrics of an evaluation result as a table, then a per-class table if there is one."""
     table = PrettyTable(["Metric", "Value"])
     table.align["Metric"] = "l"
     table.align["Value"] = "r"
     for name, value in result.items():
         if isinstance(value, float):
             table.add_row([name, f"{value:.4f}"])
-    return table.get_string()
+    text = table.get_string()
+    if "precision" in result:
+        per_class = PrettyTable(["Class", "Precision", "Recall", "F1", "Support"])
+        per_class.align = "r"
+        for label in result["precision"]:
+            per_class.add_row([label, f"{result['precision'][label]:.4f}", f"{result['recall'][label]:.4f}",
+                               f"{result['f1'][label]:.4f}", result["support"][label]])
+        text += "\n" + per_class.get_string()
+    return text
 
 
 def epoch_line(epoch, epochs, values):

@@ -35,3 +35,19 @@ def test_regression_scores_match_scikit_learn(rng):
     assert scores["mse"] == pytest.approx(sk.mean_squared_error(y, p), rel=1e-12)
     assert scores["mae"] == pytest.approx(sk.mean_absolute_error(y, p), rel=1e-12)
     assert scores["r2"] == pytest.approx(sk.r2_score(y, p), rel=1e-12)
+
+
+def test_multilabel_scores_are_per_label_and_match_scikit_learn(rng):
+    sk = pytest.importorskip("sklearn.metrics")
+    targets = (rng.uniform(size=(100, 3)) > 0.5).astype(float)
+    outputs = np.clip(targets + rng.normal(0, 0.4, size=(100, 3)), 0, 1)
+    result = metrics.classification_scores("multilabel", outputs, targets, np.arange(3))
+    predicted = (outputs >= 0.5).astype(int)
+    precision, recall, f1, support = sk.precision_recall_fscore_support(targets.astype(int), predicted,
+                                                                        zero_division=0)
+    assert list(result["precision"].values()) == pytest.approx(precision.tolist(), rel=1e-12)
+    assert list(result["recall"].values()) == pytest.approx(recall.tolist(), rel=1e-12)
+    assert list(result["f1"].values()) == pytest.approx(f1.tolist(), rel=1e-12)
+    assert list(result["support"].values()) == support.tolist()
+    assert result["accuracy"] == pytest.approx(sk.accuracy_score(targets.astype(int), predicted), rel=1e-12)
+    assert "confusion_matrix" not in result

@@ -1,0 +1,133 @@
+"""Figures of a model: recorded parameters, training history, digits, confusion matrix.
+
+Every function builds a ``matplotlib.figure.Figure`` directly instead of going
+through pyplot: nothing opens a window or blocks, nothing is kept in pyplot's
+global list of figures, and it works on machines without a display. A Figure
+returned as the last value of a notebook cell is displayed there. With a
+``path``, the figure is also saved as a PNG (parent directories created).
+"""
+
+import os
+
+import numpy as np
+from matplotlib.figure import Figure
+
+DPI = 100
+
+
+def _finish(figure, path):
+    if path is not None:
+        directory = os.path.dirname(os.path.abspath(os.fspath(path)))
+        os.makedirs(directory, exist_ok=True)
+        figure.savefig(path, dpi=DPI, format="png")
+    return figure
+
+
+def convergence_curve(record, record_every, path=None):
+    """One line per recorded parameter against the record number.
+
+    Parameters
+    ----------
+    record : dict from spec to list of floats (``model.parameterRecord``)
+    record_every : "epoch" or "batch", the unit of the x axis
+    """
+    if not record:
+        raise ValueError("no parameters were recorded: pass parameterList=[('w', 2, 1, 1), ...] to fit first")
+    figure = Figure(figsize=(8, 5), dpi=DPI, layout="constrained")
+    axes = figure.add_subplot()
+    for spec, values in record.items():
+        axes.plot(np.arange(len(values)), values, marker="o" if len(values) <= 30 else None, markersize=3,
+                  label=_spec_label(spec))
+    axes.set_xlabel(f"{record_every} (0 = before training)")
+    axes.set_ylabel("value")
+    axes.set_title("Convergence of recorded parameters")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _finish(figure, path)
+
+
+def _spec_label(spec):
+    if spec[0] == "w":
+        _, layer, j, i = spec
+        return f"w[{layer}][{i - 1}, {j - 1}]  {spec}"
+    _, layer, j = spec
+    return f"b[{layer}][{j - 1}]  {spec}"
+
+
+def history(history, path=None):
+    """Loss, accuracy (classifiers) and learning rate per epoch; validation curves when present."""
+    if not history.get("loss"):
+        raise ValueError("the model has no training history yet: call fit first")
+    panels = [("loss", "Loss")]
+    if _has_values(history.get("accuracy")):
+        panels.append(("accuracy", "Accuracy"))
+    panels.append(("lr", "Learning rate"))
+    figure = Figure(figsize=(4 * len(panels), 4), dpi=DPI, layout="constrained")
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    for position, (key, title) in enumerate(panels, start=1):
+        axes = figure.add_subplot(1, len(panels), position)
+        axes.plot(epochs, history[key], marker="o" if len(epochs) <= 30 else None, markersize=3, label="training")
+        if _has_values(history.get(f"val_{key}")):
+            axes.plot(epochs, history[f"val_{key}"], marker="s" if len(epochs) <= 30 else None, markersize=3,
+                      label="validation")
+        if key != "lr":
+            axes.legend(fontsize="small")
+        axes.set_title(title)
+        axes.set_xlabel("epoch")
+        axes.grid(alpha=0.3)
+    return _finish(figure, path)
+
+
+def _has_values(values):
+    return values is not None and np.isfinite(np.asarray(values, dtype=float)).any()
+
+
+def digits(images, labels=None, predictions=None, path=None):
+    """Images (one row per image, a square number of pixels), titled with label and prediction."""
+    images = np.asarray(images, dtype=float)
+    if images.ndim == 1:
+        images = images[None, :]
+    side = round(np.sqrt(images.shape[1]))
+    if images.ndim != 2 or side * side != images.shape[1]:
+        raise ValueError(f"each image row must hold a square number of pixels (64 for 8x8, 784 for 28x28), "
+                         f"got rows of {images.shape[-1]}")
+    count = len(images)
+    columns = min(count, 10)
+    rows = -(-count // columns)
+    figure = Figure(figsize=(1.6 * columns, 1.9 * rows), dpi=DPI, layout="constrained")
+    for k in range(count):
+        axes = figure.add_subplot(rows, columns, k + 1)
+        axes.imshow(images[k].reshape(side, side), cmap="gray_r", interpolation="nearest")
+        axes.set_xticks([])
+        axes.set_yticks([])
+        parts = []
+        if labels is not None:
+            parts.append(f"label {labels[k]}")
+        if predictions is not None:
+            parts.append(f"pred {predictions[k]}")
+        wrong = labels is not None and predictions is not None and labels[k] != predictions[k]
+        axes.set_title("\n".join(parts), fontsize=9, color="red" if wrong else "black")
+    return _finish(figure, path)
+
+
+def confusion_matrix(counts, classes, path=None):
+    """The confusion matrix with the count in every cell; rows are true classes."""
+    counts = np.asarray(counts)
+    k = len(classes)
+    size = max(4.0, 0.55 * k + 2)
+    figure = Figure(figsize=(size, size), dpi=DPI, layout="constrained")
+    axes = figure.add_subplot()
+    image = axes.imshow(counts, cmap="Blues")
+    figure.colorbar(image, ax=axes, shrink=0.8)
+    axes.set_xticks(range(k), [str(c) for c in classes], rotation=45 if k > 10 else 0)
+    axes.set_yticks(range(k), [str(c) for c in classes])
+    axes.set_xlabel("predicted class")
+    axes.set_ylabel("true class")
+    accuracy = np.trace(counts) / max(counts.sum(), 1)
+    axes.set_title(f"Confusion matrix (accuracy {accuracy:.4f})")
+    threshold = counts.max() / 2 if counts.size else 0
+    for i in range(k):
+        for j in range(k):
+            axes.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=8,
+                      color="white" if counts[i, j] > threshold else "black")
+    return _finish(figure, path)

@@ -1,0 +1,104 @@
+"""Recording chosen weights and biases while a network trains.
+
+A spec names one parameter, 1-based, the input layer being layer 1:
+
+- ``("w", l, j, i)``: the weight from neuron i of layer l-1 to neuron j of
+  layer l, that is ``model.w[l][i - 1, j - 1]``;
+- ``("b", l, j)``: the bias of neuron j of layer l, ``model.b[l][j - 1]``.
+"""
+
+import numbers
+
+RECORD_EVERY = ("epoch", "batch")
+
+
+def parse_parameter_list(specs, units):
+    """Check every spec against the layer sizes ``units``; return them as tuples of ints.
+
+    Raises
+    ------
+    ValueError
+        Naming the spec, what is wrong with it and the valid range.
+    """
+    if isinstance(specs, tuple) and specs and isinstance(specs[0], str):
+        specs = [specs]  # a single spec given on its own
+    if not isinstance(specs, (list, tuple)):
+        raise ValueError(f"parameterList must be a list of specs such as [('w', 2, 4, 3), ('b', 2, 1)], got {specs!r}")
+    last = len(units)
+    parsed = []
+    for spec in specs:
+        if not isinstance(spec, (list, tuple)) or not spec or spec[0] not in ("w", "b"):
+            raise ValueError(f"parameterList entry {spec!r}: it must start with 'w' (a weight) or 'b' (a bias)")
+        kind = spec[0]
+        expected = 4 if kind == "w" else 3
+        if len(spec) != expected:
+            form = "('w', layer, j, i)" if kind == "w" else "('b', layer, j)"
+            raise ValueError(f"parameterList entry {spec!r}: a {'weight' if kind == 'w' else 'bias'} "
+                             f"spec has {expected} entries, {form}")
+        numbers_ = spec[1:]
+        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in numbers_):
+            raise ValueError(f"parameterList entry {spec!r}: layer and neuron numbers must be integers")
+        layer = int(spec[1])
+        if not 2 <= layer <= last:
+            raise ValueError(f"parameterList entry {spec!r}: layer {layer} is out of range; weights and biases "
+                             f"belong to layers 2..{last} (layer 1 is the input)")
+        j = int(spec[2])
+        if not 1 <= j <= units[layer - 1]:
+            raise ValueError(f"parameterList entry {spec!r}: neuron j={j} is out of range 1..{units[layer - 1]} "
+                             f"of layer {layer}")
+        if kind == "w":
+            i = int(spec[3])
+            if not 1 <= i <= units[layer - 2]:
+                raise ValueError(f"parameterList entry {spec!r}: neuron i={i} is out of range "
+                                 f"1..{units[layer - 2]} of layer {layer - 1}")
+            parsed.append(("w", layer, j, i))
+        else:
+            parsed.append(("b", layer, j))
+    return parsed
+
+
+def check_record_every(value):
+    if value not in RECORD_EVERY:
+        raise ValueError(f"recordEvery must be 'epoch' or 'batch', got {value!r}")
+    return value
+
+
+class ParameterRecorder:
+    """Appends the current value of every spec to ``record[spec]`` on each call.
+
+    Parameters
+    ----------
+    specs : list of tuples, from :func:`parse_parameter_list`
+    weights, biases : lists of ndarray (layers 2..L), read at every call
+    record : dict from spec to list of floats, updated in place
+    """
+
+    def __init__(self, specs, weights, biases, record):
+        self.record = record
+        self._targets = []
+        for spec in specs:
+            if spec[0] == "w":
+                _, layer, j, i = spec
+                self._targets.append((spec, weights[layer - 2], (i - 1, j - 1)))
+            else:
+                _, layer, j = spec
+                self._targets.append((spec, biases[layer - 2], j - 1))
+            record.setdefault(spec, [])
+
+    def start(self):
+        """Record the values before training, for specs that have no values yet."""
+        for spec, array, index in self._targets:
+            if not self.record[spec]:
+                self.record[spec].append(float(array[index]))
+
+    def __call__(self, *_):
+        for spec, array, index in self._targets:
+            self.record[spec].append(float(array[index]))
+
+    def lengths(self):
+        return {spec: len(self.record[spec]) for spec, _, _ in self._targets}
+
+    def truncate(self, lengths):
+        """Forget values recorded after ``lengths`` (from :meth:`lengths`) was taken."""
+        for spec, length in lengths.items():
+            del self.record[spec][length:]
