@@ -50,10 +50,13 @@ class DNN:
         the same seed and data give bit-identical weights.
     dtype : {"float32", "float64"}
         Precision of weights and computations.
+    standardize : bool
+        Scale every feature by the mean and standard deviation learned from
+        the training data at the first fit (see fit), inside the model.
     """
 
     def __init__(self, lr=0.01, decay=0.0, optimizer="sgd", momentum=0.0, nesterov=False, l2=0.0,
-                 beta1=0.9, beta2=0.999, epsilon=1e-8, seed=None, dtype="float32"):
+                 beta1=0.9, beta2=0.999, epsilon=1e-8, seed=None, dtype="float32", standardize=False):
         self.lr, self.decay, self.optimizer = lr, decay, optimizer
         self.momentum, self.nesterov, self.l2 = momentum, nesterov, l2
         self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
@@ -62,8 +65,15 @@ class DNN:
             raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
         if str(np.dtype(dtype) if _is_dtype_like(dtype) else dtype) not in DTYPES:
             raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        if not isinstance(standardize, bool):
+            raise ValueError(f"standardize must be True or False, got {standardize!r}")
         self.seed = seed
         self.dtype = np.dtype(dtype)
+        self.standardize = standardize
+        self.feature_names = None
+        self.feature_mean = None
+        self.feature_scale = None
+        self.stoppedEarly = None
         self._rng = np.random.default_rng(seed)
         self.units = []
         self.activations = []
@@ -155,15 +165,19 @@ class DNN:
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, X, y, epochs=20, batchSize=30, verbose=1, parameterList=None, recordEvery="epoch"):
+    def fit(self, X, y, epochs=20, batchSize=30, verbose=1, parameterList=None, recordEvery="epoch",
+            validationData=None, validationSplit=0.0, earlyStopping=None, minDelta=0.0, classWeight=None,
+            sampleWeight=None, standardize=None):
         """Train with mini-batch gradient descent.
 
         Parameters
         ----------
-        X : array-like, shape (n, features)
-        y : array-like
-            Integer labels (n,), other class labels, one-hot rows (n, k) or
-            real targets, as the output layer calls for.
+        X : array-like, numpy.memmap or pandas DataFrame, shape (n, features)
+            A DataFrame's column names are remembered: later calls may give the
+            columns in any order, but must give exactly those columns.
+        y : array-like or pandas Series
+            Integer labels (n,), other class labels (strings...), one-hot rows
+            (n, k) or real targets, as the output layer calls for.
         epochs : int
         batchSize : int
             Rows per mini-batch; the last batch of an epoch may be smaller.
@@ -177,12 +191,35 @@ class DNN:
         recordEvery : {"epoch", "batch"}
             Record after every epoch or after every mini-batch (values are also
             recorded once before the first update).
+        validationData : (X_validation, y_validation), optional
+            Evaluated after every epoch: history gains ``val_loss`` and
+            ``val_accuracy``.
+        validationSplit : float in [0, 1)
+            Hold out this fraction of (X, y) for validation instead, shuffled
+            with the model's seed and stratified by class for classifiers.
+        earlyStopping : int, optional
+            Patience: stop when the validation loss (the training loss without
+            validation) has not improved by more than ``minDelta`` for this many
+            epochs, and restore the best weights. ``model.stoppedEarly`` says when.
+        minDelta : float
+        classWeight : dict {class: weight} or "balanced", optional
+            Weighs every sample of a class, for imbalanced classes.
+        sampleWeight : array-like of shape (n,), optional
+            A weight per sample (multiplied with classWeight when both are given).
+            The loss becomes (1/n) sum_i weight_i loss_i.
+        standardize : bool, optional
+            Learn every feature's mean and standard deviation from the training
+            rows at the first fit and scale by them in training, predict,
+            evaluate and gradientCheck (and in the model file). Default: the
+            model's own ``standardize`` setting.
 
         Returns
         -------
         dict
             ``model.history``: per-epoch lists ``loss``, ``accuracy`` (classifiers),
-            ``lr`` and ``time``. Calling fit again continues training and the lists.
+            ``val_loss``/``val_accuracy`` (with validation), ``lr`` and ``time``.
+            Calling fit again continues training and the lists. Ctrl-C stops
+            after the current mini-batch and returns the history so far.
 
         Raises
         ------
@@ -192,7 +229,9 @@ class DNN:
             When the loss becomes infinite or NaN; the model keeps its last
             weights with a finite loss.
         """
-        history = fitting.fit(self, X, y, epochs, batchSize, verbose, parameterList, recordEvery)
+        options = fitting.FitOptions(epochs, batchSize, verbose, parameterList, recordEvery, validationData,
+                                     validationSplit, earlyStopping, minDelta, classWeight, sampleWeight, standardize)
+        history = fitting.fit(self, X, y, options)
         if parameterList is not None:
             self._record_every = recordEvery
         return history
@@ -298,13 +337,13 @@ class DNN:
         layer's pre-activations.
         """
         weights, biases = self._parameters()
-        X, _ = preprocessing.feature_matrix(X, self.units[0])
+        X, _ = preprocessing.feature_matrix(X, self.units[0], self.feature_names)
         activations = self.activations[1:] if activate_output else [*self.activations[1:-1], "identity"]
         return len(X), self._forward_chunks(X, weights, biases, activations)
 
     def _forward_chunks(self, X, weights, biases, activations):
         buffers = None
-        for start, stop, chunk in preprocessing.model_chunks(X, self.dtype):
+        for start, stop, chunk in preprocessing.model_chunks(X, self.dtype, self.feature_mean, self.feature_scale):
             preprocessing.check_finite(chunk, first_row=start)
             if buffers is None:
                 buffers = [np.empty((len(chunk), u), self.dtype) for u in self.units[1:]]
@@ -360,10 +399,7 @@ class DNN:
         """Output matrix (n, units of layer L) for ``X``; keeps every layer's output for backPropagation."""
         self._require_network("forwardPropagation")
         weights, biases = self._parameters()
-        X, _ = preprocessing.feature_matrix(X, self.units[0])
-        X = preprocessing.in_model_dtype(X, self.dtype)
-        preprocessing.check_finite(X)
-        self._cache = forward_pass(X, weights, biases, self.activations[1:])
+        self._cache = forward_pass(self._model_inputs(X, self.dtype), weights, biases, self.activations[1:])
         return self._cache[-1]
 
     def backPropagation(self, y):
@@ -411,9 +447,7 @@ class DNN:
         weights, biases = self._parameters()
         weights = [w.astype(np.float64) for w in weights]
         biases = [b.astype(np.float64) for b in biases]
-        X, _ = preprocessing.feature_matrix(X, self.units[0])
-        X = preprocessing.in_model_dtype(X, np.float64)
-        preprocessing.check_finite(X)
+        X = self._model_inputs(X, np.float64)
         target_matrix, _, _ = self._encode_targets(y, learn=False, dtype=np.float64)
         if len(target_matrix) != len(X):
             raise ValueError(f"X has {len(X)} samples but y has {len(target_matrix)}")
@@ -437,6 +471,34 @@ class DNN:
                 numeric = numerical_gradient(objective, array, indices)
                 errors[f"{name}{layer}"] = relative_error(gradient.reshape(-1)[indices], numeric)
         return errors
+
+    @classmethod
+    def dataFormatConversion(cls, X_df, y_df, classNum):
+        """The tutorial's conversion of tables: a float feature matrix and a one-hot label matrix.
+
+        Parameters
+        ----------
+        X_df : pandas DataFrame or array-like, shape (n, features), numeric
+        y_df : pandas Series, one-column DataFrame or array-like of n labels
+            Integer labels 0..classNum-1, or classNum distinct labels of any
+            kind (their columns in sorted order).
+        classNum : int
+            Number of classes, at least 2.
+
+        Returns
+        -------
+        X : ndarray of float64, shape (n, features)
+        Y : ndarray of float64, shape (n, classNum), one-hot rows
+        """
+        if not is_int(classNum) or classNum < 2:
+            raise ValueError(f"classNum must be an integer of at least 2, got {classNum!r}")
+        X, _ = preprocessing.feature_matrix(X_df, None)
+        X = np.array(X, dtype=np.float64)
+        preprocessing.check_finite(X)
+        Y, _, _ = targets.encode_targets(y_df, "softmax", int(classNum), np.float64)
+        if len(Y) != len(X):
+            raise ValueError(f"X has {len(X)} rows but y has {len(Y)}")
+        return X, Y
 
     # ------------------------------------------------------------------ files
 
@@ -520,6 +582,17 @@ class DNN:
         if array.dtype.kind not in "biuf" or not np.isfinite(array).all():
             raise ValueError(f"model.{name}[{layer}] must hold finite numbers")
         return array
+
+    def _model_inputs(self, X, dtype):
+        """``X`` checked, in ``dtype`` and standardized as the model does it: what its first layer sees."""
+        X, _ = preprocessing.feature_matrix(X, self.units[0], self.feature_names)
+        X = preprocessing.in_model_dtype(X, dtype)
+        preprocessing.check_finite(X)
+        if self.feature_mean is None:
+            return X
+        # A copy: the user's own array is never scaled in place.
+        return preprocessing.standardize(np.array(X, dtype=dtype, copy=True), self.feature_mean.astype(dtype),
+                                         self.feature_scale.astype(dtype))
 
     def _task_and_classes(self):
         if self.task is not None:

@@ -46,6 +46,7 @@ def to_payload(model):
             "loss": model.loss,
             "dtype": str(model.dtype),
             "seed": model.seed,
+            "standardize": bool(model.standardize),
             "hyperparameters": {name: _plain(getattr(model, name)) for name in HYPERPARAMETERS},
         },
         "w": dict(zip(layers, weights)),
@@ -55,6 +56,8 @@ def to_payload(model):
                             for key, value in state.items()},
         "rng_state": model._rng.bit_generator.state,
         "epochs": int(model.epochs),
+        "feature_names": None if model.feature_names is None else list(model.feature_names),
+        "scaler": None if model.feature_mean is None else {"mean": model.feature_mean, "scale": model.feature_scale},
         "task": model.task,
         "classes": None if model.classes is None else model.classes.tolist(),
         "history": {key: [_plain(v) for v in values] for key, values in model.history.items()},
@@ -177,7 +180,8 @@ def _build(cls, config):
     hyperparameters = _field(config, "hyperparameters", dict)
     _check(set(hyperparameters) == set(HYPERPARAMETERS), "config.hyperparameters has unexpected entries")
     seed = config.get("seed")
-    model = cls(**hyperparameters, seed=seed, dtype=_field(config, "dtype", str))
+    model = cls(**hyperparameters, seed=seed, dtype=_field(config, "dtype", str),
+                standardize=_field(config, "standardize", bool))
     model.addInputLayer([units[0]])
     if len(units) > 2:
         model.addHiddenLayer(units[1:-1], activation=activations[:-1])
@@ -213,6 +217,18 @@ def _restore_parameters(model, payload):
 
 
 def _restore_training_state(model, payload):
+    names = payload.get("feature_names")
+    _check(names is None or (type(names) is list and len(names) == model.units[0]
+                             and all(type(n) is str for n in names) and len(set(names)) == len(names)),
+           f"feature_names must be None or {model.units[0]} distinct strings")
+    model.feature_names = names
+    scaler = payload.get("scaler")
+    if scaler is not None:
+        _check(type(scaler) is dict and set(scaler) == {"mean", "scale"}, "scaler must hold 'mean' and 'scale'")
+        shape = (model.units[0],)
+        model.feature_mean = _array(scaler["mean"], "scaler.mean", shape, model.dtype)
+        model.feature_scale = _array(scaler["scale"], "scaler.scale", shape, model.dtype)
+        _check(bool((model.feature_scale > 0).all()), "scaler.scale must be positive")
     rng_state = _field(payload, "rng_state", dict)
     _check(rng_state.get("bit_generator") == "PCG64", "rng_state must be a PCG64 state")
     model._rng.bit_generator.state = rng_state

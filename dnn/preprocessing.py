@@ -17,8 +17,8 @@ def feature_matrix(X, n_features, names=None):
     Parameters
     ----------
     X : ndarray, numpy.memmap, nested list or pandas DataFrame, shape (n, n_features)
-    n_features : int
-        Units of the input layer.
+    n_features : int or None
+        Units of the input layer (None: any number of columns).
     names : list, optional
         Column names the model was fitted with; a DataFrame is reordered to
         them, and must hold exactly those columns.
@@ -44,16 +44,25 @@ def feature_matrix(X, n_features, names=None):
         raise ValueError("X is empty: it has no samples")
     if X.dtype.kind not in "biuf":
         raise ValueError(f"X must hold numbers, got dtype {X.dtype}")
-    if X.shape[1] != n_features:
+    if n_features is not None and X.shape[1] != n_features:
         raise ValueError(f"X has {X.shape[1]} features but the input layer has {n_features} units")
     return X, frame_names
 
 
 def _frame_values(frame, names):
-    columns = list(frame.columns)
+    """The values of a DataFrame, its columns put in the order ``names`` when given.
+
+    Column names are kept as strings (what a model file can hold); the
+    DataFrame's own labels are matched by their string form.
+    """
+    by_name = {}
+    for column in frame.columns:
+        if str(column) in by_name:
+            raise ValueError(f"X has two columns named {str(column)!r}")
+        by_name[str(column)] = column
     if names is not None:
-        missing = [c for c in names if c not in columns]
-        extra = [c for c in columns if c not in names]
+        missing = [c for c in names if c not in by_name]
+        extra = [c for c in by_name if c not in names]
         if missing or extra:
             parts = []
             if missing:
@@ -61,12 +70,15 @@ def _frame_values(frame, names):
             if extra:
                 parts.append(f"unexpected columns {extra}")
             raise ValueError(f"X does not have the columns the model was fitted with: {'; '.join(parts)}")
-        frame = frame[names]
-        columns = names
-    non_numeric = [c for c, kind in zip(columns, (d.kind for d in frame.dtypes)) if kind not in "biuf"]
+        frame = frame[[by_name[c] for c in names]]
+    columns = [str(c) for c in frame.columns]
+    non_numeric = [c for c, dtype in zip(columns, frame.dtypes) if getattr(dtype, "kind", "O") not in "biuf"]
     if non_numeric:
         raise ValueError(f"X has non-numeric columns {non_numeric}; encode them as numbers first")
-    return frame.to_numpy(), columns
+    if all(isinstance(dtype, np.dtype) for dtype in frame.dtypes):
+        return frame.to_numpy(), columns
+    # pandas' nullable dtypes: missing values become NaN, which the finite check reports
+    return frame.to_numpy(dtype=np.float64, na_value=np.nan), columns
 
 
 def in_model_dtype(X, dtype):
@@ -101,6 +113,17 @@ def check_finite(X, rows=None, first_row=0):
                 row = start + int(bad[0])
                 row = first_row + (row if rows is None else int(rows[row]))
                 raise ValueError(f"X contains NaN or infinity (first in row {row})")
+
+
+def standardize(x, mean, scale):
+    """(x - mean) / scale in place on ``x``, an array the caller owns; returns it.
+
+    Training batches, prediction chunks and gradient checks all go through
+    here, so they scale features with exactly the same arithmetic.
+    """
+    x -= mean
+    x /= scale
+    return x
 
 
 def fit_standardizer(X, rows=None, dtype=np.float32):
@@ -149,8 +172,7 @@ def model_chunks(X, dtype, mean=None, scale=None, rows=None, chunk_rows=None):
         chunk = buffer[: len(raw)]
         np.copyto(chunk, raw, casting="unsafe")
         if mean is not None:
-            chunk -= mean
-            chunk /= scale
+            standardize(chunk, mean, scale)
         yield start, stop, chunk
 
 

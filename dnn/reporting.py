@@ -73,6 +73,13 @@ class ProgressBar:
         self._bar.set_postfix(loss=f"{progress.mean_loss:.4f}", refresh=False)
         self._bar.update(1)
 
+    def finish(self, values):
+        """Show the epoch's final metrics (validation included) on the bar, and close it."""
+        shown = {key: f"{values[key]:.4f}" for key in ("loss", "accuracy", "val_loss", "val_accuracy")
+                 if key in values}
+        self._bar.set_postfix(shown, refresh=True)
+        self._bar.close()
+
     def close(self):
         self._bar.close()
 

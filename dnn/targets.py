@@ -31,6 +31,10 @@ def default_task(activation, units):
 def as_array(values, what="y"):
     """A numpy array from an array, list, pandas Series or DataFrame."""
     if hasattr(values, "to_numpy"):
+        if hasattr(values, "isna"):
+            missing = np.flatnonzero(np.asarray(values.isna()).reshape(len(values), -1).any(axis=1))
+            if len(missing):
+                raise ValueError(f"{what} contains missing values (first in row {missing[0]})")
         values = values.to_numpy()
     try:
         array = np.asarray(values)
@@ -138,6 +142,8 @@ def _class_index(y, n_classes, classes):
         y = y.astype(np.int64)
     elif y.dtype.kind == "O":
         _check_no_missing(y)
+        if all(isinstance(v, str) for v in y):
+            y = y.astype(str)  # pandas keeps strings as objects; numpy's string dtype compares and saves alike
     elif y.dtype.kind not in "biuUS":
         raise ValueError(f"class labels must be integers or strings, got dtype {y.dtype}")
     if classes is None:

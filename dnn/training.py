@@ -15,6 +15,7 @@ from dnn import metrics
 from dnn.backprop import backward_pass, forward_pass
 from dnn.losses import get_loss, output_delta
 from dnn.optimizers import adam_update, sgd_update
+from dnn.preprocessing import standardize
 
 
 class Workspace:
@@ -92,8 +93,7 @@ class TrainingData:
         if self.weights is not None:
             self.weights.take(index, out=s[:, 0], mode="clip")
         if self.mean is not None:
-            x -= self.mean
-            x /= self.scale
+            standardize(x, self.mean, self.scale)
 
 
 def _block_rows(x, batch_size):

@@ -329,7 +329,7 @@ def test_float64_on_request_and_float32_stays_float32():
 
 def test_batch_size_above_sample_count_is_clipped_with_a_warning():
     model = build([2, 2], seed=0)
-    with pytest.warns(UserWarning, match="batchSize 50 is larger than the 4 samples; using 4"):
+    with pytest.warns(UserWarning, match="batchSize 50 is larger than the 4 training samples; using 4"):
         model.fit(np.eye(2).repeat(2, axis=0), [0, 1, 0, 1], epochs=1, batchSize=50, verbose=0)
 
 

@@ -252,25 +252,29 @@ def test_a_save_killed_at_random_points_always_leaves_a_loadable_file(tmp_path):
 # ---------------------------------------------------------------- shipped files
 
 
-def fixture_weights(units):
-    """The formula the format fixture's weights were set from (tests/fixtures/make_model_format_v1.py)."""
+def fixture_formulas():
+    """The formulas the format fixture's values were set from (tests/fixtures/make_model_format_v1.py)."""
     spec = importlib.util.spec_from_file_location("make_fixture", FIXTURES / "make_model_format_v1.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.fixture_weights(units)
+    return module
 
 
 def test_format_v1_fixture_still_loads():
     model = DNN.importModel(FIXTURES / "model_format_v1.pkl")
     assert model.units == [3, 4, 2] and model.activations == [None, "tanh", "softmax"]
     assert model.classes.tolist() == ["no", "yes"] and len(model.history["loss"]) == 2
-    w, b = fixture_weights(model.units)
+    assert model.feature_names == ["a", "b", "c"] and model.standardize
+    assert list(model.parameterRecord) == [("w", 2, 1, 3), ("b", 3, 2)]
+    formulas = fixture_formulas()
+    w, b = formulas.fixture_weights(model.units)
+    mean, scale = formulas.fixture_scaler(3)
     for layer in (2, 3):
         np.testing.assert_array_equal(model.w[layer], w[layer].astype(np.float32))
         np.testing.assert_array_equal(model.b[layer], b[layer].astype(np.float32))
-    # a forward pass by hand from the formula weights
+    # a forward pass by hand from the formulas
     x = np.array([[0.5, -1.0, 2.0]])
-    hidden = np.tanh(x @ w[2] + b[2])
+    hidden = np.tanh((x - mean) / scale @ w[2] + b[2])
     logits = hidden @ w[3] + b[3]
     expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
     np.testing.assert_allclose(model.predictProba(x), expected, rtol=1e-5)

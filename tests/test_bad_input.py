@@ -1,0 +1,148 @@
+"""Every class of bad input gets a ValueError that names the problem, and the model does not change."""
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dnn import DNN
+
+
+def fitted():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"height": rng.normal(170, 10, 60), "weight": rng.normal(70, 8, 60),
+                          "age": rng.integers(18, 80, 60)})
+    model = DNN(lr=0.05, momentum=0.9, seed=0, standardize=True)
+    model.addInputLayer([3])
+    model.addHiddenLayer([5])
+    model.addOutputLayer([3])
+    model.fit(frame, rng.integers(0, 3, 60), epochs=2, batchSize=10, verbose=0, parameterList=[("w", 2, 1, 1)])
+    return model, frame
+
+
+def state(model):
+    """Everything a failed call must leave as it was."""
+    model._parameters()  # the weights, packed into the flat array training uses
+    return {
+        "params": model._params.flat.copy(),
+        "optimizer": copy.deepcopy(model._optimizer_state),
+        "rng": copy.deepcopy(model._rng.bit_generator.state),
+        "attributes": copy.deepcopy({k: v for k, v in vars(model).items()
+                                     if k not in ("_params", "_optimizer_state", "_rng", "w", "b", "_cache")}),
+    }
+
+
+def assert_same(before, after):
+    np.testing.assert_array_equal(before["params"], after["params"])
+    assert before["rng"] == after["rng"]
+    for key, value in before["optimizer"].items():
+        for a, b in zip(value, after["optimizer"][key]):
+            np.testing.assert_array_equal(a, b)
+    assert before["attributes"].keys() == after["attributes"].keys()
+    for key, value in before["attributes"].items():
+        other = after["attributes"][key]
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(value, other)
+        else:
+            assert value == other, key
+
+
+def check_refused(call, message):
+    model, frame = fitted()
+    before = state(model)
+    with pytest.raises(ValueError, match=message):
+        call(model, frame)
+    assert_same(before, state(model))
+
+
+def labels(n=60):
+    return np.arange(n) % 3
+
+
+def test_nan_or_infinity_in_X():
+    def with_value(value):
+        def call(model, frame):
+            bad = frame.copy()
+            bad.iloc[7, 1] = value
+            model.fit(bad, labels(), epochs=1, verbose=0)
+        return call
+
+    check_refused(with_value(np.nan), r"X contains NaN or infinity \(first in row 7\)")
+    check_refused(with_value(np.inf), r"X contains NaN or infinity \(first in row 7\)")
+    check_refused(lambda m, f: m.predict(f.assign(age=np.where(np.arange(60) == 3, -np.inf, 1.0))),
+                  r"first in row 3")
+
+
+def test_nan_or_missing_values_in_y():
+    y = labels().astype(float)
+    y[5] = np.nan
+    check_refused(lambda m, f: m.fit(f, y, epochs=1, verbose=0), r"y contains NaN or infinity \(first at index")
+    series = pd.Series(pd.array(labels(), dtype="Int64"))
+    series[9] = pd.NA
+    check_refused(lambda m, f: m.fit(f, series, epochs=1, verbose=0), r"y contains missing values \(first in row 9\)")
+
+
+def test_wrong_number_of_features():
+    check_refused(lambda m, f: m.fit(f.to_numpy()[:, :2], labels(), epochs=1, verbose=0),
+                  "X has 2 features but the input layer has 3 units")
+    check_refused(lambda m, f: m.predict(np.ones((4, 5))), "X has 5 features but the input layer has 3 units")
+
+
+def test_X_and_y_of_different_lengths():
+    check_refused(lambda m, f: m.fit(f, labels(59), epochs=1, verbose=0), "X has 60 samples but y has 59")
+
+
+def test_empty_X():
+    check_refused(lambda m, f: m.fit(f.iloc[:0], labels(0), epochs=1, verbose=0), "X is empty")
+    check_refused(lambda m, f: m.predict(np.empty((0, 3))), "X is empty")
+
+
+def test_non_numeric_columns_are_named():
+    check_refused(lambda m, f: m.fit(f.assign(age=["young"] * 60), labels(), epochs=1, verbose=0),
+                  r"X has non-numeric columns \['age'\]")
+    check_refused(lambda m, f: m.predict([["a", "b", "c"]]), "X must hold numbers")
+
+
+def test_labels_outside_the_classes():
+    check_refused(lambda m, f: m.fit(f, np.where(labels() == 2, 7, labels()), epochs=1, verbose=0),
+                  r"integer labels must be class indices 0..2 for this output layer, got \[7\]")
+    check_refused(lambda m, f: m.fit(f, np.array(["a", "b", "c"])[labels()], epochs=1, verbose=0),
+                  r"labels \['a', 'b', 'c'\] are not among the model's classes \[0, 1, 2\]")
+
+
+def test_more_classes_than_output_units():
+    model = DNN(seed=0)
+    model.addInputLayer([1])
+    model.addOutputLayer([3])
+    before = state(model)
+    with pytest.raises(ValueError, match="y has 4 classes but the output layer has room for 3"):
+        model.fit(np.ones((4, 1)), ["a", "b", "c", "d"], epochs=1, verbose=0)
+    assert_same(before, state(model))
+
+
+def test_one_hot_width_mismatch():
+    check_refused(lambda m, f: m.fit(f, np.eye(4)[labels() % 4], epochs=1, verbose=0),
+                  "y is a matrix with 4 columns but the output layer has 3 units")
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"epochs": 0}, "epochs must be a positive integer, got 0"),
+    ({"epochs": -3}, "epochs must be a positive integer, got -3"),
+    ({"epochs": 2.5}, "epochs must be a positive integer, got 2.5"),
+    ({"batchSize": 0}, "batchSize must be a positive integer, got 0"),
+    ({"batchSize": -8}, "batchSize must be a positive integer, got -8"),
+    ({"verbose": 3}, "verbose must be 0, 1 or 2"),
+])
+def test_bad_epochs_or_batch_size(options, message):
+    check_refused(lambda m, f: m.fit(f, labels(), **{"verbose": 0, **options}), message)
+
+
+def test_regression_targets_with_a_classification_output():
+    check_refused(lambda m, f: m.fit(f, np.linspace(0, 1, 60), epochs=1, verbose=0),
+                  "non-integer values such as .* look like regression targets, but the output layer is a classifier")
+
+
+def test_bad_validation_data_names_itself():
+    check_refused(lambda m, f: m.fit(f, labels(), epochs=1, verbose=0, validationData=(f.iloc[:, :2], labels())),
+                  r"validationData: X does not have the columns .*missing columns \['age'\]")
