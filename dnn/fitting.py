@@ -7,6 +7,7 @@ parameters and optimizer state, which lets an interrupted or diverged epoch be
 rebuilt exactly up to its last good mini-batch by replaying it.
 """
 
+import copy
 import math
 import sys
 import time
@@ -64,6 +65,7 @@ class FitPlan:
     classes: object
     feature_names: object
     standardize: bool
+    rng: object
     epochs: int
     batch_size: int
     verbose: int
@@ -130,9 +132,11 @@ def prepare(model, X, y, options):
     if options.validation_data is not None:
         validation = _validation_data(model, options.validation_data, names, task, classes)
     train_rows = None
+    rng = model._rng
     if split:
-        # Last of the checks: the split draws from the model's generator.
-        train_rows, validation_rows = split_rows(model._rng, targets, task, split)
+        # The split draws from a copy of the model's generator, which replaces it only when fit goes ahead.
+        rng = copy.deepcopy(model._rng)
+        train_rows, validation_rows = split_rows(rng, targets, task, split)
         validation = Validation(X, targets[validation_rows], validation_rows)
     n_train = len(X) if train_rows is None else len(train_rows)
     if batch_size > n_train:
@@ -143,13 +147,14 @@ def prepare(model, X, y, options):
     if standardize and mean is None:
         mean, scale = preprocessing.fit_standardizer(X, train_rows, model.dtype)
     data = TrainingData(X, targets, weights, train_rows, mean, scale)
-    return FitPlan(data, validation, task, classes, names, standardize, epochs, batch_size, options.verbose,
+    return FitPlan(data, validation, task, classes, names, standardize, rng, epochs, batch_size, options.verbose,
                    specs, record_every, patience, min_delta)
 
 
 def commit(model, plan):
     """What the model learns at its first fit: task, classes, column names, feature scaling."""
     model.task, model.classes = plan.task, plan.classes
+    model._rng = plan.rng
     model.feature_names = plan.feature_names
     model.standardize = plan.standardize
     model.feature_mean, model.feature_scale = plan.data.mean, plan.data.scale
@@ -386,6 +391,8 @@ class EarlyStopping:
         return self.wait >= self.patience
 
     def stop(self, model, verbose):
+        if self.snapshot is None:  # the monitored value was never a number: nothing better to go back to
+            return
         restore_snapshot(model, self.snapshot)
         model.stoppedEarly = {"epoch": model.epochs, "best_epoch": self.best_epoch, "monitor": self.monitor,
                               "best": self.best}

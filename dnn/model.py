@@ -284,7 +284,7 @@ class DNN:
         if task == "binary":
             return np.hstack([1 - outputs, outputs])
         if task == "multiclass" and self.activations[-1] == "sigmoid":
-            outputs /= outputs.sum(axis=1, keepdims=True)
+            outputs /= np.maximum(outputs.sum(axis=1, keepdims=True), np.finfo(self.dtype).tiny)
         return outputs
 
     def modelEvaluate(self, X, y, verbose=1):
@@ -313,7 +313,7 @@ class DNN:
 
     def _outputs_and_targets(self, X, y):
         """Network outputs for X and the target matrix for y, with the task and classes."""
-        target_matrix, task, classes = self._encode_targets(y, learn=False)
+        target_matrix, task, classes = self._encode_targets(y)
         outputs = self._outputs(X)
         if len(target_matrix) != len(outputs):
             raise ValueError(f"X has {len(outputs)} samples but y has {len(target_matrix)}")
@@ -412,7 +412,7 @@ class DNN:
         if self._cache is None:
             raise ValueError("call forwardPropagation(X) before backPropagation(y)")
         weights, _ = self._parameters()
-        target_matrix, _, _ = self._encode_targets(y, learn=False)
+        target_matrix, _, _ = self._encode_targets(y)
         p = self._cache[-1]
         if len(target_matrix) != len(p):
             raise ValueError(f"y has {len(target_matrix)} rows but the last forwardPropagation had {len(p)}")
@@ -432,7 +432,7 @@ class DNN:
         X, y : as for fit.
         entries : int, optional
             Check this many randomly chosen entries of every array instead of
-            all of them (central differences cost two forward passes each).
+            all of them (each entry costs four forward passes).
         seed : int
             Seeds the choice of entries.
 
@@ -448,7 +448,7 @@ class DNN:
         weights = [w.astype(np.float64) for w in weights]
         biases = [b.astype(np.float64) for b in biases]
         X = self._model_inputs(X, np.float64)
-        target_matrix, _, _ = self._encode_targets(y, learn=False, dtype=np.float64)
+        target_matrix, _, _ = self._encode_targets(y, dtype=np.float64)
         if len(target_matrix) != len(X):
             raise ValueError(f"X has {len(X)} samples but y has {len(target_matrix)}")
         activations = self.activations[1:]
@@ -599,18 +599,19 @@ class DNN:
             return self.task, self.classes
         return targets.default_task(self.activations[-1], self.units[-1])
 
-    def _encode_targets(self, y, learn=True, dtype=None):
-        """Target matrix for y; with ``learn``, an unfitted model learns its classes from y."""
-        fitted = self.task is not None
-        task, classes = (self.task, self.classes) if fitted else (None, None)
-        if not fitted and not learn:
-            task, classes = None, None
-        return targets.encode_targets(y, self.activations[-1], self.units[-1],
-                                      dtype or self.dtype, task, classes)
+    def _encode_targets(self, y, dtype=None):
+        """Target matrix, task and classes for y.
+
+        A model not fitted yet reads its classes off y without keeping them;
+        fit keeps them (see fitting.commit).
+        """
+        return targets.encode_targets(y, self.activations[-1], self.units[-1], dtype or self.dtype,
+                                      self.task, self.classes)
 
     def __repr__(self):
-        sizes = "-".join(str(u) for u in self.units) or "empty"
-        return f"<DNN {sizes} {self.activations[-1] if self.loss else ''} {self.dtype}>".replace("  ", " ")
+        layers = "-".join(str(u) for u in self.units) or "no layers"
+        output = f" {self.activations[-1]}" if self.loss else ""
+        return f"<DNN {layers}{output} {self.dtype}>"
 
 
 def _is_dtype_like(value):

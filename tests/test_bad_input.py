@@ -146,3 +146,8 @@ def test_regression_targets_with_a_classification_output():
 def test_bad_validation_data_names_itself():
     check_refused(lambda m, f: m.fit(f, labels(), epochs=1, verbose=0, validationData=(f.iloc[:, :2], labels())),
                   r"validationData: X does not have the columns .*missing columns \['age'\]")
+
+
+def test_a_split_that_leaves_no_validation_rows():
+    check_refused(lambda m, f: m.fit(f.iloc[:3], labels(3), epochs=1, verbose=0, validationSplit=0.1),
+                  "leaves an empty training or validation set")
