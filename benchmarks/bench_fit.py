@@ -5,10 +5,13 @@ with momentum 0.9, batches of 128, float32, 60,000 MNIST-shaped rows of random
 pixels. The GEMM floor times only the matrix products one epoch needs at these
 shapes (forward, weight gradients, and the deltas of the hidden layers).
 
-Every measurement runs in a fresh process (PyTorch's worker threads keep
-spinning after its calls and would slow whatever ran next), and the systems
-alternate over several rounds; only ratios of medians from one run mean much
-on a shared machine.
+Every system runs in a fresh process (PyTorch's worker threads keep spinning
+after its calls and would slow whatever ran next), trains one warm-up epoch,
+then trains ``--epochs`` epochs; each measurement is one epoch's share of that
+whole training call (setup and input checks included). The systems alternate
+over several rounds.
+On a shared machine other tenants only ever slow a measurement down, so next
+to the medians the minimum is printed too: the least disturbed run.
 
     python benchmarks/bench_fit.py [--rounds 5] [--epochs 3] [--systems floor,dnn,torch,sklearn]
 """
@@ -35,8 +38,19 @@ def data():
     return X, y
 
 
+def timed(run, epochs):
+    """Seconds of each of ``epochs`` calls of ``run``, after one warm-up call."""
+    run()
+    times = []
+    for _ in range(epochs):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return times
+
+
 def floor_epochs(epochs):
-    """The matrix products of ``epochs`` epochs, into preallocated arrays."""
+    """The matrix products of one epoch, into preallocated arrays."""
     rng = np.random.default_rng(1)
     sizes = [FEATURES, *HIDDEN, CLASSES]
     weights = [rng.standard_normal((a, b), dtype=np.float32) for a, b in zip(sizes[:-1], sizes[1:])]
@@ -45,8 +59,8 @@ def floor_epochs(epochs):
     deltas = [rng.random((BATCH, s), dtype=np.float32) for s in sizes[1:]]
     grads = [np.empty_like(w) for w in weights]
     batches = [min(BATCH, ROWS - start) for start in range(0, ROWS, BATCH)]
-    started = time.perf_counter()
-    for _ in range(epochs):
+
+    def epoch():
         for m in batches:
             inputs = [x[:m]] + [a[:m] for a in outputs]
             for i, w in enumerate(weights):
@@ -55,7 +69,8 @@ def floor_epochs(epochs):
                 np.matmul(inputs[i].T, deltas[i][:m], out=grads[i])
                 if i > 0:
                     np.matmul(deltas[i][:m], weights[i].T, out=deltas[i - 1][:m])
-    return (time.perf_counter() - started) / epochs
+
+    return timed(epoch, epochs)
 
 
 def dnn_epochs(epochs):
@@ -69,7 +84,10 @@ def dnn_epochs(epochs):
     model.fit(X, y, epochs=1, batchSize=BATCH, verbose=0)  # warm-up
     started = time.perf_counter()
     model.fit(X, y, epochs=epochs, batchSize=BATCH, verbose=0)
-    return (time.perf_counter() - started) / epochs
+    total = time.perf_counter() - started
+    # each epoch's own time, plus an equal share of fit's setup and checks
+    per_epoch = model.history["time"][-epochs:]
+    return [t + (total - sum(per_epoch)) / epochs for t in per_epoch]
 
 
 def torch_epochs(epochs):
@@ -102,11 +120,7 @@ def torch_epochs(epochs):
             correct += int((logits.argmax(dim=1) == yb).sum())
         return total, correct
 
-    epoch()  # warm-up
-    started = time.perf_counter()
-    for _ in range(epochs):
-        epoch()
-    return (time.perf_counter() - started) / epochs
+    return timed(epoch, epochs)
 
 
 def sklearn_epochs(epochs):
@@ -125,7 +139,8 @@ def sklearn_epochs(epochs):
         model(1).fit(X, y)  # warm-up
         started = time.perf_counter()
         model(epochs).fit(X, y)
-    return (time.perf_counter() - started) / epochs
+    # scikit-learn does not time its epochs: each gets an equal share of the whole fit
+    return [(time.perf_counter() - started) / epochs] * epochs
 
 
 WORKERS = {"floor": floor_epochs, "dnn": dnn_epochs, "torch": torch_epochs, "sklearn": sklearn_epochs}
@@ -146,31 +161,40 @@ def available(system):
 def run_worker(system, epochs):
     result = subprocess.run([sys.executable, __file__, "--worker", system, "--epochs", str(epochs)],
                             capture_output=True, text=True, check=True)
-    return json.loads(result.stdout.strip().splitlines()[-1])["seconds_per_epoch"]
+    return json.loads(result.stdout.strip().splitlines()[-1])["seconds"]
 
 
 def report(times, ratio_pairs, unit="s/epoch"):
-    """Print medians with their range, then ratios of medians with the range of the per-round ratios."""
-    print(f"\n{'system':>10} {'median':>10} {'min':>8} {'max':>8}  ({unit}, {len(next(iter(times.values())))} rounds)")
-    for system, values in times.items():
-        print(f"{system:>10} {statistics.median(values):10.3f} {min(values):8.3f} {max(values):8.3f}")
-    print()
+    """Print every system's median and minimum, then their ratios.
+
+    ``times[system]`` is a list of rounds, each a list of measurements; the
+    per-round ratios (of the rounds' medians) show the spread.
+    """
+    every = {system: [t for run in runs for t in run] for system, runs in times.items()}
+    rounds = len(next(iter(times.values())))
+    count = len(next(iter(every.values())))
+    print(f"\n{'system':>10} {'median':>9} {'min':>8} {'max':>8}   ({unit}; {count} measurements in {rounds} rounds)")
+    for system, values in every.items():
+        print(f"{system:>10} {statistics.median(values):9.3f} {min(values):8.3f} {max(values):8.3f}")
+    print(f"\n{'ratio':>16} {'of medians':>11} {'of minimums':>12}   per round")
     for top, bottom in ratio_pairs:
         if top in times and bottom in times:
-            per_round = [a / b for a, b in zip(times[top], times[bottom])]
-            ratio = statistics.median(times[top]) / statistics.median(times[bottom])
-            print(f"{top + '/' + bottom:>16} = {ratio:5.2f}   (per round {min(per_round):.2f} .. {max(per_round):.2f})")
+            per_round = [statistics.median(a) / statistics.median(b) for a, b in zip(times[top], times[bottom])]
+            medians = statistics.median(every[top]) / statistics.median(every[bottom])
+            minimums = min(every[top]) / min(every[bottom])
+            print(f"{top + '/' + bottom:>16} {medians:11.2f} {minimums:12.2f}   "
+                  f"{min(per_round):.2f} .. {max(per_round):.2f}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--systems", default="floor,dnn,torch,sklearn")
     parser.add_argument("--worker", choices=sorted(WORKERS))
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps({"seconds_per_epoch": WORKERS[args.worker](args.epochs)}))
+        print(json.dumps({"seconds": WORKERS[args.worker](args.epochs)}))
         return
     systems = []
     for system in args.systems.split(","):
@@ -182,7 +206,8 @@ def main():
     for round_number in range(args.rounds):
         for system in systems:
             times[system].append(run_worker(system, args.epochs))
-        print(f"round {round_number + 1}: " + ", ".join(f"{s} {times[s][-1]:.3f}" for s in systems), flush=True)
+        print(f"round {round_number + 1}: " + ", ".join(f"{s} {statistics.median(times[s][-1]):.3f}" for s in systems),
+              flush=True)
     report(times, [("dnn", "floor"), ("torch", "dnn"), ("sklearn", "dnn")])
 
 

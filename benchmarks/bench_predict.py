@@ -20,14 +20,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import tracemalloc
 
 import numpy as np
-from bench_fit import CLASSES, FEATURES, HIDDEN, report
+from bench_fit import CLASSES, FEATURES, HIDDEN, report, timed
 
 ROWS = 200_000
-REPEATS = 3
+REPEATS = 4
 
 
 def network():
@@ -64,23 +63,14 @@ def floor_seconds():
             for w, out in zip(weights, chunked):
                 a = np.matmul(a, w, out=out[: len(a)])
 
-    return min(best_of(all_rows), best_of(in_chunks))
+    whole, chunked = timed(all_rows, REPEATS), timed(in_chunks, REPEATS)
+    return whole if statistics.median(whole) < statistics.median(chunked) else chunked
 
 
 def dnn_seconds():
     model = network()
     X = rows(ROWS)
-    return best_of(lambda: model.predict(X))
-
-
-def best_of(run):
-    run()  # warm-up
-    times = []
-    for _ in range(REPEATS):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return min(times)
+    return timed(lambda: model.predict(X), REPEATS)
 
 
 def memory(n_rows):
@@ -120,9 +110,10 @@ def main():
             result = subprocess.run([sys.executable, __file__, "--worker", system],
                                     capture_output=True, text=True, check=True)
             times[system].append(json.loads(result.stdout.strip().splitlines()[-1])["seconds"])
-        print(f"round {round_number + 1}: " + ", ".join(f"{s} {times[s][-1]:.3f}" for s in times), flush=True)
+        print(f"round {round_number + 1}: " + ", ".join(f"{s} {statistics.median(times[s][-1]):.3f}" for s in times),
+              flush=True)
     report(times, [("dnn", "floor")], unit=f"s per {ROWS:,} rows")
-    print(f"\ndnn throughput: {ROWS / statistics.median(times['dnn']):,.0f} rows/s")
+    print(f"\ndnn throughput: {ROWS / statistics.median(t for run in times['dnn'] for t in run):,.0f} rows/s")
     extra, result_bytes, data_bytes = memory(args.memory_rows)
     print(f"predict on a {data_bytes / 2**30:.1f} GiB memmap of {args.memory_rows:,} rows: peak extra memory "
           f"{extra / 2**20:.1f} MiB beyond the {result_bytes / 2**20:.1f} MiB of returned labels")
