@@ -18,14 +18,13 @@ import numpy as np
 
 from dnn import metrics, preprocessing
 from dnn import targets as targets_module
-from dnn.backprop import forward_pass
 from dnn.checks import check_number, positive_int
 from dnn.errors import TrainingDivergedError
-from dnn.losses import get_loss
+from dnn.losses import get_loss, l2_penalty
 from dnn.optimizers import decayed_learning_rate, init_state
 from dnn.recording import ParameterRecorder, check_record_every, parse_parameter_list
 from dnn.reporting import epoch_line, progress_bar
-from dnn.training import EpochProgress, InterruptFlag, Trainer, TrainingData, l2_penalty
+from dnn.training import EpochProgress, InterruptFlag, Trainer, TrainingData, batch_count
 
 
 @dataclass
@@ -120,9 +119,7 @@ def prepare(model, X, y, options):
     if split is None or isinstance(split, bool) or not isinstance(split, (int, float)) or not 0 <= split < 1:
         raise ValueError(f"validationSplit must be a fraction in [0, 1), got {split!r}")
     model._parameters()
-    X, names = preprocessing.feature_matrix(X, model.units[0], model.feature_names)
-    X = preprocessing.in_model_dtype(X, model.dtype)
-    preprocessing.check_finite(X)
+    X, names = preprocessing.checked_features(X, model.units[0], model.feature_names, model.dtype)
     targets, task, classes = model._encode_targets(y)
     if len(targets) != len(X):
         raise ValueError(f"X has {len(X)} samples but y has {len(targets)}")
@@ -152,12 +149,14 @@ def prepare(model, X, y, options):
 
 
 def commit(model, plan):
-    """What the model learns at its first fit: task, classes, column names, feature scaling."""
+    """What the model takes from a fit's checked arguments: task, classes, column names, scaling, generator."""
     model.task, model.classes = plan.task, plan.classes
     model._rng = plan.rng
     model.feature_names = plan.feature_names
     model.standardize = plan.standardize
     model.feature_mean, model.feature_scale = plan.data.mean, plan.data.scale
+    if plan.specs:
+        model._record_every = plan.record_every
 
 
 def _early_stopping(patience, min_delta):
@@ -183,9 +182,7 @@ def _validation_data(model, validation_data, names, task, classes):
         raise ValueError("validationData must be a pair (X_validation, y_validation)")
     X, y = validation_data
     try:
-        X, _ = preprocessing.feature_matrix(X, model.units[0], names)
-        X = preprocessing.in_model_dtype(X, model.dtype)
-        preprocessing.check_finite(X)
+        X, _ = preprocessing.checked_features(X, model.units[0], names, model.dtype)
         targets, _, _ = targets_module.encode_targets(y, model.activations[-1], model.units[-1], model.dtype,
                                                       task, classes)
     except ValueError as error:
@@ -277,17 +274,15 @@ def train_epoch(model, trainer, plan, recorder, epoch, interrupted, previous):
     """
     lr = decayed_learning_rate(model.lr, model.decay, model.epochs)
     order = plan.data.epoch_order(model._rng, plan.batch_size)
-    current = Epoch(order, lr, take_snapshot(model), -(-len(order) // plan.batch_size))
+    current = Epoch(order, lr, take_snapshot(model), batch_count(len(order), plan.batch_size))
     recorded = None if recorder is None else recorder.lengths()
     by_batch = recorder if recorder is not None and plan.record_every == "batch" else None
-    bar = progress_bar(epoch, plan.epochs, len(order), plan.batch_size) if plan.verbose == 1 else None
+    bar = progress_bar(epoch, plan.epochs, current.batches) if plan.verbose == 1 else None
     on_batch = combine(bar.advance if bar is not None else None, by_batch)
     progress = EpochProgress()
     started = time.perf_counter()
     try:
-        # A diverging network overflows; the loss check below reports it once, clearly.
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            trainer.run(plan.data, order, lr, progress, on_batch=on_batch, stop=interrupted)
+        trainer.run(plan.data, order, lr, progress, on_batch=on_batch, stop=interrupted)
     except KeyboardInterrupt:
         # Interrupted inside a batch: rebuild the state after the last whole one.
         replay(model, trainer, plan.data, current, progress.batches)
@@ -356,15 +351,13 @@ def evaluate(model, plan, validation):
     weights, biases = model._params.weights, model._params.biases
     loss = get_loss(model.loss)[0]
     loss_sum, correct = 0.0, 0
-    for start, stop, chunk in preprocessing.model_chunks(validation.x, model.dtype, plan.data.mean,
-                                                         plan.data.scale, validation.rows):
-        p = forward_pass(chunk, weights, biases, model.activations[1:])[-1]
+    for start, stop, p in model._forward_chunks(validation.x, weights, biases, model.activations[1:],
+                                                validation.rows):
         t = validation.targets[start:stop]
         loss_sum += float(loss(p, t).sum())
         correct += metrics.count_correct(plan.task, p, t)
     n = len(validation.targets)
-    mean_loss = loss_sum / n + l2_penalty(weights, model.l2)
-    return mean_loss, (None if plan.task == "regression" else correct / n)
+    return loss_sum / n + l2_penalty(weights, model.l2), (None if plan.task == "regression" else correct / n)
 
 
 class EarlyStopping:
@@ -431,8 +424,7 @@ def replay(model, trainer, data, epoch, batches):
     exact state after that batch without copying weights every batch.
     """
     restore_snapshot(model, epoch.snapshot)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        trainer.run(data, epoch.order, epoch.lr, EpochProgress(), last=batches)
+    trainer.run(data, epoch.order, epoch.lr, EpochProgress(), last=batches)
 
 
 def restore_snapshot(model, snapshot):

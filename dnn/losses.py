@@ -109,6 +109,22 @@ def mean_loss(loss, p, y, sample_weight=None):
     return float(per_sample @ sample_weight) / len(per_sample)
 
 
+def l2_penalty(weights, l2):
+    """The L2 term added to the loss: (l2 / 2) sum_l ||W_l||^2 (biases excluded)."""
+    return 0.5 * l2 * sum(float(np.vdot(w, w)) for w in weights)
+
+
+def add_l2_gradient(grad_w, weights, coefficient):
+    """grad_w[l] += coefficient * W_l, the gradient of the L2 term (times lr for SGD)."""
+    for g, w in zip(grad_w, weights):
+        g += coefficient * w
+
+
+def objective(loss, p, y, weights, l2):
+    """What training minimizes and reports: the mean loss plus the L2 term, a float."""
+    return mean_loss(loss, p, y) + l2_penalty(weights, l2)
+
+
 def output_delta(activation, loss, p, y, scale, out=None):
     """Gradient of ``sum_i scale_i * loss_i`` with respect to the output pre-activations.
 

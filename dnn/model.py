@@ -18,11 +18,10 @@ from dnn.backprop import backward_pass, forward_pass
 from dnn.checks import check_number, is_int
 from dnn.gradient_check import numerical_gradient, relative_error
 from dnn.initializers import initial_weights
-from dnn.losses import COMPATIBLE_LOSSES, DEFAULT_LOSS, LOSSES, mean_loss, output_delta
+from dnn.losses import COMPATIBLE_LOSSES, DEFAULT_LOSS, LOSSES, add_l2_gradient, objective, output_delta
 from dnn.optimizers import OPTIMIZERS
 from dnn.parameters import Parameters
 from dnn.reporting import metrics_table, summary_table
-from dnn.training import add_l2_gradient, l2_penalty
 
 DTYPES = ("float32", "float64")
 
@@ -63,7 +62,11 @@ class DNN:
         self._check_hyperparameters()
         if seed is not None and (not is_int(seed) or seed < 0):
             raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
-        if str(np.dtype(dtype) if _is_dtype_like(dtype) else dtype) not in DTYPES:
+        try:
+            known = str(np.dtype(dtype)) in DTYPES
+        except TypeError:
+            known = False
+        if not known:
             raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
         if not isinstance(standardize, bool):
             raise ValueError(f"standardize must be True or False, got {standardize!r}")
@@ -231,10 +234,7 @@ class DNN:
         """
         options = fitting.FitOptions(epochs, batchSize, verbose, parameterList, recordEvery, validationData,
                                      validationSplit, earlyStopping, minDelta, classWeight, sampleWeight, standardize)
-        history = fitting.fit(self, X, y, options)
-        if parameterList is not None:
-            self._record_every = recordEvery
-        return history
+        return fitting.fit(self, X, y, options)
 
     # ------------------------------------------------------------------ querying
 
@@ -302,7 +302,7 @@ class DNN:
         """
         self._require_network("modelEvaluate")
         outputs, target_matrix, task, classes = self._outputs_and_targets(X, y)
-        result = {"loss": mean_loss(self.loss, outputs, target_matrix) + l2_penalty(self._parameters()[0], self.l2)}
+        result = {"loss": objective(self.loss, outputs, target_matrix, self._parameters()[0], self.l2)}
         if task == "regression":
             result.update(metrics.regression_scores(outputs, target_matrix))
         else:
@@ -341,9 +341,11 @@ class DNN:
         activations = self.activations[1:] if activate_output else [*self.activations[1:-1], "identity"]
         return len(X), self._forward_chunks(X, weights, biases, activations)
 
-    def _forward_chunks(self, X, weights, biases, activations):
+    def _forward_chunks(self, X, weights, biases, activations, rows=None):
+        """Yield ``(start, stop, outputs)`` over X (its ``rows``, when given), standardized as the model does."""
         buffers = None
-        for start, stop, chunk in preprocessing.model_chunks(X, self.dtype, self.feature_mean, self.feature_scale):
+        for start, stop, chunk in preprocessing.model_chunks(X, self.dtype, self.feature_mean, self.feature_scale,
+                                                             rows):
             preprocessing.check_finite(chunk, first_row=start)
             if buffers is None:
                 buffers = [np.empty((len(chunk), u), self.dtype) for u in self.units[1:]]
@@ -453,9 +455,9 @@ class DNN:
             raise ValueError(f"X has {len(X)} samples but y has {len(target_matrix)}")
         activations = self.activations[1:]
 
-        def objective():
+        def current_loss():
             p = forward_pass(X, weights, biases, activations)[-1]
-            return mean_loss(self.loss, p, target_matrix) + l2_penalty(weights, self.l2)
+            return objective(self.loss, p, target_matrix, weights, self.l2)
 
         cache = forward_pass(X, weights, biases, activations)
         delta = output_delta(activations[-1], self.loss, cache[-1], target_matrix, 1.0 / len(X))
@@ -468,7 +470,7 @@ class DNN:
                 indices = np.arange(array.size)
                 if entries is not None and entries < array.size:
                     indices = rng.choice(array.size, size=entries, replace=False)
-                numeric = numerical_gradient(objective, array, indices)
+                numeric = numerical_gradient(current_loss, array, indices)
                 errors[f"{name}{layer}"] = relative_error(gradient.reshape(-1)[indices], numeric)
         return errors
 
@@ -585,9 +587,7 @@ class DNN:
 
     def _model_inputs(self, X, dtype):
         """``X`` checked, in ``dtype`` and standardized as the model does it: what its first layer sees."""
-        X, _ = preprocessing.feature_matrix(X, self.units[0], self.feature_names)
-        X = preprocessing.in_model_dtype(X, dtype)
-        preprocessing.check_finite(X)
+        X, _ = preprocessing.checked_features(X, self.units[0], self.feature_names, dtype)
         if self.feature_mean is None:
             return X
         # A copy: the user's own array is never scaled in place.
@@ -612,14 +612,6 @@ class DNN:
         layers = "-".join(str(u) for u in self.units) or "no layers"
         output = f" {self.activations[-1]}" if self.loss else ""
         return f"<DNN {layers}{output} {self.dtype}>"
-
-
-def _is_dtype_like(value):
-    try:
-        np.dtype(value)
-    except TypeError:
-        return False
-    return True
 
 
 def _layer_sizes(units, method):

@@ -1,8 +1,8 @@
 """Update rules and learning-rate decay.
 
-Parameters are a flat list of arrays (w_2, b_2, w_3, b_3, ...) updated in
-place. Optimizer state is a dict of lists of arrays aligned with them, owned by
-the caller and kept between calls, so training can stop and resume exactly.
+Parameters are a list of arrays updated in place. Optimizer state is a dict of
+lists of arrays aligned with them, made by :func:`init_state`, owned by the
+caller and kept between calls, so training can stop and resume exactly.
 
 The gradient arrays passed to an update are scratch: they may be overwritten.
 """
@@ -47,8 +47,6 @@ def sgd_update(params, steps, state, momentum=0.0, nesterov=False):
         for param, step in zip(params, steps):
             param -= step
         return
-    if "velocity" not in state:
-        state["velocity"] = [np.zeros_like(p) for p in params]
     for param, step, velocity in zip(params, steps, state["velocity"]):
         velocity *= momentum
         velocity -= step
@@ -66,8 +64,6 @@ def adam_update(params, grads, state, lr, beta1=0.9, beta2=0.999, epsilon=1e-8):
     param <- param - lr_t m / (sqrt(v) + epsilon),
     lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t).
     """
-    if "m" not in state:
-        state.update(init_state("adam", params))
     state["step"] += 1
     t = state["step"]
     lr_t = lr * math.sqrt(1 - beta2**t) / (1 - beta1**t)

@@ -81,6 +81,19 @@ def _frame_values(frame, names):
     return frame.to_numpy(dtype=np.float64, na_value=np.nan), columns
 
 
+def checked_features(X, n_features, names, dtype):
+    """:func:`feature_matrix`, converted to ``dtype`` (:func:`in_model_dtype`) and checked for NaN and infinity.
+
+    Returns
+    -------
+    X : ndarray (a memmap unconverted), names : list or None
+    """
+    X, names = feature_matrix(X, n_features, names)
+    X = in_model_dtype(X, dtype)
+    check_finite(X)
+    return X, names
+
+
 def in_model_dtype(X, dtype):
     """``X`` as a C-contiguous array of ``dtype``; copies only when needed.
 

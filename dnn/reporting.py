@@ -84,6 +84,6 @@ class ProgressBar:
         self._bar.close()
 
 
-def progress_bar(epoch, epochs, rows, batch_size):
-    """A :class:`ProgressBar` for an epoch of ``rows`` rows."""
-    return ProgressBar(epoch, epochs, -(-rows // batch_size))
+def progress_bar(epoch, epochs, batches):
+    """A :class:`ProgressBar` for an epoch of ``batches`` mini-batches."""
+    return ProgressBar(epoch, epochs, batches)

@@ -13,7 +13,7 @@ import numpy as np
 
 from dnn import metrics
 from dnn.backprop import backward_pass, forward_pass
-from dnn.losses import get_loss, output_delta
+from dnn.losses import add_l2_gradient, get_loss, l2_penalty, output_delta
 from dnn.optimizers import adam_update, sgd_update
 from dnn.preprocessing import standardize
 
@@ -135,7 +135,11 @@ class Trainer:
         self.grad_w, self.grad_b = params.views(self.grad)
         self.grad_weights = self.grad[: params.n_weights]
         self.activations, self.loss, self.task = activations, loss, task
-        self.optimizer, self.l2 = optimizer, l2
+        self.l2 = l2
+        self.sgd = optimizer["name"] == "sgd"
+        self.state = optimizer["state"]
+        self.hyperparameters = ((optimizer["momentum"], optimizer["nesterov"]) if self.sgd
+                                else (optimizer["beta1"], optimizer["beta2"], optimizer["epsilon"]))
         units = [self.weights[0].shape[0]] + [w.shape[1] for w in self.weights]
         self.workspace = Workspace(batch_size, units, params.flat.dtype)
         self.batch_size = batch_size
@@ -149,19 +153,21 @@ class Trainer:
         not finite, and that batch makes no update. ``on_batch(progress)`` is
         called after every batch, and ``stop()`` ends the loop when it is true.
         """
-        n, size = len(order), self.batch_size
-        last = -(-n // size) if last is None else last
-        for batch in range(last):
-            index = order[batch * size:(batch + 1) * size]
-            loss, correct = self.step(data, index, lr)
-            if not math.isfinite(loss):
-                progress.diverged = batch
-                break
-            progress.add(len(index), loss, correct)
-            if on_batch is not None:
-                on_batch(progress)
-            if stop is not None and stop():
-                break
+        size = self.batch_size
+        last = batch_count(len(order), size) if last is None else last
+        # A diverging network overflows; the non-finite loss is what reports it, once and clearly.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for batch in range(last):
+                index = order[batch * size:(batch + 1) * size]
+                loss, correct = self.step(data, index, lr)
+                if not math.isfinite(loss):
+                    progress.diverged = batch
+                    break
+                progress.add(len(index), loss, correct)
+                if on_batch is not None:
+                    on_batch(progress)
+                if stop is not None and stop():
+                    break
 
     def step(self, data, index, lr):
         """One mini-batch update; returns the batch's summed loss and correct count."""
@@ -182,7 +188,7 @@ class Trainer:
         if not math.isfinite(loss):
             return loss, 0
         correct = metrics.count_correct(self.task, p, t)
-        sgd = self.optimizer["name"] == "sgd"
+        sgd = self.sgd
         # Folding the learning rate into the (batch, outputs) delta makes the
         # weight gradients come out as SGD steps for free.
         delta = output_delta(self.activations[-1], self.loss, p, t, scale * lr if sgd else scale, deltas[-1])
@@ -190,12 +196,15 @@ class Trainer:
         if self.l2:
             add_l2_gradient([self.grad_weights], [self.flat_weights], self.l2 * (lr if sgd else 1.0))
         if sgd:
-            sgd_update([self.flat], [self.grad], self.optimizer["state"],
-                       self.optimizer["momentum"], self.optimizer["nesterov"])
+            sgd_update([self.flat], [self.grad], self.state, *self.hyperparameters)
         else:
-            adam_update([self.flat], [self.grad], self.optimizer["state"], lr,
-                        self.optimizer["beta1"], self.optimizer["beta2"], self.optimizer["epsilon"])
+            adam_update([self.flat], [self.grad], self.state, lr, *self.hyperparameters)
         return loss, correct
+
+
+def batch_count(rows, batch_size):
+    """Mini-batches in an epoch of ``rows`` rows: the last one may be smaller."""
+    return -(-rows // batch_size)
 
 
 class EpochProgress:
@@ -217,17 +226,6 @@ class EpochProgress:
     @property
     def mean_loss(self):
         return self.loss_sum / self.rows if self.rows else math.nan
-
-
-def l2_penalty(weights, l2):
-    """The L2 term added to the loss: (l2 / 2) sum_l ||W_l||^2 (biases excluded)."""
-    return 0.5 * l2 * sum(float(np.vdot(w, w)) for w in weights)
-
-
-def add_l2_gradient(grad_w, weights, coefficient):
-    """grad_w[l] += coefficient * W_l, the gradient of the L2 term (times lr for SGD)."""
-    for g, w in zip(grad_w, weights):
-        g += coefficient * w
 
 
 class InterruptFlag:
