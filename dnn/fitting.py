@@ -20,7 +20,7 @@ from dnn import metrics, preprocessing
 from dnn import targets as targets_module
 from dnn.checks import check_number, positive_int
 from dnn.errors import TrainingDivergedError
-from dnn.losses import get_loss, l2_penalty
+from dnn.losses import l2_penalty, summed_loss
 from dnn.optimizers import decayed_learning_rate, init_state
 from dnn.recording import ParameterRecorder, check_record_every, parse_parameter_list
 from dnn.reporting import epoch_line, progress_bar
@@ -349,12 +349,11 @@ def recover_from_divergence(model, trainer, plan, recorder, recorded, current, p
 def evaluate(model, plan, validation):
     """Loss (with the L2 penalty, as in training) and accuracy (None for regression) on validation rows."""
     weights, biases = model._params.weights, model._params.biases
-    loss = get_loss(model.loss)[0]
     loss_sum, correct = 0.0, 0
     for start, stop, p in model._forward_chunks(validation.x, weights, biases, model.activations[1:],
                                                 validation.rows):
         t = validation.targets[start:stop]
-        loss_sum += float(loss(p, t).sum())
+        loss_sum += summed_loss(model.loss, p, t)
         correct += metrics.count_correct(plan.task, p, t)
     n = len(validation.targets)
     return loss_sum / n + l2_penalty(weights, model.l2), (None if plan.task == "regression" else correct / n)

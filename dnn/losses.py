@@ -101,12 +101,19 @@ def get_loss(name):
         raise ValueError(f"unknown loss {name!r}; valid names: {valid}") from None
 
 
+def summed_loss(loss, p, y, sample_weight=None):
+    """sum_i s_i loss_i of outputs ``p`` for targets ``y`` (s_i = 1 without weights), a float."""
+    if sample_weight is None and loss == "categorical_crossentropy":
+        # One dot product over the whole batch instead of per-row sums: the
+        # training loop's common case, and on small batches the calls are the cost.
+        return -float(np.vdot(y, np.log(np.maximum(p, _eps(p)))))
+    per_sample = get_loss(loss)[0](p, y)
+    return float(per_sample.sum() if sample_weight is None else per_sample @ sample_weight)
+
+
 def mean_loss(loss, p, y, sample_weight=None):
     """The loss of outputs ``p`` for targets ``y``: (1/n) sum_i s_i loss_i, a float."""
-    per_sample = get_loss(loss)[0](p, y)
-    if sample_weight is None:
-        return float(per_sample.mean())
-    return float(per_sample @ sample_weight) / len(per_sample)
+    return summed_loss(loss, p, y, sample_weight) / len(p)
 
 
 def l2_penalty(weights, l2):

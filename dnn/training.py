@@ -13,7 +13,7 @@ import numpy as np
 
 from dnn import metrics
 from dnn.backprop import backward_pass, forward_pass
-from dnn.losses import add_l2_gradient, get_loss, l2_penalty, output_delta
+from dnn.losses import add_l2_gradient, l2_penalty, output_delta, summed_loss
 from dnn.optimizers import adam_update, sgd_update
 from dnn.preprocessing import standardize
 
@@ -143,7 +143,6 @@ class Trainer:
         units = [self.weights[0].shape[0]] + [w.shape[1] for w in self.weights]
         self.workspace = Workspace(batch_size, units, params.flat.dtype)
         self.batch_size = batch_size
-        self._loss = get_loss(loss)[0]
 
     def run(self, data, order, lr, progress, last=None, on_batch=None, stop=None):
         """Train on the first ``last`` batches of ``order`` (all by default).
@@ -176,12 +175,11 @@ class Trainer:
         data.gather(index, x, t, s)
         cache = forward_pass(x, self.weights, self.biases, self.activations, outputs)
         p = cache[-1]
-        losses = self._loss(p, t)
         if data.weights is None:
-            loss = float(losses.sum())
+            loss = summed_loss(self.loss, p, t)
             scale = 1.0 / m
         else:
-            loss = float(losses @ s[:, 0])
+            loss = summed_loss(self.loss, p, t, s[:, 0])
             scale = s * (1.0 / m)
         if self.l2:
             loss += m * l2_penalty([self.flat_weights], self.l2)
