@@ -87,3 +87,12 @@ def test_sigmoid_hand_values():
 def test_unknown_name_lists_valid_names():
     with pytest.raises(ValueError, match=r"valid names: .*relu.*softmax"):
         get_activation("relux")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_nan_propagates(name):
+    # A diverging network is detected by its loss turning NaN: no activation may hide a NaN.
+    z = np.array([[np.nan, 1.0, -1.0], [0.5, -0.5, 2.0]], dtype=np.float32)
+    a = get_activation(name)[0](z.copy())
+    assert np.isnan(a[0]).any()
+    assert np.isfinite(a[1]).all()

@@ -5,7 +5,7 @@ import pytest
 from conftest import central_difference
 
 from dnn.activations import get_activation
-from dnn.losses import COMPATIBLE_LOSSES, FUSED_PAIRS, LOSSES, get_loss, mean_loss, output_delta
+from dnn.losses import COMPATIBLE_LOSSES, FUSED_PAIRS, LOSSES, get_loss, mean_loss, output_delta, summed_loss
 
 PAIRS = [(act, loss) for act, losses in COMPATIBLE_LOSSES.items() for loss in losses]
 
@@ -23,6 +23,15 @@ def test_hand_worked_values():
     # mean over samples of the per-sample sums
     assert mean_loss("squared_error", p, y) == pytest.approx((0.07 + 0.03) / 2, rel=1e-12)
     assert mean_loss("squared_error", p, y, np.array([2.0, 0.0])) == pytest.approx(0.07, rel=1e-12)
+    # cross-entropy's sum over the batch takes its own path (one dot product)
+    assert summed_loss("categorical_crossentropy", p, y) == pytest.approx(-np.log(0.7) - np.log(0.8), rel=1e-12)
+    assert summed_loss("categorical_crossentropy", p, y, np.array([0.5, 3.0])) == pytest.approx(
+        -0.5 * np.log(0.7) - 3.0 * np.log(0.8), rel=1e-12)
+    assert mean_loss("categorical_crossentropy", p, y) == pytest.approx(-(np.log(0.7) + np.log(0.8)) / 2, rel=1e-12)
+    # p = 0 on the true class costs -log(eps), as in the per-sample loss
+    zero = np.array([[0.0, 1.0]], dtype=np.float32)
+    assert summed_loss("categorical_crossentropy", zero, np.array([[1.0, 0.0]], np.float32)) == pytest.approx(
+        -np.log(np.finfo(np.float32).eps), rel=1e-6)
 
 
 @pytest.mark.parametrize("name", sorted(LOSSES))
