@@ -51,8 +51,9 @@ def tanh_backward(a, grad, out=None):
 def relu(z, out=None):
     """Rectified linear unit, relu(z) = max(z, 0)."""
     # Against a row of zeros rather than the scalar 0: numpy vectorizes
-    # maximum only when both operands are contiguous, and this is about 1.7x
-    # faster than the scalar form or multiplying by the mask z > 0.
+    # maximum only when both operands are contiguous. Measured in the training
+    # loop, about 1.7x faster than multiplying by the mask z > 0 (a bool to
+    # float cast), and the scalar form is slower still.
     return np.maximum(z, np.zeros(z.shape[-1:], z.dtype), out=out)
 
 
