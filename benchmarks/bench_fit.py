@@ -13,7 +13,7 @@ over several rounds.
 On a shared machine other tenants only ever slow a measurement down, so next
 to the medians the minimum is printed too: the least disturbed run.
 
-    python benchmarks/bench_fit.py [--rounds 5] [--epochs 3] [--systems floor,dnn,torch,sklearn]
+    python benchmarks/bench_fit.py [--rounds 8] [--epochs 4] [--systems floor,dnn,torch,sklearn]
 """
 
 import argparse
@@ -188,7 +188,7 @@ def report(times, ratio_pairs, unit="s/epoch"):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--systems", default="floor,dnn,torch,sklearn")
     parser.add_argument("--worker", choices=sorted(WORKERS))
