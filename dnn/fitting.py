@@ -336,8 +336,8 @@ def recover_from_divergence(model, trainer, plan, recorder, recorded, current, p
             recorder.truncate({spec: n - 1 for spec, n in recorded.items()})
     else:
         raise TrainingDivergedError(f"the loss is infinite or NaN with the model's weights as they were when fit "
-                                    f"started ({where}); nothing was changed. Check the weights set by hand, "
-                                    f"or lower the learning rate.")
+                                    f"started ({where}); the weights are unchanged. Check the weights set by "
+                                    f"hand, or lower the learning rate.")
     model._optimizer_state.clear()
     hint = "" if plan.standardize else " or standardize=True (for features of very different scales)"
     raise TrainingDivergedError(
