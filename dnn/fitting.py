@@ -214,7 +214,7 @@ def sample_weights(targets, task, classes, sample_weight, class_weight, dtype):
 
 
 def _class_weights(class_weight, classes, index):
-    labels = [c.item() if isinstance(c, np.generic) else c for c in classes]
+    labels = classes.tolist()
     if isinstance(class_weight, str) and class_weight == "balanced":
         counts = np.bincount(index, minlength=len(labels)).astype(np.float64)
         # n / (k * count): every class weighs the same in total; absent classes get 1

@@ -23,20 +23,23 @@ def _eps(p):
     return np.finfo(p.dtype).eps
 
 
+def _floored(p):
+    """p raised to at least eps: all a cross-entropy needs, as log p <= 0 for p <= 1."""
+    return np.maximum(p, _eps(p))
+
+
 def _clipped(p):
-    eps = _eps(p)
-    return np.minimum(np.maximum(p, eps), 1 - eps)
+    return np.minimum(_floored(p), 1 - _eps(p))
 
 
 def categorical_crossentropy(p, y):
     """Per-sample cross-entropy, -sum_k y_k log p_k."""
-    # Only the lower clip matters here: log p <= 0 for p <= 1.
-    return -np.einsum("ij,ij->i", y, np.log(np.maximum(p, _eps(p))))
+    return -np.einsum("ij,ij->i", y, np.log(_floored(p)))
 
 
 def categorical_crossentropy_gradient(p, y):
     """d/dp of -sum_k y_k log p_k: -y / p (p clipped as in the loss)."""
-    return -y / np.maximum(p, _eps(p))
+    return -y / _floored(p)
 
 
 def binary_crossentropy(p, y):
@@ -106,7 +109,7 @@ def summed_loss(loss, p, y, sample_weight=None):
     if sample_weight is None and loss == "categorical_crossentropy":
         # One dot product over the whole batch instead of per-row sums: the
         # training loop's common case, and on small batches the calls are the cost.
-        return -float(np.vdot(y, np.log(np.maximum(p, _eps(p)))))
+        return -float(np.vdot(y, np.log(_floored(p))))
     per_sample = get_loss(loss)[0](p, y)
     return float(per_sample.sum() if sample_weight is None else per_sample @ sample_weight)
 

@@ -12,10 +12,8 @@ THRESHOLD = 0.5
 
 def count_correct(task, p, t):
     """Number of rows of outputs ``p`` that match targets ``t``, both (n, k)."""
-    if task == "multiclass":
-        return int(np.count_nonzero(p.argmax(axis=1) == t.argmax(axis=1)))
-    if task == "binary":
-        return int(np.count_nonzero((p[:, 0] >= THRESHOLD) == (t[:, 0] >= THRESHOLD)))
+    if task in ("multiclass", "binary"):
+        return int(np.count_nonzero(class_indices(task, p) == class_indices(task, t)))
     if task == "multilabel":
         return int(np.count_nonzero(((p >= THRESHOLD) == (t >= THRESHOLD)).all(axis=1)))
     return 0
@@ -69,7 +67,7 @@ def classification_scores(task, outputs, targets, classes):
         class label to value); ``confusion_matrix`` (k, k) for single-label tasks.
     """
     result = {"accuracy": count_correct(task, outputs, targets) / len(outputs)}
-    labels = [c.item() if isinstance(c, np.generic) else c for c in classes]
+    labels = classes.tolist()
     if task == "multilabel":
         predicted, actual = outputs >= THRESHOLD, targets >= THRESHOLD
         per_label = [confusion_matrix(actual[:, k], predicted[:, k], 2)[::-1, ::-1] for k in range(len(labels))]

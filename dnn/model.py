@@ -415,12 +415,10 @@ class DNN:
             raise ValueError("call forwardPropagation(X) before backPropagation(y)")
         weights, _ = self._parameters()
         target_matrix, _, _ = self._encode_targets(y)
-        p = self._cache[-1]
-        if len(target_matrix) != len(p):
-            raise ValueError(f"y has {len(target_matrix)} rows but the last forwardPropagation had {len(p)}")
-        delta = output_delta(self.activations[-1], self.loss, p, target_matrix, 1.0 / len(p))
-        grad_w, grad_b = backward_pass(self._cache, delta, weights, self.activations[1:])
-        add_l2_gradient(grad_w, weights, self.l2)
+        if len(target_matrix) != len(self._cache[-1]):
+            raise ValueError(f"y has {len(target_matrix)} rows but the last forwardPropagation had "
+                             f"{len(self._cache[-1])}")
+        grad_w, grad_b = self._objective_gradients(self._cache, target_matrix, weights)
         layers = range(2, len(self.units) + 1)
         return dict(zip(layers, grad_w)), dict(zip(layers, grad_b))
 
@@ -459,10 +457,8 @@ class DNN:
             p = forward_pass(X, weights, biases, activations)[-1]
             return objective(self.loss, p, target_matrix, weights, self.l2)
 
-        cache = forward_pass(X, weights, biases, activations)
-        delta = output_delta(activations[-1], self.loss, cache[-1], target_matrix, 1.0 / len(X))
-        grad_w, grad_b = backward_pass(cache, delta, weights, activations)
-        add_l2_gradient(grad_w, weights, self.l2)
+        grad_w, grad_b = self._objective_gradients(forward_pass(X, weights, biases, activations), target_matrix,
+                                                   weights)
         rng = np.random.default_rng(seed)
         errors = {}
         for layer, (w, b, gw, gb) in enumerate(zip(weights, biases, grad_w, grad_b), start=2):
@@ -593,6 +589,14 @@ class DNN:
         # A copy: the user's own array is never scaled in place.
         return preprocessing.standardize(np.array(X, dtype=dtype, copy=True), self.feature_mean.astype(dtype),
                                          self.feature_scale.astype(dtype))
+
+    def _objective_gradients(self, cache, target_matrix, weights):
+        """Gradients of the mean loss plus the L2 term for a forward pass's ``cache``: (grad_w, grad_b)."""
+        p = cache[-1]
+        delta = output_delta(self.activations[-1], self.loss, p, target_matrix, 1.0 / len(p))
+        grad_w, grad_b = backward_pass(cache, delta, weights, self.activations[1:])
+        add_l2_gradient(grad_w, weights, self.l2)
+        return grad_w, grad_b
 
     def _task_and_classes(self):
         if self.task is not None:

@@ -7,7 +7,7 @@ A spec names one parameter, 1-based, the input layer being layer 1:
 - ``("b", l, j)``: the bias of neuron j of layer l, ``model.b[l][j - 1]``.
 """
 
-import numbers
+from dnn.checks import is_int
 
 RECORD_EVERY = ("epoch", "batch")
 
@@ -35,8 +35,7 @@ def parse_parameter_list(specs, units):
             form = "('w', layer, j, i)" if kind == "w" else "('b', layer, j)"
             raise ValueError(f"parameterList entry {spec!r}: a {'weight' if kind == 'w' else 'bias'} "
                              f"spec has {expected} entries, {form}")
-        numbers_ = spec[1:]
-        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in numbers_):
+        if not all(is_int(v) for v in spec[1:]):
             raise ValueError(f"parameterList entry {spec!r}: layer and neuron numbers must be integers")
         layer = int(spec[1])
         if not 2 <= layer <= last:

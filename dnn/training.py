@@ -175,12 +175,9 @@ class Trainer:
         data.gather(index, x, t, s)
         cache = forward_pass(x, self.weights, self.biases, self.activations, outputs)
         p = cache[-1]
-        if data.weights is None:
-            loss = summed_loss(self.loss, p, t)
-            scale = 1.0 / m
-        else:
-            loss = summed_loss(self.loss, p, t, s[:, 0])
-            scale = s * (1.0 / m)
+        weighted = data.weights is not None
+        loss = summed_loss(self.loss, p, t, s[:, 0] if weighted else None)
+        scale = s * (1.0 / m) if weighted else 1.0 / m
         if self.l2:
             loss += m * l2_penalty([self.flat_weights], self.l2)
         if not math.isfinite(loss):
