@@ -4,9 +4,15 @@ A network with L layers is described by three lists of length L - 1, one entry
 per layer after the input: ``weights[i]`` of shape (units_in, units_out),
 ``biases[i]`` of shape (units_out,) and ``activations[i]``, an activation name.
 
-The forward pass returns its cache, the list of layer outputs
-``[x, a_2, ..., a_L]``; the backward pass consumes it. Both accept
+The forward pass returns its cache, the list ``[x, a_2, ..., a_L]`` of what
+every layer passes on; the backward pass consumes it. Both accept
 preallocated arrays to write into, so a training loop allocates nothing per batch.
+
+Dropout enters as ``masks``: one array per layer after the input (None where a
+layer has no dropout) holding 0 for a dropped unit and 1 / (1 - rate) for a
+kept one (inverted dropout). A masked layer's output is multiplied by its mask
+before the next layer sees it; the cache holds that masked output, and the
+unmasked one stays in ``outputs`` for the activation's derivative.
 """
 
 import numpy as np
@@ -14,7 +20,7 @@ import numpy as np
 from dnn.activations import get_activation
 
 
-def forward_pass(x, weights, biases, activations, outputs=None):
+def forward_pass(x, weights, biases, activations, outputs=None, masks=None, dropped=None):
     """Propagate ``x`` through the network.
 
     Parameters
@@ -23,6 +29,11 @@ def forward_pass(x, weights, biases, activations, outputs=None):
     weights, biases, activations : lists of length L - 1
     outputs : list of ndarray, optional
         Arrays of shape (n, units_l) for l = 2..L to write the layer outputs into.
+        Required with ``masks``: backward_pass reads the unmasked outputs there.
+    masks : list of (ndarray or None), optional
+        Dropout masks of shape (n, units_l), see the module docstring.
+    dropped : list of (ndarray or None), optional
+        Arrays to write the masked outputs into (allocated when missing).
 
     Returns
     -------
@@ -33,11 +44,15 @@ def forward_pass(x, weights, biases, activations, outputs=None):
     for i, (w, b, name) in enumerate(zip(weights, biases, activations)):
         z = np.matmul(cache[-1], w, out=None if outputs is None else outputs[i])
         z += b
-        cache.append(get_activation(name)[0](z, out=z))
+        a = get_activation(name)[0](z, out=z)
+        if masks is not None and masks[i] is not None:
+            a = np.multiply(a, masks[i], out=None if dropped is None else dropped[i])
+        cache.append(a)
     return cache
 
 
-def backward_pass(cache, delta, weights, activations, grad_w=None, grad_b=None, deltas=None):
+def backward_pass(cache, delta, weights, activations, grad_w=None, grad_b=None, deltas=None, masks=None,
+                  outputs=None):
     """Gradients of the loss with respect to every weight and bias.
 
     Parameters
@@ -52,6 +67,7 @@ def backward_pass(cache, delta, weights, activations, grad_w=None, grad_b=None, 
         Arrays shaped like the weights and biases to write the gradients into.
     deltas : list of ndarray, optional
         Arrays of shape (n, units_l) for the hidden layers l = 2..L-1.
+    masks, outputs : as given to :func:`forward_pass`, with dropout.
 
     Returns
     -------
@@ -70,5 +86,9 @@ def backward_pass(cache, delta, weights, activations, grad_w=None, grad_b=None, 
         if i > 0:
             # No gradient is propagated into the input layer: nothing uses it.
             upstream = np.matmul(delta, weights[i].T, out=None if deltas is None else deltas[i - 1])
-            delta = get_activation(activations[i - 1])[1](cache[i], upstream, out=upstream)
+            output = cache[i]
+            if masks is not None and masks[i - 1] is not None:
+                upstream *= masks[i - 1]
+                output = outputs[i - 1]
+            delta = get_activation(activations[i - 1])[1](output, upstream, out=upstream)
     return grad_w, grad_b

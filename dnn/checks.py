@@ -25,3 +25,22 @@ def check_number(value, name, low=None, high=None, low_inclusive=True):
         raise ValueError(f"{name} must be {'>=' if low_inclusive else '>'} {low}, got {value!r}")
     if high is not None and value >= high:
         raise ValueError(f"{name} must be < {high}, got {value!r}")
+
+
+def layer_sizes(units, method):
+    """Layer sizes from ``units`` (an int or a list of positive ints) for the error messages of ``method``."""
+    sizes = [units] if is_int(units) else units
+    if not isinstance(sizes, (list, tuple)) or not sizes:
+        raise ValueError(f"{method} takes a list of layer sizes such as [32]; got {units!r}")
+    for size in sizes:
+        if not is_int(size) or size < 1:
+            raise ValueError(f"{method}: units must be positive integers, got {size!r}")
+    return [int(s) for s in sizes]
+
+
+def per_layer(value, count, what):
+    """``value`` for each of ``count`` layers: one value for all, or a list or tuple of one per layer."""
+    values = list(value) if isinstance(value, (list, tuple)) else [value] * count
+    if len(values) != count:
+        raise ValueError(f"give one {what}, or one per layer: {count} layers but {len(values)} {what}s")
+    return values

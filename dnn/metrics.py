@@ -1,22 +1,10 @@
 """Evaluation metrics in plain numpy (no scikit-learn at run time).
 
-Tasks: "multiclass" (one output per class, the largest wins), "binary" (one
-sigmoid output, threshold 0.5), "multilabel" (independent sigmoid outputs,
-threshold 0.5, a sample counts as correct when every label is) and "regression".
+What a metric means for each task (thresholds, correct rows) is decided in
+:mod:`dnn.tasks`; these are the task-independent formulas.
 """
 
 import numpy as np
-
-THRESHOLD = 0.5
-
-
-def count_correct(task, p, t):
-    """Number of rows of outputs ``p`` that match targets ``t``, both (n, k)."""
-    if task in ("multiclass", "binary"):
-        return int(np.count_nonzero(class_indices(task, p) == class_indices(task, t)))
-    if task == "multilabel":
-        return int(np.count_nonzero(((p >= THRESHOLD) == (t >= THRESHOLD)).all(axis=1)))
-    return 0
 
 
 def confusion_matrix(true_index, predicted_index, n_classes):
@@ -46,39 +34,11 @@ def precision_recall_f1(confusion):
     return precision, recall, f1, support.astype(np.int64)
 
 
-def class_indices(task, outputs):
-    """Index of the class each row of outputs (or of a target matrix) stands for, single-label tasks."""
-    if task == "binary":
-        return (outputs[:, 0] >= THRESHOLD).astype(np.intp)
-    return outputs.argmax(axis=1)
-
-
-def classification_scores(task, outputs, targets, classes):
-    """Accuracy, per-class precision, recall, F1 and support, their macro averages, and the confusion matrix.
-
-    For a multi-label task every label is scored as its own yes/no question
-    and there is no confusion matrix.
-
-    Returns
-    -------
-    dict
-        ``accuracy``, ``macro_precision``, ``macro_recall``, ``macro_f1``
-        (floats); ``precision``, ``recall``, ``f1``, ``support`` (dicts from
-        class label to value); ``confusion_matrix`` (k, k) for single-label tasks.
-    """
-    result = {"accuracy": count_correct(task, outputs, targets) / len(outputs)}
+def per_class_scores(precision, recall, f1, support, classes):
+    """Macro averages and per-class dicts (keyed by class label) of per-class score arrays."""
     labels = classes.tolist()
-    if task == "multilabel":
-        predicted, actual = outputs >= THRESHOLD, targets >= THRESHOLD
-        per_label = [confusion_matrix(actual[:, k], predicted[:, k], 2)[::-1, ::-1] for k in range(len(labels))]
-        scores = np.array([[s[0] for s in precision_recall_f1(c)] for c in per_label]).T
-        precision, recall, f1, support = scores[0], scores[1], scores[2], scores[3].astype(np.int64)
-    else:
-        confusion = confusion_matrix(class_indices(task, targets), class_indices(task, outputs), len(labels))
-        precision, recall, f1, support = precision_recall_f1(confusion)
-        result["confusion_matrix"] = confusion
-    result.update(macro_precision=float(precision.mean()), macro_recall=float(recall.mean()),
-                  macro_f1=float(f1.mean()))
+    result = {"macro_precision": float(precision.mean()), "macro_recall": float(recall.mean()),
+              "macro_f1": float(f1.mean())}
     for name, values in (("precision", precision), ("recall", recall), ("f1", f1), ("support", support)):
         result[name] = {label: value.item() for label, value in zip(labels, values)}
     return result

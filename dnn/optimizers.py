@@ -1,8 +1,14 @@
-"""Update rules and learning-rate decay.
+"""Update rules as small classes: each holds its settings, its state and its update.
 
-Parameters are a list of arrays updated in place. Optimizer state is a dict of
-lists of arrays aligned with them, made by :func:`init_state`, owned by the
-caller and kept between calls, so training can stop and resume exactly.
+An optimizer updates one flat parameter array in place (see
+:mod:`dnn.parameters`) from a gradient array of the same layout. Its state (a
+velocity, Adam's moving averages) lives in ``optimizer.state``, a dict of
+arrays shaped like the parameters and of step counters, so training can stop
+and resume exactly and a model file can keep it. ``config()`` gives the
+settings as plain data and :func:`from_config` rebuilds the optimizer.
+
+Adding an optimizer means adding a class here and registering it in
+:data:`OPTIMIZERS`; the model, the training loop and model files find it by name.
 
 The gradient arrays passed to an update are scratch: they may be overwritten.
 """
@@ -11,33 +17,158 @@ import math
 
 import numpy as np
 
-OPTIMIZERS = ("sgd", "adam")
+from dnn.checks import check_number
 
 
-def decayed_learning_rate(lr, decay, epoch):
-    """Learning rate of epoch ``epoch`` (0-based): lr / (1 + decay * epoch)."""
-    return lr / (1.0 + decay * epoch)
+class Optimizer:
+    """Base class: the state handling every update rule shares.
+
+    Subclasses set ``name``, ``state_arrays`` (the keys of state entries that
+    are arrays shaped like the parameters), ``settings`` (constructor argument
+    names, also the keys of ``config()``) and implement :meth:`update`.
+    """
+
+    name = None
+    state_arrays = ()
+    settings = ()
+    #: True when the training loop passes gradients already multiplied by the learning rate.
+    folds_learning_rate = False
+
+    def __init__(self):
+        self.state = {}
+
+    def update(self, param, grad, lr):
+        """Update ``param`` in place from ``grad`` (scratch) with learning rate ``lr``."""
+        raise NotImplementedError
+
+    def prepare(self, param):
+        """Create the state for ``param`` unless the state there already fits it."""
+        if any(key not in self.state or self.state[key].shape != param.shape for key in self.state_arrays):
+            self.state.clear()
+            self.state.update(self.initial_state(param))
+
+    def initial_state(self, param):
+        return {key: np.zeros_like(param) for key in self.state_arrays}
+
+    def reset(self):
+        """Forget the state (after a divergence: it carries the runaway steps)."""
+        self.state.clear()
+
+    def config(self):
+        """The settings as plain data: ``{"name": ..., setting: value, ...}``."""
+        return {"name": self.name, **{key: getattr(self, key) for key in self.settings}}
+
+    def snapshot(self):
+        """A copy of the state, for :meth:`restore`."""
+        return {key: value.copy() if isinstance(value, np.ndarray) else value for key, value in self.state.items()}
+
+    def restore(self, snapshot):
+        """Put back a :meth:`snapshot`, into the same arrays where they still exist."""
+        for key, value in snapshot.items():
+            if isinstance(value, np.ndarray) and isinstance(self.state.get(key), np.ndarray):
+                self.state[key][...] = value
+            else:
+                self.state[key] = value.copy() if isinstance(value, np.ndarray) else value
+        for key in set(self.state) - set(snapshot):
+            del self.state[key]
+
+    def __repr__(self):
+        settings = ", ".join(f"{key}={getattr(self, key)!r}" for key in self.settings)
+        return f"{type(self).__name__}({settings})"
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.config() == self.config()
+
+    __hash__ = None
 
 
-def init_state(optimizer, params, momentum=0.0):
-    """Fresh optimizer state for ``params``: zeros where the rule keeps averages."""
-    if optimizer == "adam":
-        return {
-            "m": [np.zeros_like(p) for p in params],
-            "v": [np.zeros_like(p) for p in params],
-            "step": 0,
-        }
-    if momentum > 0:
-        return {"velocity": [np.zeros_like(p) for p in params]}
-    return {}
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional (Nesterov) momentum.
+
+    velocity <- momentum * velocity - lr * g;
+    param <- param + velocity (Nesterov: param + momentum * velocity - lr * g).
+    Without momentum: param <- param - lr * g.
+    """
+
+    name = "sgd"
+    settings = ("momentum", "nesterov")
+    folds_learning_rate = True
+
+    def __init__(self, momentum=0.0, nesterov=False):
+        super().__init__()
+        check_number(momentum, "momentum", low=0, high=1)
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise ValueError(f"nesterov must be True or False, got {nesterov!r}")
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+
+    @property
+    def state_arrays(self):
+        return ("velocity",) if self.momentum > 0 else ()
+
+    def update(self, param, grad, lr):
+        """``grad`` is already multiplied by the learning rate (``folds_learning_rate``): ``lr`` is unused.
+
+        The training loop folds the learning rate into the output delta, a far
+        smaller array than the weights.
+        """
+        sgd_update([param], [grad], {"velocity": [self.state["velocity"]]} if self.momentum else {},
+                   self.momentum, self.nesterov)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015): steps scaled by moving averages of the gradient and its square."""
+
+    name = "adam"
+    state_arrays = ("m", "v")
+    settings = ("beta1", "beta2", "epsilon")
+
+    def __init__(self, beta1=0.9, beta2=0.999, epsilon=1e-8):
+        super().__init__()
+        check_number(beta1, "beta1", low=0, high=1)
+        check_number(beta2, "beta2", low=0, high=1)
+        check_number(epsilon, "epsilon", low=0, low_inclusive=False)
+        self.beta1, self.beta2, self.epsilon = float(beta1), float(beta2), float(epsilon)
+
+    def initial_state(self, param):
+        return {**super().initial_state(param), "step": 0}
+
+    def update(self, param, grad, lr):
+        state = {"m": [self.state["m"]], "v": [self.state["v"]], "step": self.state["step"]}
+        adam_update([param], [grad], state, lr, self.beta1, self.beta2, self.epsilon)
+        self.state["step"] = state["step"]
+
+
+OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam)}
+
+
+def make_optimizer(optimizer, **settings):
+    """An optimizer from a name and the settings that apply to it, or a fresh copy of an instance.
+
+    ``settings`` may hold settings of other optimizers (the DNN constructor
+    passes all of its own); each class takes only the ones it names.
+    """
+    if isinstance(optimizer, Optimizer):
+        return from_config(optimizer.config())
+    cls = OPTIMIZERS.get(optimizer) if isinstance(optimizer, str) else None
+    if cls is None:
+        raise ValueError(f"unknown optimizer {optimizer!r}; valid names: {', '.join(OPTIMIZERS)}, "
+                         f"or an instance such as dnn.optimizers.Adam()")
+    return cls(**{key: value for key, value in settings.items() if key in cls.settings})
+
+
+def from_config(config):
+    """The optimizer described by ``config()`` output."""
+    if not isinstance(config, dict) or config.get("name") not in OPTIMIZERS:
+        raise ValueError(f"an optimizer config needs a 'name' among {', '.join(OPTIMIZERS)}")
+    cls = OPTIMIZERS[config["name"]]
+    unknown = set(config) - {"name", *cls.settings}
+    if unknown:
+        raise ValueError(f"unknown settings {sorted(unknown)} for optimizer {cls.name!r}")
+    return cls(**{key: value for key, value in config.items() if key != "name"})
 
 
 def sgd_update(params, steps, state, momentum=0.0, nesterov=False):
-    """Stochastic gradient descent, with optional (Nesterov) momentum.
-
-    ``steps`` are the gradients already multiplied by the learning rate: the
-    training loop folds the learning rate into the output delta, which is a
-    far smaller array than the weights.
+    """Stochastic gradient descent on lists of arrays; ``steps`` are gradients times the learning rate.
 
     velocity <- momentum * velocity - steps;
     param <- param + velocity (Nesterov: param + momentum * velocity - steps).
@@ -57,8 +188,17 @@ def sgd_update(params, steps, state, momentum=0.0, nesterov=False):
             param += velocity
 
 
+def init_state(optimizer, params, momentum=0.0):
+    """Fresh state for :func:`sgd_update` / :func:`adam_update` on lists of arrays."""
+    if optimizer == "adam":
+        return {"m": [np.zeros_like(p) for p in params], "v": [np.zeros_like(p) for p in params], "step": 0}
+    if momentum > 0:
+        return {"velocity": [np.zeros_like(p) for p in params]}
+    return {}
+
+
 def adam_update(params, grads, state, lr, beta1=0.9, beta2=0.999, epsilon=1e-8):
-    """Adam (Kingma & Ba, 2015) with bias correction folded into the step size.
+    """Adam on lists of arrays, with bias correction folded into the step size.
 
     m <- beta1 m + (1 - beta1) g;  v <- beta2 v + (1 - beta2) g^2;
     param <- param - lr_t m / (sqrt(v) + epsilon),

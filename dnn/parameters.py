@@ -54,3 +54,28 @@ class Parameters:
         """Whether the given arrays are exactly this object's views (nothing was replaced)."""
         return (len(weights) == self.layers and all(a is b for a, b in zip(weights, self.weights))
                 and all(a is b for a, b in zip(biases, self.biases)))
+
+    def __getstate__(self):
+        # Views do not survive pickling or deep copies (they become separate
+        # arrays); keep the flat array alone and rebuild the views from it.
+        state = self.__dict__.copy()
+        del state["weights"], state["biases"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.weights, self.biases = self.views(self.flat)
+
+
+def checked_array(name, layer, shape, value, owned):
+    """A value assigned to ``model.{name}[layer]``, checked for shape and finite numbers; ``owned`` arrays pass."""
+    if id(value) in owned:
+        return value
+    if value is None:
+        raise ValueError(f"model.{name}[{layer}] is missing; it must be an array of shape {shape}")
+    array = np.asarray(value)
+    if array.shape != shape:
+        raise ValueError(f"model.{name}[{layer}] must have shape {shape}, got {array.shape}")
+    if array.dtype.kind not in "biuf" or not np.isfinite(array).all():
+        raise ValueError(f"model.{name}[{layer}] must hold finite numbers")
+    return array

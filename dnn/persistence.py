@@ -1,13 +1,20 @@
 """Model files: a versioned plain-data payload, written atomically, read safely.
 
-A model file is a pickle whose top object is a dict of builtins containers,
-numbers, strings and numeric numpy arrays (see :func:`to_payload`). Reading
-goes through :mod:`dnn.safe_pickle`, then checks the payload field by field
-against the format, so a file can neither run code nor smuggle in a model
+Format 2 (written now): a pickle of ``{"format", "format_version": 2,
+"dnn_version", "sha256", "payload"}`` where ``payload`` is the pickled
+description of the model (see :func:`to_payload`: the config of ``getConfig``,
+the arrays and the training state) and ``sha256`` its digest, so a file
+damaged anywhere is refused instead of loading different weights. Format 1
+(the payload dict alone, with its own config layout) still loads.
+
+Both levels are plain dicts of builtins containers, numbers, strings and
+numeric numpy arrays, read through :mod:`dnn.safe_pickle`; the payload is then
+checked field by field, so a file can neither run code nor smuggle in a model
 with inconsistent shapes. Every problem with a file raises ModelFileError.
 """
 
 import contextlib
+import hashlib
 import os
 import pickle
 import tempfile
@@ -17,15 +24,15 @@ import numpy as np
 from dnn import safe_pickle
 from dnn.errors import ModelFileError
 from dnn.recording import RECORD_EVERY, parse_parameter_list
+from dnn.tasks import BINARY, TASKS
 from dnn.version import __version__
 
 FORMAT = "dnn-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PROTOCOL = 4
 
-TASKS = ("multiclass", "binary", "multilabel", "regression")
-HYPERPARAMETERS = ("lr", "decay", "optimizer", "momentum", "nesterov", "l2", "beta1", "beta2", "epsilon")
-OPTIMIZER_LISTS = {"sgd": ("velocity",), "adam": ("m", "v")}
+#: The hyperparameters of a format 1 file's config.
+V1_HYPERPARAMETERS = ("lr", "decay", "optimizer", "momentum", "nesterov", "l2", "beta1", "beta2", "epsilon")
 
 
 # ---------------------------------------------------------------- writing
@@ -33,48 +40,55 @@ OPTIMIZER_LISTS = {"sgd": ("velocity",), "adam": ("m", "v")}
 
 def to_payload(model):
     """Everything needed to rebuild ``model`` and continue training it exactly."""
-    weights, biases = model._parameters()
+    weights, biases = model.checked_parameters()
     layers = range(2, len(model.units) + 1)
-    state = model._optimizer_state
+    state = model.state
+    split = state.params.split
     return {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "dnn_version": __version__,
-        "config": {
-            "units": list(model.units),
-            "activations": list(model.activations[1:]),
-            "loss": model.loss,
-            "dtype": str(model.dtype),
-            "seed": model.seed,
-            "standardize": bool(model.standardize),
-            "hyperparameters": {name: _plain(getattr(model, name)) for name in HYPERPARAMETERS},
-        },
+        "config": _plain(model.getConfig()),
         "w": dict(zip(layers, weights)),
         "b": dict(zip(layers, biases)),
         # per parameter, in the order w_2, b_2, w_3, b_3, ...: independent of the in-memory layout
-        "optimizer_state": {key: model._params.split(value[0]) if isinstance(value, list) else int(value)
-                            for key, value in state.items()},
-        "rng_state": model._rng.bit_generator.state,
-        "epochs": int(model.epochs),
+        "optimizer_state": {key: split(value) if isinstance(value, np.ndarray) else int(value)
+                            for key, value in state.optimizer.state.items()},
+        "rng_state": state.rng.bit_generator.state,
+        "epochs": int(state.epochs),
+        "lr_factor": float(state.lr_factor),
         "feature_names": None if model.feature_names is None else list(model.feature_names),
         "scaler": None if model.feature_mean is None else {"mean": model.feature_mean, "scale": model.feature_scale},
-        "task": model.task,
+        "task": None if model.task is None else model.task.name,
         "classes": None if model.classes is None else model.classes.tolist(),
-        "history": {key: [_plain(v) for v in values] for key, values in model.history.items()},
-        "parameter_record": {spec: [float(v) for v in values] for spec, values in model.parameterRecord.items()},
-        "record_every": model._record_every,
+        "history": {key: [_plain(v) for v in values] for key, values in state.history.items()},
+        "parameter_record": {spec: [float(v) for v in values] for spec, values in state.parameter_record.items()},
+        "record_every": state.record_every,
     }
 
 
 def _plain(value):
-    """A Python scalar for a numpy scalar, so the file holds only builtins and arrays."""
+    """Builtins for numpy scalars, also inside dicts and lists, so the file holds only builtins and arrays."""
+    if isinstance(value, dict):
+        return {key: _plain(v) for key, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
     return value.item() if isinstance(value, np.generic) else value
 
 
 def save(model, path):
-    """Write ``model`` to ``path`` atomically."""
-    payload = to_payload(model)
-    write_atomically(path, lambda f: pickle.dump(payload, f, protocol=PROTOCOL))
+    """Write ``model`` to ``path`` atomically, as a format 2 file."""
+    content = envelope(to_payload(model))
+    write_atomically(path, lambda f: pickle.dump(content, f, protocol=PROTOCOL))
+
+
+def envelope(payload, protocol=PROTOCOL, format=FORMAT, format_version=FORMAT_VERSION):
+    """The top object of a model file: ``payload`` (a dict from :func:`to_payload`) pickled, and its SHA-256."""
+    inner = pickle.dumps(payload, protocol=protocol)
+    return {"format": format, "format_version": format_version, "dnn_version": __version__,
+            "sha256": hashlib.sha256(inner).hexdigest(), "payload": inner}
+
+
+def file_bytes(payload, protocol=PROTOCOL, format=FORMAT, format_version=FORMAT_VERSION):
+    """The bytes of a model file holding ``payload``."""
+    return pickle.dumps(envelope(payload, protocol, format, format_version), protocol=protocol)
 
 
 def write_atomically(path, write):
@@ -138,7 +152,9 @@ def load(cls, path):
     if not data:
         raise ModelFileError(f"{path!s} is empty, not a dnn model file")
     try:
-        payload = safe_pickle.loads(data)
+        payload = _unwrap(data)
+    except ModelFileError as error:
+        raise ModelFileError(f"{path!s}: {error}") from None
     except safe_pickle.UnsafePickleError as error:
         raise ModelFileError(f"{path!s} was not loaded and nothing in it ran: {error} (a dnn model file "
                              f"holds only plain data and numeric arrays)") from None
@@ -154,66 +170,94 @@ def load(cls, path):
         raise ModelFileError(f"{path!s} holds an invalid dnn model: {error}") from None
 
 
-def from_payload(cls, payload):
-    """Check ``payload`` against the format and build the model it describes."""
-    _check(type(payload) is dict, "not a dnn model file (its content is not a dnn model description)")
-    _check(payload.get("format") == FORMAT, "not a dnn model file (no 'dnn-model' format marker)")
-    file_version = payload.get("format_version")
-    _check(type(file_version) is int and file_version >= 1, f"unknown format version {file_version!r:.40}")
-    _check(file_version <= FORMAT_VERSION,
-           f"written by a newer dnn ({payload.get('dnn_version')!s:.20}, format version {file_version}); "
+def _unwrap(data):
+    """The payload of a file's bytes: format 2 checked against its digest; a format 1 file is its own payload."""
+    envelope = safe_pickle.loads(data)
+    _check(type(envelope) is dict, "not a dnn model file (its content is not a dnn model description)")
+    _check(envelope.get("format") == FORMAT, "not a dnn model file (no 'dnn-model' format marker)")
+    version = envelope.get("format_version")
+    _check(type(version) is int and version >= 1, "unknown format version")
+    _check(version <= FORMAT_VERSION,
+           f"written by a newer dnn ({envelope.get('dnn_version')!s:.20}, format version {version}); "
            f"this dnn {__version__} reads format versions up to {FORMAT_VERSION}: upgrade dnn to load it")
+    if version == 1:
+        return envelope
+    payload, digest = envelope.get("payload"), envelope.get("sha256")
+    _check(type(payload) is bytes and type(digest) is str, "the file has no payload or no checksum")
+    _check(hashlib.sha256(payload).hexdigest() == digest,
+           "the checksum does not match: the file is damaged or was changed after it was written")
+    content = safe_pickle.loads(payload)
+    _check(type(content) is dict, "its payload is not a dnn model description")
+    return {**content, "format_version": version}
+
+
+def from_payload(cls, payload):
+    """Check a payload (see :func:`to_payload`) against the format and build the model it describes."""
     config = _field(payload, "config", dict)
-    model = _build(cls, config)
+    model = _build(cls, config if payload["format_version"] >= 2 else _config_from_v1(config))
     _restore_parameters(model, payload)
     _restore_training_state(model, payload)
     return model
 
 
-def _build(cls, config):
+def _config_from_v1(config):
+    """A format 1 config (units, activations and a flat dict of hyperparameters) in getConfig's layout."""
     units = _field(config, "units", list)
-    _check(len(units) >= 2 and all(type(u) is int and u > 0 for u in units),
-           f"config.units must list two or more positive sizes, got {units!r:.80}")
     activations = _field(config, "activations", list)
-    _check(len(activations) == len(units) - 1 and all(type(a) is str for a in activations),
-           "config.activations must name one activation per layer after the input")
-    hyperparameters = _field(config, "hyperparameters", dict)
-    _check(set(hyperparameters) == set(HYPERPARAMETERS), "config.hyperparameters has unexpected entries")
-    seed = config.get("seed")
-    model = cls(**hyperparameters, seed=seed, dtype=_field(config, "dtype", str),
-                standardize=_field(config, "standardize", bool))
-    model.addInputLayer([units[0]])
-    if len(units) > 2:
-        model.addHiddenLayer(units[1:-1], activation=activations[:-1])
-    model.addOutputLayer([units[-1]], activation=activations[-1], loss=_field(config, "loss", str))
-    return model
+    _check(len(activations) == len(units) - 1, "config.activations must name one activation per layer after the input")
+    settings = _field(config, "hyperparameters", dict)
+    _check(set(settings) == set(V1_HYPERPARAMETERS), "config.hyperparameters has unexpected entries")
+    name = settings["optimizer"]
+    optimizer = ({"name": name, "momentum": settings["momentum"], "nesterov": settings["nesterov"]} if name == "sgd"
+                 else {"name": name, "beta1": settings["beta1"], "beta2": settings["beta2"],
+                       "epsilon": settings["epsilon"]})
+    layers = [{"units": units[0]}] + [{"units": u, "activation": a, "dropout": 0.0}
+                                      for u, a in zip(units[1:], activations)]
+    return {"layers": layers, "loss": config.get("loss"), "optimizer": optimizer, "lr": settings["lr"],
+            "decay": settings["decay"], "l2": settings["l2"], "seed": config.get("seed"),
+            "dtype": config.get("dtype"), "standardize": config.get("standardize"), "threads": None}
+
+
+def _build(cls, config):
+    layers = _field(config, "layers", list)
+    _check(len(layers) >= 2 and all(type(layer) is dict and type(layer.get("units")) is int and layer["units"] > 0
+                                    for layer in layers),
+           "config.layers must list two or more layers of positive sizes")
+    _check(all(type(layer.get("activation")) is str for layer in layers[1:]),
+           "config.layers must name one activation per layer after the input")
+    _check(type(config.get("lr")) in (int, float, dict), "config.lr must be a number or a schedule")
+    _check(type(config.get("optimizer")) is dict, "config.optimizer must describe an optimizer")
+    _check(type(config.get("dtype")) is str and type(config.get("standardize")) is bool,
+           "config.dtype must be a name and config.standardize a bool")
+    return cls.fromConfig(config)
 
 
 def _restore_parameters(model, payload):
     layers = list(range(2, len(model.units) + 1))
     for name, store in (("w", model.w), ("b", model.b)):
         arrays = _field(payload, name, dict)
-        _check(sorted(arrays) == layers, f"{name} must hold layers {layers}, got keys {sorted(arrays)!r:.60}")
+        _check(sorted(arrays) == layers, f"{name} must hold layers {layers}")
         for layer in layers:
             shape = (model.units[layer - 2], model.units[layer - 1]) if name == "w" else (model.units[layer - 1],)
             store[layer] = _array(arrays[layer], f"{name}[{layer}]", shape, model.dtype)
-    model._parameters()
-    params = model._params.split(model._params.flat)
-    state = _field(payload, "optimizer_state", dict)
+    model.checked_parameters()
+    params = model.state.params
+    shapes = [a.shape for a in params.split(params.flat)]
+    optimizer = model.state.optimizer
+    expected = optimizer.initial_state(params.flat)
     restored = {}
-    for key, value in state.items():
-        if key == "step" and model.optimizer == "adam":
-            _check(type(value) is int and value >= 0, "optimizer_state.step must be a non-negative integer")
+    for key, value in _field(payload, "optimizer_state", dict).items():
+        _check(key in expected, f"unexpected {optimizer.name} optimizer state")
+        if not isinstance(expected[key], np.ndarray):
+            _check(type(value) is int and value >= 0, f"optimizer_state.{key} must be a non-negative integer")
             restored[key] = value
             continue
-        _check(key in OPTIMIZER_LISTS[model.optimizer], f"unexpected optimizer state {key!r:.40}")
-        _check(type(value) is list and len(value) == len(params), f"optimizer_state.{key} has the wrong length")
-        arrays = [_array(a, f"optimizer_state.{key}[{i}]", p.shape, model.dtype)
-                  for i, (a, p) in enumerate(zip(value, params))]
-        restored[key] = [model._params.join(arrays)]
-    if model.optimizer == "adam":
-        _check(("m" in restored) == ("v" in restored) == ("step" in restored), "incomplete adam state")
-    model._optimizer_state = restored
+        _check(type(value) is list and len(value) == len(shapes), f"optimizer_state.{key} has the wrong length")
+        arrays = [_array(a, f"optimizer_state.{key}[{i}]", shape, model.dtype)
+                  for i, (a, shape) in enumerate(zip(value, shapes))]
+        restored[key] = params.join(arrays)
+    _check(not restored or set(restored) == set(expected), f"incomplete {optimizer.name} state")
+    optimizer.state = restored
 
 
 def _restore_training_state(model, payload):
@@ -229,22 +273,27 @@ def _restore_training_state(model, payload):
         model.feature_mean = _array(scaler["mean"], "scaler.mean", shape, model.dtype)
         model.feature_scale = _array(scaler["scale"], "scaler.scale", shape, model.dtype)
         _check(bool((model.feature_scale > 0).all()), "scaler.scale must be positive")
+    state = model.state
     rng_state = _field(payload, "rng_state", dict)
     _check(rng_state.get("bit_generator") == "PCG64", "rng_state must be a PCG64 state")
-    model._rng.bit_generator.state = rng_state
+    state.rng.bit_generator.state = rng_state
     epochs = payload.get("epochs")
     _check(type(epochs) is int and epochs >= 0, "epochs must be a non-negative integer")
-    model.epochs = epochs
+    state.epochs = epochs
+    lr_factor = payload.get("lr_factor", 1.0)
+    _check(type(lr_factor) is float and 0 < lr_factor <= 1, "lr_factor must be a number in (0, 1]")
+    state.lr_factor = lr_factor
     task, classes = payload.get("task"), payload.get("classes")
-    _check(task is None or task in TASKS, f"unknown task {task!r:.40}")
+    _check(task is None or task in TASKS, "unknown task")
+    task = None if task is None else TASKS[task]
     if classes is not None:
         _check(type(classes) is list and classes and len({type(c) for c in classes}) == 1
                and type(classes[0]) in (str, int, float, bool), "classes must be a list of labels of one type")
-        _check(task not in (None, "regression"), "classes given for a model without a classification task")
-        expected = 2 if task == "binary" else model.units[-1]
+        _check(task is not None and task.is_classifier, "classes given for a model without a classification task")
+        expected = 2 if task is BINARY else model.units[-1]
         _check(len(classes) == expected, f"{len(classes)} classes for {expected} class outputs")
         classes = np.array(classes)
-    _check((task is None) or (task == "regression") == (classes is None), "task and classes disagree")
+    _check(task is None or task.is_classifier == (classes is not None), "task and classes disagree")
     model.task, model.classes = task, classes
     history = _field(payload, "history", dict)
     lengths = set()
@@ -253,7 +302,7 @@ def _restore_training_state(model, payload):
                and all(type(v) in (int, float) for v in values), "history must map names to lists of numbers")
         lengths.add(len(values))
     _check(len(lengths) <= 1, "history lists have different lengths")
-    model.history = {key: list(values) for key, values in history.items()}
+    state.history = {key: list(values) for key, values in history.items()}
     record = _field(payload, "parameter_record", dict)
     specs = parse_parameter_list(list(record), model.units)
     _check(all(type(spec) is tuple for spec in record) and specs == list(record),
@@ -261,10 +310,10 @@ def _restore_training_state(model, payload):
     for values in record.values():
         _check(type(values) is list and all(type(v) is float for v in values),
                "parameter_record must map specs to lists of floats")
-    model.parameterRecord = {spec: list(values) for spec, values in record.items()}
+    state.parameter_record = {spec: list(values) for spec, values in record.items()}
     record_every = payload.get("record_every")
     _check(record_every in RECORD_EVERY, f"record_every must be one of {RECORD_EVERY}")
-    model._record_every = record_every
+    state.record_every = record_every
 
 
 def _field(mapping, key, kind):

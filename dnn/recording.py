@@ -7,6 +7,7 @@ A spec names one parameter, 1-based, the input layer being layer 1:
 - ``("b", l, j)``: the bias of neuron j of layer l, ``model.b[l][j - 1]``.
 """
 
+from dnn.callbacks import Callback
 from dnn.checks import is_int
 
 RECORD_EVERY = ("epoch", "batch")
@@ -62,42 +63,45 @@ def check_record_every(value):
     return value
 
 
-class ParameterRecorder:
-    """Appends the current value of every spec to ``record[spec]`` on each call.
+class ParameterRecording(Callback):
+    """Appends the current value of every spec to ``state.parameter_record[spec]``.
+
+    Values are recorded once before the first update (for specs without
+    values yet), then after every epoch, or after every batch with
+    ``every="batch"``.
 
     Parameters
     ----------
     specs : list of tuples, from :func:`parse_parameter_list`
-    weights, biases : lists of ndarray (layers 2..L), read at every call
-    record : dict from spec to list of floats, updated in place
+    every : "epoch" or "batch"
     """
 
-    def __init__(self, specs, weights, biases, record):
-        self.record = record
+    def __init__(self, specs, every="epoch"):
+        self.specs, self.every = specs, check_record_every(every)
+
+    def on_train_begin(self, run):
+        params, record = run.state.params, run.state.parameter_record
+        run.state.record_every = self.every
         self._targets = []
-        for spec in specs:
+        for spec in self.specs:
             if spec[0] == "w":
                 _, layer, j, i = spec
-                self._targets.append((spec, weights[layer - 2], (i - 1, j - 1)))
+                self._targets.append((record.setdefault(spec, []), params.weights[layer - 2], (i - 1, j - 1)))
             else:
                 _, layer, j = spec
-                self._targets.append((spec, biases[layer - 2], j - 1))
-            record.setdefault(spec, [])
+                self._targets.append((record.setdefault(spec, []), params.biases[layer - 2], j - 1))
+        for values, array, index in self._targets:
+            if not values:
+                values.append(float(array[index]))
 
-    def start(self):
-        """Record the values before training, for specs that have no values yet."""
-        for spec, array, index in self._targets:
-            if not self.record[spec]:
-                self.record[spec].append(float(array[index]))
+    def on_batch_end(self, run, batch, logs):
+        if self.every == "batch":
+            self._record()
 
-    def __call__(self, *_):
-        for spec, array, index in self._targets:
-            self.record[spec].append(float(array[index]))
+    def on_epoch_end(self, run, epoch, logs):
+        if self.every == "epoch":
+            self._record()
 
-    def lengths(self):
-        return {spec: len(self.record[spec]) for spec, _, _ in self._targets}
-
-    def truncate(self, lengths):
-        """Forget values recorded after ``lengths`` (from :meth:`lengths`) was taken."""
-        for spec, length in lengths.items():
-            del self.record[spec][length:]
+    def _record(self):
+        for values, array, index in self._targets:
+            values.append(float(array[index]))

@@ -5,32 +5,46 @@ from tqdm.auto import tqdm
 
 
 def summary_table(model):
-    """The layers of ``model`` as a table, with totals and the training settings."""
-    table = PrettyTable(["Layer", "Kind", "Units", "Activation", "Weights", "Biases", "Parameters"])
+    """The layers of ``model`` as a table, with totals and the training settings.
+
+    A Dropout column appears when any layer has dropout.
+    """
+    with_dropout = any(model.dropout)
+    columns = ["Layer", "Kind", "Units", "Activation", "Weights", "Biases", "Parameters"]
+    table = PrettyTable(columns + (["Dropout"] if with_dropout else []))
     table.align = "r"
     table.align["Kind"] = table.align["Activation"] = "l"
     total = 0
     last = len(model.units)
-    for layer, (units, activation) in enumerate(zip(model.units, model.activations), start=1):
+    for layer, (units, activation, rate) in enumerate(zip(model.units, model.activations, model.dropout), start=1):
+        extra = [f"{rate:g}" if rate else "-"] if with_dropout else []
         if layer == 1:
-            table.add_row([1, "input", units, "-", "-", "-", 0])
+            table.add_row([1, "input", units, "-", "-", "-", 0, *extra])
             continue
         w_shape = (model.units[layer - 2], units)
         count = w_shape[0] * w_shape[1] + units
         total += count
         kind = "output" if layer == last and model.loss is not None else "hidden"
-        table.add_row([layer, kind, units, activation, str(w_shape), str((units,)), f"{count:,}"])
-    optimizer = model.optimizer
-    if optimizer == "sgd" and model.momentum:
-        optimizer += f" (momentum {model.momentum:g}{', nesterov' if model.nesterov else ''})"
+        table.add_row([layer, kind, units, activation, str(w_shape), str((units,)), f"{count:,}", *extra])
+    lr = f"lr {model.lr:g}, decay {model.decay:g}" if isinstance(model.lr, (int, float)) else f"lr {model.lr!r}"
     lines = [
         table.get_string(),
         f"Total parameters: {total:,}",
         f"Loss: {model.loss or '(no output layer yet)'}",
-        f"Optimizer: {optimizer}, lr {model.lr:g}, decay {model.decay:g}, l2 {model.l2:g}",
+        f"Optimizer: {_optimizer_text(model.optimizer)}, {lr}, l2 {model.l2:g}",
         f"dtype: {model.dtype}",
     ]
     return "\n".join(lines)
+
+
+def _optimizer_text(optimizer):
+    """"sgd", "sgd (momentum 0.9, nesterov)", "adam (beta1 0.9, beta2 0.999, epsilon 1e-08)"..."""
+    parts = []
+    for key, value in optimizer.config().items():
+        if key == "name" or value is False or (value == 0 and not isinstance(value, bool)):
+            continue
+        parts.append(key if value is True else f"{key} {value:g}")
+    return optimizer.name + (f" ({', '.join(parts)})" if parts else "")
 
 
 def metrics_table(result):

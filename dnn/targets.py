@@ -2,11 +2,13 @@
 
 The output layer decides the task:
 
-- identity: "regression"; y holds real targets, (n,) for one output or (n, k).
-- softmax, or sigmoid with k > 1 units and 1-D labels: "multiclass".
-- sigmoid with one unit: "binary".
+- identity: regression; y holds real targets, (n,) for one output or (n, k).
+- softmax, or sigmoid with k > 1 units and 1-D labels: multiclass.
+- sigmoid with one unit: binary.
 - sigmoid with k > 1 units and a 0/1 matrix whose rows are not all one-hot:
-  "multilabel".
+  multilabel.
+
+Tasks are the objects of :mod:`dnn.tasks`.
 
 Class labels are fixed at the first ``fit``. Integer labels in 0..k-1 are
 class indices (classes are 0..k-1). Any other labels (strings, booleans, or
@@ -16,16 +18,20 @@ sorted order, and ``predict`` gives them back.
 
 import numpy as np
 
+from dnn import preprocessing
+from dnn.checks import is_int
+from dnn.tasks import BINARY, MULTICLASS, MULTILABEL, REGRESSION
+
 ONE_HOT_TOLERANCE = 1e-4
 
 
 def default_task(activation, units):
     """Task and classes of a model that has not seen any ``y`` yet."""
     if activation == "identity":
-        return "regression", None
+        return REGRESSION, None
     if activation == "sigmoid" and units == 1:
-        return "binary", np.arange(2)
-    return "multiclass", np.arange(units)
+        return BINARY, np.arange(2)
+    return MULTICLASS, np.arange(units)
 
 
 def as_array(values, what="y"):
@@ -56,33 +62,33 @@ def encode_targets(y, activation, units, dtype, task=None, classes=None):
     units : int
         Output units.
     dtype : numpy dtype of the returned matrix.
-    task, classes : set when the model is already fitted; y must agree with them.
+    task, classes : a Task and classes when the model is already fitted; y must agree with them.
 
     Returns
     -------
     targets : ndarray, shape (n, units)
-    task : str
+    task : dnn.tasks.Task
     classes : ndarray or None
     """
     y = as_array(y)
     if activation == "identity":
-        return _regression_targets(y, units, dtype), "regression", None
+        return _regression_targets(y, units, dtype), REGRESSION, None
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim == 2:
         return _matrix_targets(y, activation, units, dtype, task, classes)
     n_classes = 2 if units == 1 else units
-    if task == "multilabel":
+    if task is MULTILABEL:
         raise ValueError(
             f"this model was trained on a 0/1 label matrix (multi-label); y must be a "
             f"(n, {units}) matrix again, got shape {y.shape}"
         )
     index, classes = _class_index(y, n_classes, classes)
     if units == 1:
-        return index[:, None].astype(dtype), "binary", classes
+        return index[:, None].astype(dtype), BINARY, classes
     targets = np.zeros((len(y), units), dtype=dtype)
     targets[np.arange(len(y)), index] = 1
-    return targets, "multiclass", classes
+    return targets, MULTICLASS, classes
 
 
 def _regression_targets(y, units, dtype):
@@ -114,17 +120,17 @@ def _matrix_targets(y, activation, units, dtype, task, classes):
         )
     row_sums = y.sum(axis=1)
     sums_to_one = np.abs(row_sums - 1) <= ONE_HOT_TOLERANCE
-    if activation == "softmax" or task == "multiclass":
+    if activation == "softmax" or task is MULTICLASS:
         if not sums_to_one.all():
             row = int(np.flatnonzero(~sums_to_one)[0])
             raise ValueError(
                 f"each row of a one-hot (or probability) target matrix must sum to 1; "
                 f"row {row} sums to {row_sums[row]}"
             )
-        task = "multiclass"
+        task = MULTICLASS
     elif task is None:
         one_hot = sums_to_one.all() and np.isin(y, (0, 1)).all()
-        task = "multiclass" if one_hot else "multilabel"
+        task = MULTICLASS if one_hot else MULTILABEL
     return y.astype(dtype), task, np.arange(units) if classes is None else classes
 
 
@@ -207,3 +213,19 @@ def _check_no_missing(y):
     missing = [i for i, v in enumerate(y) if v is None or (isinstance(v, float) and v != v)]
     if missing:
         raise ValueError(f"y contains missing labels (first at index {missing[0]})")
+
+
+def data_format_conversion(X_df, y_df, classNum):
+    """The tutorial's conversion of tables: a float64 feature matrix (n, features) and one-hot labels (n, classNum).
+
+    See :meth:`dnn.DNN.dataFormatConversion`.
+    """
+    if not is_int(classNum) or classNum < 2:
+        raise ValueError(f"classNum must be an integer of at least 2, got {classNum!r}")
+    X, _ = preprocessing.feature_matrix(X_df, None)
+    X = np.array(X, dtype=np.float64)
+    preprocessing.check_finite(X)
+    Y, _, _ = encode_targets(y_df, "softmax", int(classNum), np.float64)
+    if len(Y) != len(X):
+        raise ValueError(f"X has {len(X)} rows but y has {len(Y)}")
+    return X, Y

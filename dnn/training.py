@@ -1,134 +1,219 @@
-"""The mini-batch loop: gather a batch, forward, output delta, backward, update.
+"""The training engine: epochs of mini-batches, with callbacks around them.
 
-Everything a step writes into is allocated once per ``fit`` call in a
-:class:`Workspace`, so the loop allocates (almost) nothing per batch and the
-time goes to the matrix products.
+:func:`train` runs the epochs of one checked ``fit`` call (a
+:class:`dnn.fit_setup.FitPlan`) on a model's :class:`dnn.state.TrainingState`.
+Each batch goes gather -> ``backprop.forward_pass`` -> ``losses`` ->
+``backprop.backward_pass`` -> the optimizer, in :meth:`Trainer.step`.
+
+Every epoch starts from a snapshot of the state, which lets an interrupted or
+diverged epoch be rebuilt exactly up to its last good mini-batch by replaying
+it (batches are deterministic given the epoch's row order and generator).
 """
 
 import math
 import signal
+import sys
 import threading
+import time
 
 import numpy as np
 
-from dnn import metrics
 from dnn.backprop import backward_pass, forward_pass
+from dnn.batches import Workspace, batch_count
+from dnn.callbacks import CallbackList, EarlyStopping, EpochLogger, ProgressBarLogger
+from dnn.errors import TrainingDivergedError
+from dnn.inference import forward_chunks
 from dnn.losses import add_l2_gradient, l2_penalty, output_delta, summed_loss
-from dnn.optimizers import adam_update, sgd_update
-from dnn.preprocessing import standardize
+from dnn.recording import ParameterRecording
 
 
-class Workspace:
-    """Buffers for one mini-batch of up to ``batch_size`` rows.
+class TrainingRun:
+    """What callbacks see of a running ``fit``: the model, its state, and a way to stop.
 
-    ``views(m)`` returns the first ``m`` rows of every per-row buffer; row
-    slices of C-contiguous arrays stay contiguous, so the last, smaller batch
-    runs through the same code.
-    """
-
-    def __init__(self, batch_size, units, dtype):
-        self.x = np.empty((batch_size, units[0]), dtype)
-        self.t = np.empty((batch_size, units[-1]), dtype)
-        self.s = np.empty((batch_size, 1), dtype)
-        self.outputs = [np.empty((batch_size, u), dtype) for u in units[1:]]
-        self.deltas = [np.empty((batch_size, u), dtype) for u in units[1:]]
-        self._views = {}
-
-    def views(self, m):
-        if m not in self._views:
-            self._views[m] = (
-                self.x[:m],
-                self.t[:m],
-                self.s[:m],
-                [a[:m] for a in self.outputs],
-                [d[:m] for d in self.deltas],
-            )
-        return self._views[m]
-
-
-class TrainingData:
-    """Rows of a training set, reachable by index.
-
-    Parameters
+    Attributes
     ----------
-    x : ndarray or numpy.memmap, shape (n, features)
-        In memory it must already have the model's dtype; a memmap may have
-        any numeric dtype and is converted batch by batch, never copied whole.
-    targets : ndarray, shape (n, outputs)
-    weights : ndarray of shape (n,), or None
-    rows : ndarray of int, or None
-        The rows of ``x`` that belong to the training set (None: all).
-    mean, scale : ndarray of shape (features,), or None
-        Standardization applied to every gathered batch.
+    model : dnn.DNN
+    state : dnn.state.TrainingState
+    epochs : int
+        Epochs this fit call was asked for.
+    batches : int
+        Mini-batches per epoch.
+    verbose : int
+    has_validation : bool
+    progress : EpochProgress
+        Running sums of the current epoch.
+    stop_training : bool
+        Set it to end training after the current batch.
     """
 
-    def __init__(self, x, targets, weights=None, rows=None, mean=None, scale=None):
-        self.x, self.targets, self.weights = x, targets, weights
-        self.rows = rows
-        self.mean, self.scale = mean, scale
-        self.is_memmap = isinstance(x, np.memmap)
-
-    def __len__(self):
-        return len(self.targets) if self.rows is None else len(self.rows)
-
-    def epoch_order(self, rng, batch_size):
-        """Row indices of ``x`` in the order one epoch visits them."""
-        n = len(self)
-        if self.is_memmap:
-            order = _block_shuffled(rng, n, _block_rows(self.x, batch_size))
-        else:
-            order = rng.permutation(n)
-        return order if self.rows is None else self.rows[order]
-
-    def gather(self, index, x, t, s):
-        """Copy the rows ``index`` into the batch buffers ``x``, ``t`` and ``s``."""
-        # mode="clip" skips numpy's bounds check, which with out= also forces a
-        # buffered copy; every index comes from epoch_order and is in range.
-        if self.is_memmap:
-            index = np.sort(index)  # nearby rows: fewer page faults on the file
-            np.copyto(x, self.x.take(index, axis=0, mode="clip"), casting="unsafe")
-        else:
-            self.x.take(index, axis=0, out=x, mode="clip")
-        self.targets.take(index, axis=0, out=t, mode="clip")
-        if self.weights is not None:
-            self.weights.take(index, out=s[:, 0], mode="clip")
-        if self.mean is not None:
-            standardize(x, self.mean, self.scale)
+    def __init__(self, model, plan):
+        self.model, self.state = model, model.state
+        self.epochs, self.verbose = plan.epochs, plan.verbose
+        self.batches = batch_count(len(plan.data), plan.batch_size)
+        self.has_validation = plan.validation is not None
+        self.progress = EpochProgress()
+        self.stop_training = False
 
 
-def _block_rows(x, batch_size):
-    """Rows per shuffling block of a memmap: about 16 MB, whole batches."""
-    row_bytes = max(1, x.shape[1] * x.dtype.itemsize)
-    return max(1, (16 << 20) // (row_bytes * batch_size)) * batch_size
+def train(model, plan):
+    """Run the epochs of ``plan`` on ``model``; returns the history."""
+    state = model.state
+    state.stopped_early = None
+    callbacks = CallbackList(_built_in_callbacks(plan))
+    run = TrainingRun(model, plan)
+    trainer = Trainer(state, model.activations[1:], model.loss, plan.task, model.l2, plan.batch_size,
+                      model.dropout[1:])
+    previous = None
+    try:
+        callbacks.call("on_train_begin", run)
+        with InterruptFlag() as interrupted:
+            for epoch in range(plan.epochs):
+                done, previous = _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, previous)
+                if not done or run.stop_training:
+                    break
+    finally:
+        callbacks.call("on_train_end", run)
+    return state.history
 
 
-def _block_shuffled(rng, n, block_rows):
-    """A permutation of range(n) that visits contiguous blocks in random order.
+def _built_in_callbacks(plan):
+    """Recording and progress first, the user's callbacks, and early stopping last (it may restore weights)."""
+    callbacks = []
+    if plan.specs:
+        callbacks.append(ParameterRecording(plan.specs, plan.record_every))
+    if plan.verbose == 1:
+        callbacks.append(ProgressBarLogger())
+    elif plan.verbose == 2:
+        callbacks.append(EpochLogger())
+    callbacks.extend(plan.callbacks)
+    if plan.patience is not None:
+        callbacks.append(EarlyStopping(plan.patience, plan.min_delta))
+    return callbacks
 
-    Rows are shuffled inside each block, so a batch reads one region of the
-    file instead of the whole of it.
+
+class Epoch:
+    """What replaying an epoch needs: its row order, learning rate, starting state and batch count."""
+
+    def __init__(self, order, lr, snapshot, batches):
+        self.order, self.lr, self.snapshot, self.batches = order, lr, snapshot, batches
+
+
+def _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, previous):
+    """Run one epoch and record it; returns (completed, its :class:`Epoch`)."""
+    state = model.state
+    lr = state.learning_rate()
+    order = plan.data.epoch_order(state.rng, plan.batch_size, plan.shuffle)
+    current = Epoch(order, lr, state.snapshot(), batch_count(len(order), plan.batch_size))
+    callbacks.call("on_epoch_begin", run, epoch)
+    progress = run.progress = EpochProgress()
+    started = time.perf_counter()
+    try:
+        trainer.run(plan.data, order, lr, progress, run, callbacks, stop=lambda: interrupted() or run.stop_training)
+    except KeyboardInterrupt:
+        # Interrupted inside a batch: rebuild the state after the last whole one.
+        _replay(trainer, plan.data, current, progress.batches, keep_records=None)
+        interrupted.requested = True
+    if progress.diverged is not None:
+        _recover_from_divergence(model, trainer, plan, current, previous, progress.diverged)
+    if interrupted() or (run.stop_training and progress.batches < current.batches):
+        if interrupted():
+            print(f"Training interrupted in epoch {state.epochs + 1} after batch {progress.batches} of "
+                  f"{current.batches}; the model keeps the weights of that batch and the history of the "
+                  f"{state.completed_epochs()} completed epochs.", file=sys.stderr)
+        return False, current
+    values = {"loss": progress.mean_loss, "lr": lr}
+    if plan.task.is_classifier:
+        values["accuracy"] = progress.correct / progress.rows
+    if plan.validation is not None:
+        values["val_loss"], accuracy = evaluate(model, plan.task, plan.validation)
+        if accuracy is not None:
+            values["val_accuracy"] = accuracy
+    values["time"] = time.perf_counter() - started
+    state.record_history(values)
+    state.epochs += 1
+    callbacks.call("on_epoch_end", run, epoch, values)
+    return True, current
+
+
+def _recover_from_divergence(model, trainer, plan, current, previous, batch):
+    """Put the model back in the last state whose loss was finite, then raise TrainingDivergedError.
+
+    Batch ``batch`` of the current epoch saw a non-finite loss, so the state
+    it started from is bad and the last good one is a batch earlier: in this
+    epoch, or at the end of the previous one when ``batch`` is its first. The
+    optimizer's state (momentum, Adam's averages) is then reset: it carries the
+    runaway steps, and would repeat them at any learning rate.
     """
-    starts = rng.permutation(np.arange(0, n, block_rows))
-    return np.concatenate([s + rng.permutation(min(block_rows, n - s)) for s in starts])
+    state = model.state
+    where = f"epoch {state.epochs + 1}, batch {batch + 1}"
+    by_batch = plan.specs and plan.record_every == "batch"
+    if batch > 0:
+        _replay(trainer, plan.data, current, batch - 1, keep_records=batch - 1 if by_batch else 0)
+    elif previous is not None:
+        _replay(trainer, plan.data, previous, previous.batches - 1,
+                keep_records=previous.batches - 1 if by_batch else 0)
+    else:
+        raise TrainingDivergedError(f"the loss is infinite or NaN with the model's weights as they were when fit "
+                                    f"started ({where}); the weights are unchanged. Check the weights set by "
+                                    f"hand, or lower the learning rate.")
+    state.optimizer.reset()
+    hint = "" if plan.standardize else " or standardize=True (for features of very different scales)"
+    raise TrainingDivergedError(
+        f"training diverged in {where}: the loss became infinite or NaN. The model keeps the last weights with "
+        f"a finite loss. Try a lower learning rate (lr={_describe(model.lr)}){hint}."
+    )
+
+
+def _describe(lr):
+    return f"{lr:g}" if isinstance(lr, (int, float)) else repr(lr)
+
+
+def _replay(trainer, data, epoch, batches, keep_records=0):
+    """Restore the :class:`Epoch`'s starting state and redo its first ``batches`` batches.
+
+    Every batch is deterministic given the epoch's order and the generator
+    (dropout masks), so this rebuilds the exact state after that batch without
+    copying weights every batch. Values recorded after the epoch's start are
+    kept up to ``keep_records`` per spec (None: all).
+    """
+    trainer.state.restore(epoch.snapshot, keep_records=keep_records)
+    trainer.run(data, epoch.order, epoch.lr, EpochProgress(), last=batches)
+
+
+def evaluate(model, task, validation):
+    """Loss (with the L2 penalty, as in training) and accuracy (None for regression) on validation rows."""
+    params = model.state.params
+    loss_sum, correct = 0.0, 0
+    for start, stop, p in forward_chunks(validation.x, params.weights, params.biases, model.activations[1:],
+                                         model.units, model.dtype, model.feature_mean, model.feature_scale,
+                                         validation.rows):
+        t = validation.targets[start:stop]
+        loss_sum += summed_loss(model.loss, p, t)
+        correct += task.count_correct(p, t)
+    n = len(validation.targets)
+    return loss_sum / n + l2_penalty(params.weights, model.l2), (correct / n if task.is_classifier else None)
 
 
 class Trainer:
-    """The update step of one ``fit`` call over a network's arrays.
+    """The update step of one ``fit`` call over a training state's flat parameter array.
 
     Parameters
     ----------
-    params : dnn.parameters.Parameters
-        The weights and biases, updated in place.
+    state : dnn.state.TrainingState
+        Its parameters and optimizer state are updated in place; its
+        generator draws the dropout masks.
     activations : list of str
-    loss, task : str
-    optimizer : dict
-        ``name`` ("sgd" or "adam"), ``state`` (updated in place) and the
-        rule's hyperparameters.
+    loss : str
+    task : dnn.tasks.Task
     l2 : float
     batch_size : int
+    dropout : list of float
+        Dropout rate of every layer after the input (0 for none).
     """
 
-    def __init__(self, params, activations, loss, task, optimizer, l2, batch_size):
+    def __init__(self, state, activations, loss, task, l2, batch_size, dropout):
+        params = state.params
+        self.state, self.optimizer, self.rng = state, state.optimizer, state.rng
         self.flat, self.weights, self.biases = params.flat, params.weights, params.biases
         self.flat_weights = params.flat[: params.n_weights]
         self.grad = np.empty_like(params.flat)
@@ -136,44 +221,53 @@ class Trainer:
         self.grad_weights = self.grad[: params.n_weights]
         self.activations, self.loss, self.task = activations, loss, task
         self.l2 = l2
-        self.sgd = optimizer["name"] == "sgd"
-        self.state = optimizer["state"]
-        self.hyperparameters = ((optimizer["momentum"], optimizer["nesterov"]) if self.sgd
-                                else (optimizer["beta1"], optimizer["beta2"], optimizer["epsilon"]))
+        self.optimizer.prepare(params.flat)
         units = [self.weights[0].shape[0]] + [w.shape[1] for w in self.weights]
-        self.workspace = Workspace(batch_size, units, params.flat.dtype)
+        self.dropout = [float(rate) for rate in dropout] if any(dropout) else None
+        self.workspace = Workspace(batch_size, units, params.flat.dtype, self.dropout)
         self.batch_size = batch_size
 
-    def run(self, data, order, lr, progress, last=None, on_batch=None, stop=None):
+    def run(self, data, order, lr, progress, run=None, callbacks=None, last=None, stop=None):
         """Train on the first ``last`` batches of ``order`` (all by default).
 
         ``progress`` (an :class:`EpochProgress`) accumulates the completed
         batches; its ``diverged`` is set to the index of a batch whose loss was
-        not finite, and that batch makes no update. ``on_batch(progress)`` is
-        called after every batch, and ``stop()`` ends the loop when it is true.
+        not finite, and that batch makes no update. The per-batch hooks of
+        ``callbacks`` are called around every batch, and ``stop()`` ends the
+        loop when it is true.
         """
         size = self.batch_size
         last = batch_count(len(order), size) if last is None else last
+        begin = () if callbacks is None else callbacks.batch_begin
+        end = () if callbacks is None else callbacks.batch_end
         # A diverging network overflows; the non-finite loss is what reports it, once and clearly.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for batch in range(last):
+                for hook in begin:
+                    hook(run, batch)
                 index = order[batch * size:(batch + 1) * size]
                 loss, correct = self.step(data, index, lr)
                 if not math.isfinite(loss):
                     progress.diverged = batch
                     break
                 progress.add(len(index), loss, correct)
-                if on_batch is not None:
-                    on_batch(progress)
+                if end:
+                    logs = {"loss": loss / len(index), "size": len(index)}
+                    for hook in end:
+                        hook(run, batch, logs)
                 if stop is not None and stop():
                     break
 
     def step(self, data, index, lr):
         """One mini-batch update; returns the batch's summed loss and correct count."""
         m = len(index)
-        x, t, s, outputs, deltas = self.workspace.views(m)
+        x, t, s, outputs, deltas, masks, dropped = self.workspace.views(m)
         data.gather(index, x, t, s)
-        cache = forward_pass(x, self.weights, self.biases, self.activations, outputs)
+        if self.dropout is None:
+            masks = None
+        else:
+            self._draw_masks(masks)
+        cache = forward_pass(x, self.weights, self.biases, self.activations, outputs, masks, dropped)
         p = cache[-1]
         weighted = data.weights is not None
         loss = summed_loss(self.loss, p, t, s[:, 0] if weighted else None)
@@ -182,24 +276,24 @@ class Trainer:
             loss += m * l2_penalty([self.flat_weights], self.l2)
         if not math.isfinite(loss):
             return loss, 0
-        correct = metrics.count_correct(self.task, p, t)
-        sgd = self.sgd
+        correct = self.task.count_correct(p, t)
+        folded = self.optimizer.folds_learning_rate
         # Folding the learning rate into the (batch, outputs) delta makes the
         # weight gradients come out as SGD steps for free.
-        delta = output_delta(self.activations[-1], self.loss, p, t, scale * lr if sgd else scale, deltas[-1])
-        backward_pass(cache, delta, self.weights, self.activations, self.grad_w, self.grad_b, deltas[:-1])
+        delta = output_delta(self.activations[-1], self.loss, p, t, scale * lr if folded else scale, deltas[-1])
+        backward_pass(cache, delta, self.weights, self.activations, self.grad_w, self.grad_b, deltas[:-1], masks,
+                      outputs)
         if self.l2:
-            add_l2_gradient([self.grad_weights], [self.flat_weights], self.l2 * (lr if sgd else 1.0))
-        if sgd:
-            sgd_update([self.flat], [self.grad], self.state, *self.hyperparameters)
-        else:
-            adam_update([self.flat], [self.grad], self.state, lr, *self.hyperparameters)
+            add_l2_gradient([self.grad_weights], [self.flat_weights], self.l2 * (lr if folded else 1.0))
+        self.optimizer.update(self.flat, self.grad, lr)
         return loss, correct
 
-
-def batch_count(rows, batch_size):
-    """Mini-batches in an epoch of ``rows`` rows: the last one may be smaller."""
-    return -(-rows // batch_size)
+    def _draw_masks(self, masks):
+        """Inverted dropout: 0 for a dropped unit, 1 / (1 - rate) for a kept one, drawn from the model's generator."""
+        for mask, rate in zip(masks, self.dropout):
+            if mask is not None:
+                self.rng.random(out=mask, dtype=mask.dtype)
+                np.multiply(mask >= rate, 1.0 / (1.0 - rate), out=mask)
 
 
 class EpochProgress:

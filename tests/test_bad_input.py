@@ -23,22 +23,25 @@ def fitted():
 
 def state(model):
     """Everything a failed call must leave as it was."""
-    model._parameters()  # the weights, packed into the flat array training uses
+    model.checked_parameters()  # the weights, packed into the flat array training uses
+    training_state = vars(model.state)
     return {
-        "params": model._params.flat.copy(),
-        "optimizer": copy.deepcopy(model._optimizer_state),
-        "rng": copy.deepcopy(model._rng.bit_generator.state),
-        "attributes": copy.deepcopy({k: v for k, v in vars(model).items()
-                                     if k not in ("_params", "_optimizer_state", "_rng", "w", "b", "_cache")}),
+        "params": model.state.params.flat.copy(),
+        "optimizer": model.state.optimizer.snapshot(),
+        "rng": copy.deepcopy(model.state.rng.bit_generator.state),
+        "attributes": copy.deepcopy({**{k: v for k, v in vars(model).items() if k not in ("state", "w", "b", "_cache")},
+                                     **{f"state.{k}": v for k, v in training_state.items()
+                                        if k not in ("params", "optimizer", "rng")},
+                                     "optimizer": model.state.optimizer.config()}),
     }
 
 
 def assert_same(before, after):
     np.testing.assert_array_equal(before["params"], after["params"])
     assert before["rng"] == after["rng"]
+    assert before["optimizer"].keys() == after["optimizer"].keys()
     for key, value in before["optimizer"].items():
-        for a, b in zip(value, after["optimizer"][key]):
-            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(value, after["optimizer"][key])
     assert before["attributes"].keys() == after["attributes"].keys()
     for key, value in before["attributes"].items():
         other = after["attributes"][key]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dnn import DNN, TrainingDivergedError, training
-from dnn.fitting import split_rows
+from dnn.fit_setup import split_rows
 from dnn.losses import get_loss
 
 
@@ -62,7 +62,7 @@ def test_validation_split_trains_on_the_rest_only():
     """With one batch per epoch, the first epoch's loss is the mean loss of the training rows before the update."""
     X, y = blobs(n=100)
     model = model_for(dtype="float64")
-    train_rows, validation_rows = split_rows(copy.deepcopy(model._rng), np.eye(3)[y], "multiclass", 0.25)
+    train_rows, validation_rows = split_rows(copy.deepcopy(model.state.rng), np.eye(3)[y], "multiclass", 0.25)
     losses = get_loss("categorical_crossentropy")[0](model.forwardPropagation(X), np.eye(3)[y])
     with pytest.warns(UserWarning, match="larger than the 75 training samples"):
         history = model.fit(X, y, epochs=1, batchSize=100, verbose=0, validationSplit=0.25)

@@ -2,16 +2,17 @@ import numpy as np
 import pytest
 
 from dnn import metrics
+from dnn.tasks import get_task
 
 
 def test_count_correct_hand_worked():
     p = np.array([[0.6, 0.4], [0.2, 0.8], [0.9, 0.1]])
     t = np.eye(2)[[0, 0, 0]]
-    assert metrics.count_correct("multiclass", p, t) == 2
-    assert metrics.count_correct("binary", np.array([[0.7], [0.2]]), np.array([[1.0], [1.0]])) == 1
+    assert get_task("multiclass").count_correct(p, t) == 2
+    assert get_task("binary").count_correct(np.array([[0.7], [0.2]]), np.array([[1.0], [1.0]])) == 1
     multilabel = np.array([[0.7, 0.2], [0.6, 0.6]])
-    assert metrics.count_correct("multilabel", multilabel, np.array([[1.0, 0.0], [1.0, 0.0]])) == 1
-    assert metrics.count_correct("regression", p, t) == 0
+    assert get_task("multilabel").count_correct(multilabel, np.array([[1.0, 0.0], [1.0, 0.0]])) == 1
+    assert get_task("regression").count_correct(p, t) == 0
 
 
 def test_confusion_and_scores_match_scikit_learn(rng):
@@ -41,7 +42,7 @@ def test_multilabel_scores_are_per_label_and_match_scikit_learn(rng):
     sk = pytest.importorskip("sklearn.metrics")
     targets = (rng.uniform(size=(100, 3)) > 0.5).astype(float)
     outputs = np.clip(targets + rng.normal(0, 0.4, size=(100, 3)), 0, 1)
-    result = metrics.classification_scores("multilabel", outputs, targets, np.arange(3))
+    result = get_task("multilabel").scores(outputs, targets, np.arange(3))
     predicted = (outputs >= 0.5).astype(int)
     precision, recall, f1, support = sk.precision_recall_fscore_support(targets.astype(int), predicted,
                                                                         zero_division=0)

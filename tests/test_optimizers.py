@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from dnn.optimizers import adam_update, decayed_learning_rate, init_state, sgd_update
+from dnn.optimizers import adam_update, init_state, sgd_update
+from dnn.schedules import decayed_learning_rate
 
 
 def test_decay_exact_values():

@@ -1,3 +1,4 @@
+import hashlib
 import importlib.util
 import os
 import pickle
@@ -63,8 +64,13 @@ def test_the_file_is_a_plain_dict_of_builtins_and_numeric_arrays(tmp_path):
     for opcode, arg, _ in __import__("pickletools").genops((tmp_path / "m.pkl").read_bytes()):
         if opcode.name in ("GLOBAL", "STACK_GLOBAL", "INST"):
             globals_used.add(arg)
-    payload = pickle.loads((tmp_path / "m.pkl").read_bytes())  # our own file: safe to load plainly here
-    assert type(payload) is dict and payload["format"] == "dnn-model" and payload["format_version"] == 1
+    envelope = pickle.loads((tmp_path / "m.pkl").read_bytes())  # our own file: safe to load plainly here
+    assert type(envelope) is dict and envelope["format"] == "dnn-model" and envelope["format_version"] == 2
+    assert hashlib.sha256(envelope["payload"]).hexdigest() == envelope["sha256"]
+    for opcode, arg, _ in __import__("pickletools").genops(envelope["payload"]):
+        if opcode.name in ("GLOBAL", "STACK_GLOBAL", "INST"):
+            globals_used.add(arg)
+    payload = pickle.loads(envelope["payload"])
 
     def walk(value):
         if isinstance(value, dict):
@@ -80,7 +86,7 @@ def test_the_file_is_a_plain_dict_of_builtins_and_numeric_arrays(tmp_path):
             assert value is None or type(value) in (str, int, float, bool)
 
     walk(payload)
-    assert payload["config"]["units"] == [4, 6, 5, 3]
+    assert [layer["units"] for layer in payload["config"]["layers"]] == [4, 6, 5, 3]
     assert payload["classes"] == ["maybe", "no", "yes"]
     assert set(payload["optimizer_state"]) == {"velocity"}
 
@@ -107,11 +113,13 @@ def test_saving_an_empty_model_is_refused(tmp_path):
 
 def good_payload():
     model, _, _ = trained()
-    return persistence.to_payload(model)
+    return {"format": "dnn-model", "format_version": 2, **persistence.to_payload(model)}
 
 
 def write_payload(path, payload, protocol=4):
-    path.write_bytes(pickle.dumps(payload, protocol=protocol))
+    """A model file of ``payload``; its format and format_version go into the file's envelope."""
+    content = {key: value for key, value in payload.items() if key not in ("format", "format_version")}
+    path.write_bytes(persistence.file_bytes(content, protocol, payload["format"], payload["format_version"]))
     return path
 
 
@@ -129,21 +137,21 @@ def test_every_protocol_from_2_to_5_loads(protocol, tmp_path):
 
 
 CORRUPTIONS = {
-    "future format version": (lambda p: p.update(format_version=2), "newer dnn.*format version 2.*up to 1"),
+    "future format version": (lambda p: p.update(format_version=3), "newer dnn.*format version 3.*up to 2"),
     "another format": (lambda p: p.update(format="keras"), "no 'dnn-model' format marker"),
     "tampered weight shape": (lambda p: p["w"].update({3: np.zeros((5, 6), np.float32)}),
                               r"w\[3\] has shape \(5, 6\), expected \(6, 5\)"),
     "missing layer": (lambda p: p["b"].pop(4), r"b must hold layers \[2, 3, 4\]"),
     "weights not an array": (lambda p: p["w"].update({2: [[0.0] * 6] * 4}), r"w\[2\] must be a numeric array"),
     "NaN weights": (lambda p: p["w"][2].__setitem__((0, 0), np.nan), "NaN or infinite"),
-    "unknown activation": (lambda p: p["config"]["activations"].__setitem__(0, "swish"), "swish"),
-    "bad learning rate": (lambda p: p["config"]["hyperparameters"].update(lr=-1), "lr must be > 0"),
+    "unknown activation": (lambda p: p["config"]["layers"][1].update(activation="swish"), "swish"),
+    "bad learning rate": (lambda p: p["config"].update(lr=-1), "lr must be > 0"),
     "velocity of the wrong shape": (lambda p: p["optimizer_state"]["velocity"].__setitem__(0, np.zeros(3)),
                                     r"optimizer_state.velocity\[0\] has shape"),
     "classes of the wrong count": (lambda p: p.update(classes=["a", "b"]), "2 classes for 3 class outputs"),
     "history of uneven length": (lambda p: p["history"]["loss"].append(1.0), "different lengths"),
     "bad generator state": (lambda p: p.update(rng_state={"bit_generator": "MT19937"}), "PCG64"),
-    "units not a list": (lambda p: p["config"].update(units="4-6-5-3"), "units must be a list"),
+    "layers not a list": (lambda p: p["config"].update(layers="4-6-5-3"), "layers must be a list"),
 }
 
 

@@ -100,4 +100,4 @@ def test_records_survive_save_and_load(tmp_path):
     model.saveModel(tmp_path / "m.pkl")
     loaded = DNN.importModel(tmp_path / "m.pkl")
     assert loaded.parameterRecord == model.parameterRecord
-    assert loaded._record_every == "batch"
+    assert loaded.state.record_every == "batch"

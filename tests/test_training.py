@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dnn import DNN
-from dnn.training import TrainingData, _block_shuffled
+from dnn.batches import TrainingData, _block_shuffled
 
 
 def classifier(features, seed=0, **options):
@@ -96,16 +96,16 @@ def test_predict_on_a_memmap_uses_bounded_memory(tmp_path):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_no_float64_temporaries_in_float32_training(dtype, monkeypatch):
     """Every array the loop hands to the update has the model's dtype."""
-    from dnn import training
+    from dnn import optimizers
 
     seen = set()
-    original = training.sgd_update
+    original = optimizers.sgd_update
 
     def spy(params, steps, state, momentum=0.0, nesterov=False):
         seen.update(a.dtype for a in [*params, *steps, *state.get("velocity", [])])
         return original(params, steps, state, momentum, nesterov)
 
-    monkeypatch.setattr(training, "sgd_update", spy)
+    monkeypatch.setattr(optimizers, "sgd_update", spy)
     X, y = separable(200, 4, dtype=np.float64)
     model = classifier(4, dtype=dtype, l2=0.01)
     model.fit(X, y, epochs=1, batchSize=32, verbose=0)

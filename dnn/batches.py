@@ -1,0 +1,117 @@
+"""The rows of one training set, mini-batch by mini-batch, and the buffers a batch is computed in.
+
+Everything a step writes into is allocated once per ``fit`` call in a
+:class:`Workspace`, so the loop allocates (almost) nothing per batch and the
+time goes to the matrix products.
+"""
+
+import numpy as np
+
+from dnn.preprocessing import standardize
+
+
+class Workspace:
+    """Buffers for one mini-batch of up to ``batch_size`` rows.
+
+    ``views(m)`` returns the first ``m`` rows of every per-row buffer; row
+    slices of C-contiguous arrays stay contiguous, so the last, smaller batch
+    runs through the same code.
+    """
+
+    def __init__(self, batch_size, units, dtype, dropout=None):
+        self.x = np.empty((batch_size, units[0]), dtype)
+        self.t = np.empty((batch_size, units[-1]), dtype)
+        self.s = np.empty((batch_size, 1), dtype)
+        self.outputs = [np.empty((batch_size, u), dtype) for u in units[1:]]
+        self.deltas = [np.empty((batch_size, u), dtype) for u in units[1:]]
+        # Dropout: per layer after the input, a mask and the masked output (None without dropout).
+        rates = dropout or [0.0] * (len(units) - 1)
+        self.masks = [np.empty((batch_size, u), dtype) if r else None for u, r in zip(units[1:], rates)]
+        self.dropped = [np.empty((batch_size, u), dtype) if r else None for u, r in zip(units[1:], rates)]
+        self._views = {}
+
+    def views(self, m):
+        if m not in self._views:
+            self._views[m] = (
+                self.x[:m],
+                self.t[:m],
+                self.s[:m],
+                [a[:m] for a in self.outputs],
+                [d[:m] for d in self.deltas],
+                [None if a is None else a[:m] for a in self.masks],
+                [None if a is None else a[:m] for a in self.dropped],
+            )
+        return self._views[m]
+
+
+class TrainingData:
+    """Rows of a training set, reachable by index.
+
+    Parameters
+    ----------
+    x : ndarray or numpy.memmap, shape (n, features)
+        In memory it must already have the model's dtype; a memmap may have
+        any numeric dtype and is converted batch by batch, never copied whole.
+    targets : ndarray, shape (n, outputs)
+    weights : ndarray of shape (n,), or None
+    rows : ndarray of int, or None
+        The rows of ``x`` that belong to the training set (None: all).
+    mean, scale : ndarray of shape (features,), or None
+        Standardization applied to every gathered batch.
+    """
+
+    def __init__(self, x, targets, weights=None, rows=None, mean=None, scale=None):
+        self.x, self.targets, self.weights = x, targets, weights
+        self.rows = rows
+        self.mean, self.scale = mean, scale
+        self.is_memmap = isinstance(x, np.memmap)
+
+    def __len__(self):
+        return len(self.targets) if self.rows is None else len(self.rows)
+
+    def epoch_order(self, rng, batch_size, shuffle=True):
+        """Row indices of ``x`` in the order one epoch visits them (in order without ``shuffle``)."""
+        n = len(self)
+        if not shuffle:
+            order = np.arange(n)
+        elif self.is_memmap:
+            order = _block_shuffled(rng, n, _block_rows(self.x, batch_size))
+        else:
+            order = rng.permutation(n)
+        return order if self.rows is None else self.rows[order]
+
+    def gather(self, index, x, t, s):
+        """Copy the rows ``index`` into the batch buffers ``x``, ``t`` and ``s``."""
+        # mode="clip" skips numpy's bounds check, which with out= also forces a
+        # buffered copy; every index comes from epoch_order and is in range.
+        if self.is_memmap:
+            index = np.sort(index)  # nearby rows: fewer page faults on the file
+            np.copyto(x, self.x.take(index, axis=0, mode="clip"), casting="unsafe")
+        else:
+            self.x.take(index, axis=0, out=x, mode="clip")
+        self.targets.take(index, axis=0, out=t, mode="clip")
+        if self.weights is not None:
+            self.weights.take(index, out=s[:, 0], mode="clip")
+        if self.mean is not None:
+            standardize(x, self.mean, self.scale)
+
+
+def _block_rows(x, batch_size):
+    """Rows per shuffling block of a memmap: about 16 MB, whole batches."""
+    row_bytes = max(1, x.shape[1] * x.dtype.itemsize)
+    return max(1, (16 << 20) // (row_bytes * batch_size)) * batch_size
+
+
+def _block_shuffled(rng, n, block_rows):
+    """A permutation of range(n) that visits contiguous blocks in random order.
+
+    Rows are shuffled inside each block, so a batch reads one region of the
+    file instead of the whole of it.
+    """
+    starts = rng.permutation(np.arange(0, n, block_rows))
+    return np.concatenate([s + rng.permutation(min(block_rows, n - s)) for s in starts])
+
+
+def batch_count(rows, batch_size):
+    """Mini-batches in an epoch of ``rows`` rows: the last one may be smaller."""
+    return -(-rows // batch_size)

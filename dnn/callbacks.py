@@ -1,0 +1,295 @@
+"""Hooks around the training loop, and the behaviours built on them.
+
+``fit(..., callbacks=[...])`` calls every callback at these points:
+
+- ``on_train_begin(run)`` and ``on_train_end(run)``: around the whole call;
+  ``on_train_end`` is called however ``fit`` ends, also by an exception;
+- ``on_epoch_begin(run, epoch)`` and ``on_epoch_end(run, epoch, logs)``:
+  ``epoch`` counts from 0 within the call, ``logs`` holds the epoch's history
+  values (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ``lr``, ``time``);
+- ``on_batch_begin(run, batch)`` and ``on_batch_end(run, batch, logs)``:
+  ``logs`` holds the batch's mean ``loss`` and its ``size`` in rows.
+
+``run`` is the :class:`dnn.training.TrainingRun`: ``run.model``, ``run.state``
+(the :class:`dnn.state.TrainingState`), ``run.epochs`` (epochs asked for),
+``run.verbose``, and ``run.stop_training``, which a callback sets to end
+training after the current batch. An exception raised by a callback ends
+``fit`` with the model as it was after the last whole batch, and propagates.
+
+The progress bar, the per-epoch lines of ``verbose=2``, parameter recording
+(:mod:`dnn.recording`) and early stopping are callbacks on this interface.
+"""
+
+import csv
+import math
+import os
+import sys
+import threading
+
+from dnn.checks import check_number, positive_int
+from dnn.reporting import ProgressBar, epoch_line
+
+
+class Callback:
+    """Base class: every hook does nothing. Override the ones you need."""
+
+    def on_train_begin(self, run):
+        pass
+
+    def on_epoch_begin(self, run, epoch):
+        pass
+
+    def on_batch_begin(self, run, batch):
+        pass
+
+    def on_batch_end(self, run, batch, logs):
+        pass
+
+    def on_epoch_end(self, run, epoch, logs):
+        pass
+
+    def on_train_end(self, run):
+        pass
+
+
+HOOKS = ("on_train_begin", "on_epoch_begin", "on_batch_begin", "on_batch_end", "on_epoch_end", "on_train_end")
+
+
+class CallbackList:
+    """Calls a hook on every callback that defines it; per-batch hooks only where overridden (they are hot)."""
+
+    def __init__(self, callbacks):
+        self.callbacks = list(callbacks)
+        self.batch_begin = [c.on_batch_begin for c in self.callbacks if _overrides(c, "on_batch_begin")]
+        self.batch_end = [c.on_batch_end for c in self.callbacks if _overrides(c, "on_batch_end")]
+
+    def call(self, hook, *arguments):
+        for callback in self.callbacks:
+            method = getattr(callback, hook, None)
+            if method is not None:
+                method(*arguments)
+
+
+def _overrides(callback, hook):
+    method = getattr(type(callback), hook, None)
+    return method is not None and method is not getattr(Callback, hook)
+
+
+def check_callbacks(callbacks):
+    """The callbacks argument of fit as a list; ValueError for anything without a hook."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, (Callback,)) or not isinstance(callbacks, (list, tuple)):
+        callbacks = [callbacks]
+    for callback in callbacks:
+        if not any(callable(getattr(callback, hook, None)) for hook in HOOKS):
+            raise ValueError(f"callbacks must have hooks such as on_epoch_end (see dnn.callbacks.Callback); "
+                             f"got {type(callback).__name__}")
+    return list(callbacks)
+
+
+def monitored(run, monitor):
+    """The name of the monitored value: ``monitor``, or val_loss with validation data and loss without."""
+    if monitor is not None:
+        return monitor
+    return "val_loss" if run.has_validation else "loss"
+
+
+class ProgressBarLogger(Callback):
+    """A progress bar over each epoch's batches with the running loss (``verbose=1``)."""
+
+    def __init__(self):
+        self.bar = None
+
+    def on_epoch_begin(self, run, epoch):
+        self.bar = ProgressBar(epoch, run.epochs, run.batches)
+
+    def on_batch_end(self, run, batch, logs):
+        self.bar.advance(run.progress)
+
+    def on_epoch_end(self, run, epoch, logs):
+        self.bar.finish(logs)
+        self.bar = None
+
+    def on_train_end(self, run):
+        if self.bar is not None:  # interrupted inside an epoch
+            self.bar.close()
+            self.bar = None
+
+
+class EpochLogger(Callback):
+    """One line per epoch with its loss, accuracy, learning rate and time (``verbose=2``)."""
+
+    def on_epoch_end(self, run, epoch, logs):
+        print(epoch_line(epoch, run.epochs, logs))
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
+
+    At every improvement it keeps a copy of the training state (parameters,
+    optimizer state), and puts it back when it stops; ``model.stoppedEarly``
+    then says when and which epoch was kept.
+
+    Parameters
+    ----------
+    patience : int
+    min_delta : float
+    monitor : str, optional
+        A history key; default val_loss with validation, else loss.
+    """
+
+    def __init__(self, patience, min_delta=0.0, monitor=None):
+        self.patience = positive_int(patience, "earlyStopping (the patience, in epochs)")
+        check_number(min_delta, "minDelta", low=0)
+        self.min_delta, self.monitor = float(min_delta), monitor
+
+    def on_train_begin(self, run):
+        self.key = monitored(run, self.monitor)
+        self.best, self.best_epoch, self.snapshot, self.wait = math.inf, None, None, 0
+
+    def on_epoch_end(self, run, epoch, logs):
+        value = logs.get(self.key, math.nan)
+        if value < self.best - self.min_delta:
+            self.best, self.best_epoch, self.wait = value, run.state.epochs, 0
+            self.snapshot = run.state.snapshot()
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            run.stop_training = True
+            self._restore(run)
+
+    def _restore(self, run):
+        if self.snapshot is None:  # the monitored value was never a number: nothing better to go back to
+            return
+        state = run.state
+        state.restore(self.snapshot, generator=False, keep_records=None)
+        state.stopped_early = {"epoch": state.epochs, "best_epoch": self.best_epoch, "monitor": self.key,
+                               "best": self.best}
+        if run.verbose:
+            print(f"Early stopping after epoch {state.epochs}: {self.key} has not improved by more than "
+                  f"{self.min_delta:g} for {self.patience} epochs; restored the weights of epoch {self.best_epoch} "
+                  f"({self.key} {self.best:.4f}).")
+
+
+class ModelCheckpoint(Callback):
+    """Save the model after epochs, through the atomic ``saveModel``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        May contain ``{epoch}`` (1-based, over all fit calls), formatted per save.
+    best_only : bool
+        Save only when ``monitor`` is lower than at every earlier save of this fit.
+    monitor : str, optional
+        A history key; default val_loss with validation, else loss.
+    """
+
+    def __init__(self, path, best_only=True, monitor=None):
+        self.path, self.best_only, self.monitor = os.fspath(path), bool(best_only), monitor
+
+    def on_train_begin(self, run):
+        self.key, self.best = monitored(run, self.monitor), math.inf
+
+    def on_epoch_end(self, run, epoch, logs):
+        value = logs.get(self.key, math.nan)
+        if self.best_only and not value < self.best:
+            return
+        self.best = value
+        run.model.saveModel(self.path.format(epoch=run.state.epochs))
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` stalls for ``patience`` epochs.
+
+    The reduction applies on top of the model's schedule (``state.lr_factor``)
+    and is kept with the model; the rate never goes below ``min_lr``. After a
+    reduction, ``cooldown`` epochs pass before counting stalls again.
+    """
+
+    def __init__(self, factor=0.1, patience=10, min_delta=1e-4, min_lr=0.0, cooldown=0, monitor=None):
+        check_number(factor, "factor", low=0, high=1, low_inclusive=False)
+        check_number(min_delta, "min_delta", low=0)
+        check_number(min_lr, "min_lr", low=0)
+        self.factor, self.patience = float(factor), positive_int(patience, "patience")
+        self.min_delta, self.min_lr, self.monitor = float(min_delta), float(min_lr), monitor
+        self.cooldown = 0 if cooldown == 0 else positive_int(cooldown, "cooldown")
+
+    def on_train_begin(self, run):
+        self.key, self.best, self.wait, self.cooling = monitored(run, self.monitor), math.inf, 0, 0
+
+    def on_epoch_end(self, run, epoch, logs):
+        value = logs.get(self.key, math.nan)
+        if value < self.best - self.min_delta:
+            self.best, self.wait = value, 0
+            return
+        if self.cooling:
+            self.cooling -= 1
+            return
+        self.wait += 1
+        if self.wait < self.patience:
+            return
+        state = run.state
+        current = state.learning_rate()
+        reduced = max(current * self.factor, self.min_lr)
+        if reduced < current:
+            state.lr_factor *= reduced / current
+            if run.verbose:
+                print(f"ReduceLROnPlateau after epoch {state.epochs}: learning rate {current:.4g} -> {reduced:.4g}")
+        self.wait, self.cooling = 0, self.cooldown
+
+
+class CSVLogger(Callback):
+    """Write every epoch's history values as a row of a CSV file (flushed per epoch).
+
+    The header is written with the first row; with ``append`` an existing file
+    is continued.
+    """
+
+    def __init__(self, path, append=False):
+        self.path, self.append = os.fspath(path), bool(append)
+        self.file = None
+
+    def on_train_begin(self, run):
+        exists = self.append and os.path.exists(self.path) and os.path.getsize(self.path) > 0
+        self.file = open(self.path, "a" if self.append else "w", newline="")  # noqa: SIM115 (closed at train end)
+        self.writer = None if not exists else "continue"
+
+    def on_epoch_end(self, run, epoch, logs):
+        row = {"epoch": run.state.epochs, **logs}
+        if self.writer is None or self.writer == "continue":
+            self.writer = csv.DictWriter(self.file, fieldnames=list(row), extrasaction="ignore", restval="")
+            if self.file.tell() == 0:
+                self.writer.writeheader()
+        self.writer.writerow(row)
+        self.file.flush()
+
+    def on_train_end(self, run):
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+class StopOnRequest(Callback):
+    """Stop training after the current batch when :meth:`request` is called, from any thread.
+
+    ``stopper = StopOnRequest(); model.fit(..., callbacks=[stopper])``, then
+    ``stopper.request()`` from a button, a timer or another callback: the
+    model keeps the weights of the last whole batch and the history of the
+    completed epochs.
+    """
+
+    def __init__(self):
+        self._requested = threading.Event()
+
+    def request(self):
+        self._requested.set()
+
+    def on_train_begin(self, run):
+        self._requested.clear()
+
+    def on_batch_end(self, run, batch, logs):
+        if self._requested.is_set():
+            run.stop_training = True
+            print(f"Training stopped on request after batch {batch + 1} of epoch {run.state.epochs + 1}.",
+                  file=sys.stderr)

@@ -1,0 +1,225 @@
+"""From the arguments of DNN.fit to a checked plan, before anything in the model changes.
+
+:func:`prepare` checks every argument against the model and returns a
+:class:`FitPlan`; only then does :func:`commit` let the model take what it
+learns at its first fit (task, classes, column names, scaling, generator), and
+:func:`dnn.training.train` run the epochs. So bad input raises a ValueError
+and leaves the model exactly as it was.
+"""
+
+import copy
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dnn import preprocessing, targets
+from dnn.batches import TrainingData
+from dnn.callbacks import check_callbacks
+from dnn.checks import check_number, positive_int
+from dnn.recording import check_record_every, parse_parameter_list
+from dnn.tasks import get_task
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """The keyword arguments of DNN.fit, under snake_case names."""
+
+    epochs: int = 20
+    batch_size: int = 30
+    verbose: int = 1
+    parameter_list: object = None
+    record_every: str = "epoch"
+    validation_data: object = None
+    validation_split: float = 0.0
+    early_stopping: object = None
+    min_delta: float = 0.0
+    class_weight: object = None
+    sample_weight: object = None
+    standardize: object = None
+    callbacks: object = None
+    shuffle: bool = True
+
+
+@dataclass
+class Validation:
+    """Rows to evaluate after every epoch: ``rows`` of ``x`` (all rows when None) and their targets."""
+
+    x: object
+    targets: object
+    rows: object = None
+
+
+@dataclass
+class FitPlan:
+    """The checked arguments of one fit call, and what the model learns from them at its first fit."""
+
+    data: TrainingData
+    validation: object
+    task: object
+    classes: object
+    feature_names: object
+    standardize: bool
+    rng: object
+    epochs: int
+    batch_size: int
+    verbose: int
+    shuffle: bool
+    specs: list
+    record_every: str
+    patience: object
+    min_delta: float
+    callbacks: list = field(default_factory=list)
+
+
+def prepare(model, X, y, options):
+    """Check every argument of fit against the model; the model is not changed."""
+    epochs = positive_int(options.epochs, "epochs")
+    batch_size = positive_int(options.batch_size, "batchSize")
+    if options.verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 0, 1 or 2, got {options.verbose!r}")
+    if not isinstance(options.shuffle, (bool, np.bool_)):
+        raise ValueError(f"shuffle must be True or False, got {options.shuffle!r}")
+    specs = [] if options.parameter_list is None else parse_parameter_list(options.parameter_list, model.units)
+    record_every = check_record_every(options.record_every)
+    patience, min_delta = _early_stopping(options.early_stopping, options.min_delta)
+    callbacks = check_callbacks(options.callbacks)
+    standardize = _standardize_flag(model, options.standardize)
+    split = options.validation_split
+    if options.validation_data is not None and split:
+        raise ValueError("give either validationData or validationSplit, not both")
+    if split is None or isinstance(split, bool) or not isinstance(split, (int, float)) or not 0 <= split < 1:
+        raise ValueError(f"validationSplit must be a fraction in [0, 1), got {split!r}")
+    X, names = preprocessing.checked_features(X, model.units[0], model.feature_names, model.dtype)
+    target_matrix, task, classes = model.encode_targets(y)
+    if len(target_matrix) != len(X):
+        raise ValueError(f"X has {len(X)} samples but y has {len(target_matrix)}")
+    weights = sample_weights(target_matrix, task, classes, options.sample_weight, options.class_weight, model.dtype)
+    names = model.feature_names or names
+    validation = None
+    if options.validation_data is not None:
+        validation = _validation_data(model, options.validation_data, names, task, classes)
+    train_rows = None
+    rng = model.state.rng
+    if split:
+        # The split draws from a copy of the model's generator, which replaces it only when fit goes ahead.
+        rng = copy.deepcopy(rng)
+        train_rows, validation_rows = split_rows(rng, target_matrix, task, split)
+        validation = Validation(X, target_matrix[validation_rows], validation_rows)
+    n_train = len(X) if train_rows is None else len(train_rows)
+    if batch_size > n_train:
+        warnings.warn(f"batchSize {batch_size} is larger than the {n_train} training samples; using {n_train}",
+                      stacklevel=3)
+        batch_size = n_train
+    mean, scale = model.feature_mean, model.feature_scale
+    if standardize and mean is None:
+        mean, scale = preprocessing.fit_standardizer(X, train_rows, model.dtype)
+    data = TrainingData(X, target_matrix, weights, train_rows, mean, scale)
+    return FitPlan(data=data, validation=validation, task=task, classes=classes, feature_names=names,
+                   standardize=standardize, rng=rng, epochs=epochs, batch_size=batch_size, verbose=options.verbose,
+                   shuffle=bool(options.shuffle), specs=specs, record_every=record_every, patience=patience,
+                   min_delta=min_delta, callbacks=callbacks)
+
+
+def commit(model, plan):
+    """What the model takes from a fit's checked arguments: task, classes, column names, scaling, generator."""
+    model.task, model.classes = plan.task, plan.classes
+    model.state.rng = plan.rng
+    model.feature_names = plan.feature_names
+    model.standardize = plan.standardize
+    model.feature_mean, model.feature_scale = plan.data.mean, plan.data.scale
+
+
+def _early_stopping(patience, min_delta):
+    if patience is not None:
+        patience = positive_int(patience, "earlyStopping (the patience, in epochs)")
+    check_number(min_delta, "minDelta", low=0)
+    return patience, float(min_delta)
+
+
+def _standardize_flag(model, requested):
+    if requested is None:
+        return bool(model.standardize)
+    if not isinstance(requested, bool):
+        raise ValueError(f"standardize must be True, False or None, got {requested!r}")
+    if not requested and model.feature_mean is not None:
+        raise ValueError("this model already standardizes its inputs with the scaling it learned at its first fit; "
+                         "its weights depend on it, so it cannot be turned off")
+    return requested
+
+
+def _validation_data(model, validation_data, names, task, classes):
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        raise ValueError("validationData must be a pair (X_validation, y_validation)")
+    X, y = validation_data
+    try:
+        X, _ = preprocessing.checked_features(X, model.units[0], names, model.dtype)
+        target_matrix, _, _ = targets.encode_targets(y, model.activations[-1], model.units[-1], model.dtype,
+                                                     task, classes)
+    except ValueError as error:
+        raise ValueError(f"validationData: {error}") from None
+    if len(target_matrix) != len(X):
+        raise ValueError(f"validationData: X has {len(X)} samples but y has {len(target_matrix)}")
+    return Validation(X, target_matrix)
+
+
+def sample_weights(target_matrix, task, classes, sample_weight, class_weight, dtype):
+    """Per-sample weights from sampleWeight and classWeight (their product when both are given), or None."""
+    weights = None
+    n = len(target_matrix)
+    if sample_weight is not None:
+        weights = targets.as_array(sample_weight, "sampleWeight").astype(np.float64, copy=True)
+        if weights.ndim != 1 or len(weights) != n:
+            raise ValueError(f"sampleWeight must have one weight per sample ({n}), got shape {weights.shape}")
+        _check_weights(weights, "sampleWeight")
+    if class_weight is not None:
+        if not task.single_label:
+            raise ValueError(f"classWeight needs a single-label classifier (this model's task is {task}); "
+                             f"use sampleWeight instead")
+        index = task.class_indices(target_matrix)
+        per_class = _class_weights(class_weight, classes, index)
+        weights = per_class[index] if weights is None else weights * per_class[index]
+    if weights is not None and not weights.sum() > 0:
+        raise ValueError("the sample weights are all zero")
+    return None if weights is None else weights.astype(dtype)
+
+
+def _class_weights(class_weight, classes, index):
+    labels = classes.tolist()
+    if isinstance(class_weight, str) and class_weight == "balanced":
+        counts = np.bincount(index, minlength=len(labels)).astype(np.float64)
+        # n / (k * count): every class weighs the same in total; absent classes get 1
+        return np.where(counts > 0, len(index) / (len(labels) * np.maximum(counts, 1)), 1.0)
+    if not isinstance(class_weight, dict):
+        raise ValueError(f"classWeight must be a dict {{class: weight}} or 'balanced', got {class_weight!r}")
+    unknown = [key for key in class_weight if key not in labels]
+    if unknown:
+        raise ValueError(f"classWeight names classes {unknown} that the model does not have; its classes: {labels}")
+    weights = np.ones(len(labels))
+    for key, value in class_weight.items():
+        weights[labels.index(key)] = value if isinstance(value, (int, float)) and not isinstance(value, bool) else -1
+    _check_weights(weights, "classWeight")
+    return weights
+
+
+def _check_weights(weights, name):
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise ValueError(f"{name} must hold finite, non-negative numbers")
+
+
+def split_rows(rng, target_matrix, task, fraction):
+    """Shuffled (train rows, validation rows); each class keeps its share in both when classifying.
+
+    ``task`` is a :class:`dnn.tasks.Task` or its name.
+    """
+    n = len(target_matrix)
+    train, validation = [], []
+    for group in get_task(task).groups(target_matrix):
+        group = rng.permutation(group)
+        cut = round(fraction * len(group))
+        validation.append(group[:cut])
+        train.append(group[cut:])
+    train, validation = np.concatenate(train), np.concatenate(validation)
+    if len(validation) == 0 or len(train) == 0:
+        raise ValueError(f"validationSplit {fraction} of {n} samples leaves an empty training or validation set")
+    return np.sort(train), np.sort(validation)

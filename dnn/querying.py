@@ -1,0 +1,140 @@
+"""The querying half of the DNN class: predictions, evaluation and figures.
+
+A mixin of :class:`dnn.DNN`, kept in its own file so each file stays small; it
+uses the model's public state (``units``, ``activations``, ``task``...) and
+``checked_parameters``.
+"""
+
+import numpy as np
+
+from dnn import plotting, preprocessing
+from dnn.inference import forward_chunks, gather_outputs
+from dnn.losses import objective
+from dnn.reporting import metrics_table
+
+
+class Querying:
+    """predict, predictProba, modelEvaluate and the draw* figures of :class:`dnn.DNN`."""
+
+    def predict(self, X):
+        """Class labels (classifiers) or values (regression) for the rows of ``X``.
+
+        Returns
+        -------
+        ndarray
+            (n,) labels in the user's own label values, (n, k) 0/1 indicators
+            for a multi-label model, (n,) values for one regression output or
+            (n, k) for several.
+        """
+        self.require_network("predict")
+        task, classes = self._task_and_classes()
+        # Labels only need the output layer's pre-activations (see Task.predictions).
+        rows, chunks = self._output_chunks(X, activate_output=False)
+        result = None
+        for start, stop, z in chunks:
+            part = task.predictions(z, classes)
+            if result is None:
+                result = np.empty((rows, *part.shape[1:]), dtype=part.dtype)
+            result[start:stop] = part
+        return result
+
+    def predictProba(self, X):
+        """Class probabilities, shape (n, k).
+
+        For one sigmoid output the columns are P(classes[0]) and P(classes[1]);
+        for several sigmoid outputs of a single-label model the outputs are
+        normalized to sum to 1; for a multi-label model each column is the
+        probability of its label.
+        """
+        self.require_network("predictProba")
+        task, _ = self._task_and_classes()
+        if not task.is_classifier:
+            raise ValueError("predictProba is for classifiers; this model has an identity (regression) output")
+        return task.probabilities(self._outputs(X), self.activations[-1])
+
+    def modelEvaluate(self, X, y, verbose=1):
+        """Loss and metrics of the model on ``X``, ``y``.
+
+        Returns
+        -------
+        dict
+            ``loss`` (with the L2 penalty, as in training) and, for
+            classifiers, ``accuracy``, per-class ``precision``, ``recall``,
+            ``f1`` and ``support`` (dicts keyed by class label), their
+            ``macro_*`` averages and the ``confusion_matrix`` (rows: true
+            classes, in the order of ``model.classes``); for regression
+            ``mse``, ``mae`` and ``r2``. With ``verbose`` tables are printed.
+        """
+        self.require_network("modelEvaluate")
+        outputs, target_matrix, task, classes = self._outputs_and_targets(X, y)
+        result = {"loss": objective(self.loss, outputs, target_matrix, self.checked_parameters()[0], self.l2)}
+        result.update(task.scores(outputs, target_matrix, classes))
+        if verbose:
+            print(metrics_table(result))
+        return result
+
+    def _outputs_and_targets(self, X, y):
+        """Network outputs for X and the target matrix for y, with the task and classes."""
+        target_matrix, task, classes = self.encode_targets(y)
+        outputs = self._outputs(X)
+        if len(target_matrix) != len(outputs):
+            raise ValueError(f"X has {len(outputs)} samples but y has {len(target_matrix)}")
+        return outputs, target_matrix, task, classes
+
+    def _outputs(self, X):
+        """Network output for every row of ``X``, shape (n, units of layer L)."""
+        rows, chunks = self._output_chunks(X)
+        return gather_outputs(rows, chunks, self.units[-1], self.dtype)
+
+    def _output_chunks(self, X, activate_output=True):
+        """The row count of ``X`` and an iterator of ``(start, stop, outputs)`` over its chunks.
+
+        Without ``activate_output`` the outputs are the output layer's pre-activations.
+        """
+        weights, biases = self.checked_parameters()
+        X, _ = preprocessing.feature_matrix(X, self.units[0], self.feature_names)
+        activations = self.activations[1:] if activate_output else [*self.activations[1:-1], "identity"]
+        return len(X), forward_chunks(X, weights, biases, activations, self.units, self.dtype, self.feature_mean,
+                                      self.feature_scale)
+
+    # ------------------------------------------------------------------ figures
+
+    def drawConvergenceCurve(self, path=None):
+        """Plot every parameter recorded with fit(parameterList=...) against epoch (or batch).
+
+        Returns the matplotlib Figure; with ``path``, also saves it as a PNG.
+        """
+        return plotting.convergence_curve(self.parameterRecord, self.state.record_every, path)
+
+    def drawHistory(self, path=None):
+        """Plot loss and accuracy per epoch (training and validation) and the learning rate.
+
+        Returns the matplotlib Figure; with ``path``, also saves it as a PNG.
+        """
+        return plotting.history(self.history, path)
+
+    def drawDigits(self, X_vector, y_vector=None, path=None):
+        """Show image rows (8x8, 28x28: any square) with their label and the model's prediction.
+
+        Returns the matplotlib Figure; with ``path``, also saves it as a PNG.
+        """
+        images = np.asarray(X_vector.to_numpy() if hasattr(X_vector, "to_numpy") else X_vector)
+        images = images.reshape(1, -1) if images.ndim == 1 else images
+        labels = None
+        if y_vector is not None:
+            labels = np.asarray(y_vector).reshape(-1)
+            if len(labels) != len(images):
+                raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        return plotting.digits(images, labels, self.predict(images), path)
+
+    def drawConfusionMatrix(self, X, y, path=None):
+        """Plot the confusion matrix of the model on ``X``, ``y``, with counts.
+
+        Returns the matplotlib Figure; with ``path``, also saves it as a PNG.
+        """
+        self.require_network("drawConfusionMatrix")
+        outputs, target_matrix, task, classes = self._outputs_and_targets(X, y)
+        if not task.single_label:
+            raise ValueError(f"a confusion matrix needs a single-label classifier; this model's task is {task}")
+        return plotting.confusion_matrix(task.scores(outputs, target_matrix, classes)["confusion_matrix"], classes,
+                                         path)

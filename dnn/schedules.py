@@ -1,0 +1,141 @@
+"""Learning-rate schedules: the rate of every epoch as a function of the epoch number.
+
+A schedule is called with the 0-based epoch (counted over all ``fit`` calls
+of a model) and returns the learning rate of that epoch. ``DNN(lr=schedule)``
+uses one; ``DNN(lr=0.1, decay=0.01)`` is shorthand for
+``InverseTimeDecay(0.1, 0.01)``. ``config()`` gives a schedule as plain data and
+:func:`from_config` rebuilds it, so model files keep it.
+"""
+
+import math
+
+from dnn.checks import check_number, positive_int
+
+
+class Schedule:
+    """Base class; subclasses set ``name`` and ``settings`` and implement ``__call__``."""
+
+    name = None
+    settings = ()
+
+    def __call__(self, epoch):
+        raise NotImplementedError
+
+    def config(self):
+        return {"name": self.name, **{key: getattr(self, key) for key in self.settings}}
+
+    def __repr__(self):
+        settings = ", ".join(f"{key}={getattr(self, key)!r}" for key in self.settings)
+        return f"{type(self).__name__}({settings})"
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.config() == self.config()
+
+    __hash__ = None
+
+
+def _rate(value, name="lr"):
+    check_number(value, name, low=0, low_inclusive=False)
+    return float(value)
+
+
+class InverseTimeDecay(Schedule):
+    """lr / (1 + decay * epoch); decay 0 is a constant rate."""
+
+    name = "inverse_time"
+    settings = ("lr", "decay")
+
+    def __init__(self, lr, decay=0.0):
+        check_number(decay, "decay", low=0)
+        self.lr, self.decay = _rate(lr), float(decay)
+
+    def __call__(self, epoch):
+        return decayed_learning_rate(self.lr, self.decay, epoch)
+
+
+class StepDecay(Schedule):
+    """lr * factor ** floor(epoch / every): the rate drops by ``factor`` every ``every`` epochs."""
+
+    name = "step"
+    settings = ("lr", "factor", "every")
+
+    def __init__(self, lr, factor=0.5, every=10):
+        check_number(factor, "factor", low=0, low_inclusive=False)
+        self.lr, self.factor, self.every = _rate(lr), float(factor), positive_int(every, "every")
+
+    def __call__(self, epoch):
+        return self.lr * self.factor ** (epoch // self.every)
+
+
+class ExponentialDecay(Schedule):
+    """lr * rate ** epoch."""
+
+    name = "exponential"
+    settings = ("lr", "rate")
+
+    def __init__(self, lr, rate=0.96):
+        check_number(rate, "rate", low=0, low_inclusive=False)
+        self.lr, self.rate = _rate(lr), float(rate)
+
+    def __call__(self, epoch):
+        return self.lr * self.rate**epoch
+
+
+class CosineDecay(Schedule):
+    """Cosine decay from lr to min_lr over ``epochs`` epochs, after an optional linear warm-up.
+
+    Warm-up epochs e < warmup use lr * (e + 1) / warmup; then
+    min_lr + (lr - min_lr) (1 + cos(pi * t)) / 2 with t = (e - warmup) / (epochs - warmup),
+    and min_lr from epoch ``epochs`` on.
+    """
+
+    name = "cosine"
+    settings = ("lr", "epochs", "min_lr", "warmup")
+
+    def __init__(self, lr, epochs, min_lr=0.0, warmup=0):
+        self.lr, self.epochs = _rate(lr), positive_int(epochs, "epochs")
+        check_number(min_lr, "min_lr", low=0)
+        if isinstance(warmup, bool) or not isinstance(warmup, int) or not 0 <= warmup < self.epochs:
+            raise ValueError(f"warmup must be an integer in [0, epochs), got {warmup!r}")
+        if min_lr > self.lr:
+            raise ValueError(f"min_lr ({min_lr}) must not exceed lr ({self.lr})")
+        self.min_lr, self.warmup = float(min_lr), warmup
+
+    def __call__(self, epoch):
+        if epoch < self.warmup:
+            return self.lr * (epoch + 1) / self.warmup
+        if epoch >= self.epochs:
+            return self.min_lr
+        t = (epoch - self.warmup) / (self.epochs - self.warmup)
+        return self.min_lr + (self.lr - self.min_lr) * (1 + math.cos(math.pi * t)) / 2
+
+
+SCHEDULES = {cls.name: cls for cls in (InverseTimeDecay, StepDecay, ExponentialDecay, CosineDecay)}
+
+
+def decayed_learning_rate(lr, decay, epoch):
+    """Learning rate of epoch ``epoch`` (0-based): lr / (1 + decay * epoch)."""
+    return lr / (1.0 + decay * epoch)
+
+
+def make_schedule(lr, decay=0.0):
+    """The schedule of ``DNN(lr=..., decay=...)``: a Schedule as given, or a number with its decay."""
+    if isinstance(lr, Schedule):
+        check_number(decay, "decay", low=0)
+        if decay:
+            raise ValueError("give either a learning-rate schedule or decay, not both")
+        return lr
+    if callable(lr) and not isinstance(lr, (int, float)):
+        raise ValueError(f"lr must be a number or a dnn.schedules.Schedule, got {lr!r}")
+    return InverseTimeDecay(lr, decay)
+
+
+def from_config(config):
+    """The schedule described by ``config()`` output."""
+    if not isinstance(config, dict) or config.get("name") not in SCHEDULES:
+        raise ValueError(f"a schedule config needs a 'name' among {', '.join(SCHEDULES)}")
+    cls = SCHEDULES[config["name"]]
+    unknown = set(config) - {"name", *cls.settings}
+    if unknown:
+        raise ValueError(f"unknown settings {sorted(unknown)} for schedule {cls.name!r}")
+    return cls(**{key: value for key, value in config.items() if key != "name"})

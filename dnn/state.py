@@ -1,0 +1,122 @@
+"""The training state: everything that continues from one ``fit`` call to the next.
+
+One explicit object shared by fitting, persistence and plotting: the
+parameters, the optimizer (with its state), the learning-rate schedule and the
+factor callbacks such as ReduceLROnPlateau apply to it, the model's random
+generator, the epoch count, the history, the recorded parameters and the
+validation split.
+"""
+
+import math
+
+from dnn import optimizers
+
+
+class TrainingState:
+    """What training needs to continue exactly where it stopped.
+
+    Attributes
+    ----------
+    params : dnn.parameters.Parameters or None
+        Created from the layers' arrays the first time they are needed.
+    optimizer : dnn.optimizers.Optimizer
+    schedule : dnn.schedules.Schedule
+    lr_factor : float
+        Multiplies the schedule's rate (ReduceLROnPlateau lowers it).
+    rng : numpy.random.Generator
+        Initialization, shuffling, validation splits and dropout masks.
+    epochs : int
+        Epochs trained so far, over all fit calls.
+    history : dict of per-epoch lists
+    parameter_record : dict from spec to list of floats
+    record_every : "epoch" or "batch"
+    validation_split : dict or None
+        The rows held out by ``validationSplit``: ``{"fraction", "rows", "validation"}``.
+    stopped_early : dict or None
+    """
+
+    def __init__(self, optimizer, schedule, rng):
+        self.params = None
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.lr_factor = 1.0
+        self.rng = rng
+        self.epochs = 0
+        self.history = {}
+        self.parameter_record = {}
+        self.record_every = "epoch"
+        self.validation_split = None
+        self.stopped_early = None
+
+    def learning_rate(self, epoch=None):
+        """The rate of ``epoch`` (the next epoch by default): the schedule's rate times ``lr_factor``."""
+        rate = self.schedule(self.epochs if epoch is None else epoch)
+        return rate if self.lr_factor == 1.0 else rate * self.lr_factor
+
+    def snapshot(self):
+        """Copies of everything a mini-batch changes: parameters, optimizer state, generator, records."""
+        return {
+            "flat": self.params.flat.copy(),
+            "optimizer": self.optimizer.snapshot(),
+            "rng": self.rng.bit_generator.state,
+            "record": {spec: len(values) for spec, values in self.parameter_record.items()},
+        }
+
+    def restore(self, snapshot, generator=True, keep_records=0):
+        """Put back a :meth:`snapshot`.
+
+        ``generator``: also rewind the random generator. ``keep_records``:
+        how many values recorded after the snapshot to keep per spec (None:
+        leave the records alone).
+        """
+        self.params.flat[...] = snapshot["flat"]
+        self.optimizer.restore(snapshot["optimizer"])
+        if generator:
+            self.rng.bit_generator.state = snapshot["rng"]
+        if keep_records is not None:
+            for spec, length in snapshot["record"].items():
+                del self.parameter_record[spec][length + keep_records:]
+
+    def record_history(self, values):
+        """Append one epoch to every history list; a value missing in an epoch is NaN."""
+        done = len(self.history.get("lr", []))
+        for key in values.keys() | self.history.keys():
+            self.history.setdefault(key, [math.nan] * done).append(values.get(key, math.nan))
+
+    def completed_epochs(self):
+        """The number of epochs in the history."""
+        return len(self.history.get("lr", []))
+
+
+class OptimizerSetting:
+    """A setting of the model's optimizer (momentum, beta1...), readable and settable on the model."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, model, owner=None):
+        if model is None:
+            return self
+        return getattr(model.optimizer, self.name, None)
+
+    def __set__(self, model, value):
+        optimizer = model.optimizer
+        if self.name not in optimizer.settings:
+            raise AttributeError(f"{self.name} is not a setting of the {optimizer.name} optimizer "
+                                 f"(its settings: {', '.join(optimizer.settings) or 'none'})")
+        changed = optimizers.from_config({**optimizer.config(), self.name: value})
+        changed.state = optimizer.state
+        model.state.optimizer = changed
+
+
+class StateField:
+    """A field of the training state, under its public name on the model (history, epochs...)."""
+
+    def __init__(self, field):
+        self.field = field
+
+    def __get__(self, model, owner=None):
+        return self if model is None else getattr(model.state, self.field)
+
+    def __set__(self, model, value):
+        setattr(model.state, self.field, value)

@@ -1,0 +1,156 @@
+"""What differs between the four tasks a network can learn, in one place.
+
+- :data:`MULTICLASS`: one output per class (softmax, or sigmoid with several
+  units trained on one label per sample); the largest output wins.
+- :data:`BINARY`: one sigmoid output, the probability of the second class;
+  threshold 0.5.
+- :data:`MULTILABEL`: independent sigmoid outputs, threshold 0.5 each; a
+  sample counts as correct when every label is.
+- :data:`REGRESSION`: real-valued identity outputs.
+
+Each task decodes network outputs into predictions, probabilities, correct
+counts and scores; :mod:`dnn.targets` encodes what users pass as ``y`` and
+decides which task it implies.
+"""
+
+import numpy as np
+
+from dnn import metrics
+
+THRESHOLD = 0.5
+
+
+class Task:
+    """Behaviour shared by the classification tasks; see the module docstring."""
+
+    name = None
+    is_classifier = True
+    single_label = True
+
+    def class_indices(self, outputs):
+        """Index of the class each row of outputs (or of a target matrix) stands for."""
+        return outputs.argmax(axis=1)
+
+    def count_correct(self, p, t):
+        """Number of rows of outputs ``p`` (n, k) that match targets ``t`` (n, k)."""
+        return int(np.count_nonzero(self.class_indices(p) == self.class_indices(t)))
+
+    def predictions(self, z, classes):
+        """Labels from the output layer's pre-activations ``z`` (n, k).
+
+        Softmax and sigmoid keep the order of z, and sigmoid(z) >= 0.5 exactly
+        when z >= 0, so no activation needs computing.
+        """
+        return classes[z.argmax(axis=1)]
+
+    def probabilities(self, outputs, activation):
+        """Class probabilities (n, classes) from the network's outputs."""
+        if activation == "sigmoid":  # independent sigmoids of a single-label model: normalized to sum to 1
+            outputs /= np.maximum(outputs.sum(axis=1, keepdims=True), np.finfo(outputs.dtype).tiny)
+        return outputs
+
+    def scores(self, outputs, targets, classes):
+        """Accuracy, per-class precision, recall, F1 and support, macro averages and the confusion matrix."""
+        confusion = metrics.confusion_matrix(self.class_indices(targets), self.class_indices(outputs), len(classes))
+        result = {"accuracy": self.count_correct(outputs, targets) / len(outputs)}
+        result.update(metrics.per_class_scores(*metrics.precision_recall_f1(confusion), classes))
+        result["confusion_matrix"] = confusion
+        return result
+
+    def groups(self, targets):
+        """Row indices of every class present, for stratified splits."""
+        index = self.class_indices(targets)
+        return [np.flatnonzero(index == c) for c in np.unique(index)]
+
+    def __eq__(self, other):
+        # A task equals its name, so ``model.task == "binary"`` reads as it did when tasks were strings.
+        return other is self or (isinstance(other, str) and other == self.name)
+
+    def __hash__(self):
+        return hash(self.name)
+
+    def __str__(self):
+        return self.name
+
+    def __repr__(self):
+        return f"<task {self.name}>"
+
+    def __reduce__(self):
+        # One instance per task, also after copying or unpickling a model.
+        return get_task, (self.name,)
+
+
+class Multiclass(Task):
+    name = "multiclass"
+
+
+class Binary(Task):
+    name = "binary"
+
+    def class_indices(self, outputs):
+        return (outputs[:, 0] >= THRESHOLD).astype(np.intp)
+
+    def predictions(self, z, classes):
+        return classes[(z[:, 0] >= 0).astype(np.intp)]
+
+    def probabilities(self, outputs, activation):
+        return np.hstack([1 - outputs, outputs])
+
+
+class Multilabel(Task):
+    name = "multilabel"
+    single_label = False
+
+    def count_correct(self, p, t):
+        return int(np.count_nonzero(((p >= THRESHOLD) == (t >= THRESHOLD)).all(axis=1)))
+
+    def predictions(self, z, classes):
+        return (z >= 0).astype(np.int64)
+
+    def probabilities(self, outputs, activation):
+        return outputs
+
+    def scores(self, outputs, targets, classes):
+        """Accuracy, then every label scored as its own yes/no question; no confusion matrix."""
+        predicted, actual = outputs >= THRESHOLD, targets >= THRESHOLD
+        per_label = [metrics.confusion_matrix(actual[:, k], predicted[:, k], 2)[::-1, ::-1]
+                     for k in range(len(classes))]
+        scores = np.array([[s[0] for s in metrics.precision_recall_f1(c)] for c in per_label]).T
+        result = {"accuracy": self.count_correct(outputs, targets) / len(outputs)}
+        result.update(metrics.per_class_scores(scores[0], scores[1], scores[2], scores[3].astype(np.int64), classes))
+        return result
+
+    def groups(self, targets):
+        return [np.arange(len(targets))]
+
+
+class Regression(Task):
+    name = "regression"
+    is_classifier = False
+    single_label = False
+
+    def count_correct(self, p, t):
+        return 0
+
+    def predictions(self, z, classes):
+        return z[:, 0] if z.shape[1] == 1 else z
+
+    def scores(self, outputs, targets, classes):
+        return metrics.regression_scores(outputs, targets)
+
+    def groups(self, targets):
+        return [np.arange(len(targets))]
+
+
+MULTICLASS, BINARY, MULTILABEL, REGRESSION = Multiclass(), Binary(), Multilabel(), Regression()
+TASKS = {task.name: task for task in (MULTICLASS, BINARY, MULTILABEL, REGRESSION)}
+
+
+def get_task(name):
+    """The task registered under ``name``; ValueError listing the names otherwise."""
+    if isinstance(name, Task):
+        return name
+    try:
+        return TASKS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown task {name!r}; valid names: {', '.join(TASKS)}") from None

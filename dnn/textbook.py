@@ -1,0 +1,119 @@
+"""The textbook half of the DNN class: forward and back propagation by hand, and the gradient check.
+
+A mixin of :class:`dnn.DNN`, kept in its own file so each file stays small.
+"""
+
+import numpy as np
+
+from dnn import preprocessing, targets
+from dnn.backprop import backward_pass, forward_pass
+from dnn.gradient_check import compare_gradients
+from dnn.losses import add_l2_gradient, objective, output_delta
+
+
+class Textbook:
+    """forwardPropagation, backPropagation, gradientCheck and dataFormatConversion of :class:`dnn.DNN`."""
+
+    def forwardPropagation(self, X):
+        """Output matrix (n, units of layer L) for ``X``; keeps every layer's output for backPropagation."""
+        self.require_network("forwardPropagation")
+        weights, biases = self.checked_parameters()
+        self._cache = forward_pass(self._model_inputs(X, self.dtype), weights, biases, self.activations[1:])
+        return self._cache[-1]
+
+    def backPropagation(self, y):
+        """Gradients of the loss for the last forwardPropagation's input and targets ``y``.
+
+        Returns
+        -------
+        dW, db : dicts keyed by layer number 2..L, shaped like ``w`` and ``b``.
+        """
+        if self._cache is None:
+            raise ValueError("call forwardPropagation(X) before backPropagation(y)")
+        weights, _ = self.checked_parameters()
+        target_matrix, _, _ = self.encode_targets(y)
+        if len(target_matrix) != len(self._cache[-1]):
+            raise ValueError(f"y has {len(target_matrix)} rows but the last forwardPropagation had "
+                             f"{len(self._cache[-1])}")
+        grad_w, grad_b = self._objective_gradients(self._cache, target_matrix, weights)
+        layers = range(2, len(self.units) + 1)
+        return dict(zip(layers, grad_w)), dict(zip(layers, grad_b))
+
+    def gradientCheck(self, X, y, entries=None, seed=0):
+        """Compare backpropagation with central differences of the loss.
+
+        Computed in float64 on copies of the parameters; the model is unchanged.
+        Dropout is off in the check (it compares the deterministic network).
+
+        Parameters
+        ----------
+        X, y : as for fit.
+        entries : int, optional
+            Check this many randomly chosen entries of every array instead of
+            all of them (each entry costs four forward passes).
+        seed : int
+            Seeds the choice of entries.
+
+        Returns
+        -------
+        dict
+            ``{"w2": error, "b2": error, ...}``: for every array the maximum
+            relative error max |a - n| / max(|a|, |n|, 1e-5) between analytic
+            gradients a and fourth-order central differences n.
+        """
+        self.require_network("gradientCheck")
+        weights, biases = self.checked_parameters()
+        weights = [w.astype(np.float64) for w in weights]
+        biases = [b.astype(np.float64) for b in biases]
+        X = self._model_inputs(X, np.float64)
+        target_matrix, _, _ = self.encode_targets(y, dtype=np.float64)
+        if len(target_matrix) != len(X):
+            raise ValueError(f"X has {len(X)} samples but y has {len(target_matrix)}")
+        if any(self.dropout):
+            print("gradientCheck: dropout is off in the check; it compares the deterministic network.")
+        activations = self.activations[1:]
+
+        def current_loss():
+            return objective(self.loss, forward_pass(X, weights, biases, activations)[-1], target_matrix, weights,
+                             self.l2)
+
+        grad_w, grad_b = self._objective_gradients(forward_pass(X, weights, biases, activations), target_matrix,
+                                                   weights)
+        return compare_gradients(current_loss, weights, biases, grad_w, grad_b, entries, seed)
+
+    @classmethod
+    def dataFormatConversion(cls, X_df, y_df, classNum):
+        """The tutorial's conversion of tables: a float feature matrix and a one-hot label matrix.
+
+        Parameters
+        ----------
+        X_df : pandas DataFrame or array-like, shape (n, features), numeric
+        y_df : pandas Series, one-column DataFrame or array-like of n labels
+            Integer labels 0..classNum-1, or classNum distinct labels of any
+            kind (their columns in sorted order).
+        classNum : int
+            Number of classes, at least 2.
+
+        Returns
+        -------
+        X : ndarray of float64, shape (n, features)
+        Y : ndarray of float64, shape (n, classNum), one-hot rows
+        """
+        return targets.data_format_conversion(X_df, y_df, classNum)
+
+    def _model_inputs(self, X, dtype):
+        """``X`` checked, in ``dtype`` and standardized as the model does it: what its first layer sees."""
+        X, _ = preprocessing.checked_features(X, self.units[0], self.feature_names, dtype)
+        if self.feature_mean is None:
+            return X
+        # A copy: the user's own array is never scaled in place.
+        return preprocessing.standardize(np.array(X, dtype=dtype, copy=True), self.feature_mean.astype(dtype),
+                                         self.feature_scale.astype(dtype))
+
+    def _objective_gradients(self, cache, target_matrix, weights):
+        """Gradients of the mean loss plus the L2 term for a forward pass's ``cache``: (grad_w, grad_b)."""
+        p = cache[-1]
+        delta = output_delta(self.activations[-1], self.loss, p, target_matrix, 1.0 / len(p))
+        grad_w, grad_b = backward_pass(cache, delta, weights, self.activations[1:])
+        add_l2_gradient(grad_w, weights, self.l2)
+        return grad_w, grad_b
