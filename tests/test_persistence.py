@@ -289,6 +289,36 @@ def test_format_v1_fixture_still_loads():
     assert model.predict(x).tolist() == [["no", "yes"][int(expected.argmax())]]
 
 
+def test_format_v2_fixture_loads_with_its_training_state():
+    model = DNN.importModel(FIXTURES / "model_format_v2.pkl")
+    config = model.getConfig()
+    assert [layer.get("dropout") for layer in config["layers"]] == [None, 0.25, 0.0]
+    assert config["lr"] == {"name": "step", "lr": 0.1, "factor": 0.5, "every": 1}
+    assert config["optimizer"] == {"name": "adam", "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-08}
+    assert model.state.lr_factor == 0.5 and model.optimizer.state["step"] == 4
+    assert model.history["lr"] == [0.1, 0.05] and model.classes.tolist() == ["no", "yes"]
+    formulas = fixture_formulas()
+    w, b = formulas.fixture_weights(model.units)
+    mean, scale = formulas.fixture_scaler(3)
+    x = np.array([[0.5, -1.0, 2.0]])
+    logits = np.tanh((x - mean) / scale @ w[2] + b[2]) @ w[3] + b[3]
+    expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    np.testing.assert_allclose(model.predictProba(x), expected, rtol=1e-5)
+
+
+def test_a_changed_byte_in_the_payload_fails_the_checksum(tmp_path):
+    model = trained()[0]
+    path = tmp_path / "m.pkl"
+    model.saveModel(path)
+    data = bytearray(path.read_bytes())
+    envelope = pickle.loads(bytes(data))
+    offset = bytes(data).index(envelope["payload"][-200:])  # a byte inside the weights
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="checksum does not match"):
+        DNN.importModel(path)
+
+
 def test_shipped_digits_model_loads_and_is_accurate():
     pytest.importorskip("sklearn")
     from sklearn.model_selection import train_test_split
