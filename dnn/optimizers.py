@@ -138,7 +138,34 @@ class Adam(Optimizer):
         self.state["step"] = state["step"]
 
 
-OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam)}
+class RMSprop(Optimizer):
+    """RMSprop (Hinton, 2012): steps divided by a moving root mean square of the gradient.
+
+    v <- rho v + (1 - rho) g^2;  param <- param - lr g / (sqrt(v) + epsilon).
+    """
+
+    name = "rmsprop"
+    state_arrays = ("v",)
+    settings = ("rho", "epsilon")
+
+    def __init__(self, rho=0.9, epsilon=1e-8):
+        super().__init__()
+        check_number(rho, "rho", low=0, high=1)
+        check_number(epsilon, "epsilon", low=0, low_inclusive=False)
+        self.rho, self.epsilon = float(rho), float(epsilon)
+
+    def update(self, param, grad, lr):
+        v = self.state["v"]
+        v *= self.rho
+        v += (1 - self.rho) * grad * grad
+        denominator = np.sqrt(v)
+        denominator += self.epsilon
+        grad /= denominator
+        grad *= lr
+        param -= grad
+
+
+OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam, RMSprop)}
 
 
 def make_optimizer(optimizer, **settings):

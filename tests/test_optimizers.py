@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dnn.optimizers import adam_update, init_state, sgd_update
+from dnn.optimizers import RMSprop, adam_update, init_state, sgd_update
 from dnn.schedules import decayed_learning_rate
 
 
@@ -59,3 +59,34 @@ def test_float32_stays_float32():
     adam_update([w], [np.full(3, 0.5, np.float32)], state, 0.1)
     assert w.dtype == np.float32 and state["m"][0].dtype == np.float32
     assert w == pytest.approx(np.full(3, 0.9), abs=1e-6)
+
+
+def test_rmsprop_hand_worked():
+    w = np.array([1.0, -2.0])
+    optimizer = RMSprop(rho=0.5, epsilon=1e-300)  # vanishes beside sqrt(v)
+    optimizer.prepare(w)
+    optimizer.update(w, np.array([2.0, -4.0]), 0.1)   # v = 0.5 g^2 = [2, 8]; step = 0.1 g / sqrt(v)
+    np.testing.assert_allclose(w, [1.0 - 0.1 * 2 / np.sqrt(2), -2.0 + 0.1 * 4 / np.sqrt(8)], rtol=1e-15)
+    optimizer.update(w, np.array([2.0, 0.0]), 0.1)    # v = [0.5 * 2 + 0.5 * 4, 0.5 * 8] = [3, 4]
+    np.testing.assert_allclose(optimizer.state["v"], [3.0, 4.0], rtol=1e-15)
+    np.testing.assert_allclose(w[1], -2.0 + 0.1 * 4 / np.sqrt(8), rtol=1e-15)
+
+
+def test_rmsprop_by_name_trains_and_survives_a_model_file(tmp_path):
+    from dnn import DNN
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = DNN(optimizer="rmsprop", lr=0.01, seed=0)
+    model.addInputLayer([3])
+    model.addHiddenLayer([6])
+    model.addOutputLayer([2])
+    model.fit(X, y, epochs=20, batchSize=10, verbose=0)
+    assert model.history["accuracy"][-1] > 0.9
+    model.saveModel(tmp_path / "m.pkl")
+    loaded = DNN.importModel(tmp_path / "m.pkl")
+    assert loaded.optimizer == RMSprop(epsilon=1e-8)
+    for m in (model, loaded):
+        m.fit(X, y, epochs=2, batchSize=10, verbose=0)
+    np.testing.assert_array_equal(loaded.w[2], model.w[2])
