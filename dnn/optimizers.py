@@ -17,10 +17,12 @@ import math
 
 import numpy as np
 
+from dnn import configurable
 from dnn.checks import check_number
+from dnn.configurable import Configurable
 
 
-class Optimizer:
+class Optimizer(Configurable):
     """Base class: the state handling every update rule shares.
 
     Subclasses set ``name``, ``state_arrays`` (the keys of state entries that
@@ -28,9 +30,7 @@ class Optimizer:
     names, also the keys of ``config()``) and implement :meth:`update`.
     """
 
-    name = None
     state_arrays = ()
-    settings = ()
     #: True when the training loop passes gradients already multiplied by the learning rate.
     folds_learning_rate = False
 
@@ -54,10 +54,6 @@ class Optimizer:
         """Forget the state (after a divergence: it carries the runaway steps)."""
         self.state.clear()
 
-    def config(self):
-        """The settings as plain data: ``{"name": ..., setting: value, ...}``."""
-        return {"name": self.name, **{key: getattr(self, key) for key in self.settings}}
-
     def snapshot(self):
         """A copy of the state, for :meth:`restore`."""
         return {key: value.copy() if isinstance(value, np.ndarray) else value for key, value in self.state.items()}
@@ -71,15 +67,6 @@ class Optimizer:
                 self.state[key] = value.copy() if isinstance(value, np.ndarray) else value
         for key in set(self.state) - set(snapshot):
             del self.state[key]
-
-    def __repr__(self):
-        settings = ", ".join(f"{key}={getattr(self, key)!r}" for key in self.settings)
-        return f"{type(self).__name__}({settings})"
-
-    def __eq__(self, other):
-        return type(other) is type(self) and other.config() == self.config()
-
-    __hash__ = None
 
 
 class SGD(Optimizer):
@@ -185,13 +172,7 @@ def make_optimizer(optimizer, **settings):
 
 def from_config(config):
     """The optimizer described by ``config()`` output."""
-    if not isinstance(config, dict) or config.get("name") not in OPTIMIZERS:
-        raise ValueError(f"an optimizer config needs a 'name' among {', '.join(OPTIMIZERS)}")
-    cls = OPTIMIZERS[config["name"]]
-    unknown = set(config) - {"name", *cls.settings}
-    if unknown:
-        raise ValueError(f"unknown settings {sorted(unknown)} for optimizer {cls.name!r}")
-    return cls(**{key: value for key, value in config.items() if key != "name"})
+    return configurable.from_config(config, OPTIMIZERS, "an optimizer")
 
 
 def sgd_update(params, steps, state, momentum=0.0, nesterov=False):

@@ -9,29 +9,16 @@ uses one; ``DNN(lr=0.1, decay=0.01)`` is shorthand for
 
 import math
 
+from dnn import configurable
 from dnn.checks import check_number, positive_int
+from dnn.configurable import Configurable
 
 
-class Schedule:
+class Schedule(Configurable):
     """Base class; subclasses set ``name`` and ``settings`` and implement ``__call__``."""
-
-    name = None
-    settings = ()
 
     def __call__(self, epoch):
         raise NotImplementedError
-
-    def config(self):
-        return {"name": self.name, **{key: getattr(self, key) for key in self.settings}}
-
-    def __repr__(self):
-        settings = ", ".join(f"{key}={getattr(self, key)!r}" for key in self.settings)
-        return f"{type(self).__name__}({settings})"
-
-    def __eq__(self, other):
-        return type(other) is type(self) and other.config() == self.config()
-
-    __hash__ = None
 
 
 def _rate(value, name="lr"):
@@ -132,10 +119,4 @@ def make_schedule(lr, decay=0.0):
 
 def from_config(config):
     """The schedule described by ``config()`` output."""
-    if not isinstance(config, dict) or config.get("name") not in SCHEDULES:
-        raise ValueError(f"a schedule config needs a 'name' among {', '.join(SCHEDULES)}")
-    cls = SCHEDULES[config["name"]]
-    unknown = set(config) - {"name", *cls.settings}
-    if unknown:
-        raise ValueError(f"unknown settings {sorted(unknown)} for schedule {cls.name!r}")
-    return cls(**{key: value for key, value in config.items() if key != "name"})
+    return configurable.from_config(config, SCHEDULES, "a schedule")
