@@ -7,8 +7,8 @@
 >>> model.addOutputLayer([10], activation="softmax")
 """
 
-from dnn.errors import ModelFileError, TrainingDivergedError
+from dnn.errors import ModelFileError, TrainingDivergedError, TrainingStalledWarning
 from dnn.model import DNN
 from dnn.version import __version__
 
-__all__ = ["DNN", "ModelFileError", "TrainingDivergedError", "__version__"]
+__all__ = ["DNN", "ModelFileError", "TrainingDivergedError", "TrainingStalledWarning", "__version__"]

@@ -21,6 +21,7 @@ import numpy as np
 from dnn.backprop import backward_pass, forward_pass
 from dnn.batches import Workspace, batch_count
 from dnn.callbacks import CallbackList, EarlyStopping, EpochLogger, ProgressBarLogger
+from dnn.diagnostics import StallMonitor
 from dnn.errors import TrainingDivergedError
 from dnn.inference import forward_chunks
 from dnn.losses import add_l2_gradient, l2_penalty, output_delta, summed_loss
@@ -38,6 +39,9 @@ class TrainingRun:
         Epochs this fit call was asked for.
     batches : int
         Mini-batches per epoch.
+    data : dnn.batches.TrainingData
+        The training rows.
+    task : dnn.tasks.Task
     verbose : int
     has_validation : bool
     progress : EpochProgress
@@ -50,6 +54,7 @@ class TrainingRun:
         self.model, self.state = model, model.state
         self.epochs, self.verbose = plan.epochs, plan.verbose
         self.batches = batch_count(len(plan.data), plan.batch_size)
+        self.data, self.task = plan.data, plan.task
         self.has_validation = plan.validation is not None
         self.progress = EpochProgress()
         self.stop_training = False
@@ -85,6 +90,7 @@ def _built_in_callbacks(plan):
         callbacks.append(ProgressBarLogger())
     elif plan.verbose == 2:
         callbacks.append(EpochLogger())
+    callbacks.append(StallMonitor())
     callbacks.extend(plan.callbacks)
     if plan.patience is not None:
         callbacks.append(EarlyStopping(plan.patience, plan.min_delta))
