@@ -1,15 +1,30 @@
-"""Activation functions and the backward step through each of them.
+"""Activation functions, their derivatives, and the backward step through each of them.
 
-Every activation is a pair ``(forward, backward)`` in :data:`ACTIVATIONS`:
+By hand, every activation takes a number, a list, a vector or a matrix::
 
-- ``forward(z, out=None)`` maps the pre-activations ``z`` (n, units) to the
-  layer's output ``a``. ``out`` may be ``z`` itself, which makes it in place.
-- ``backward(a, grad, out=None)`` returns ``grad * da/dz`` (for softmax the
-  vector-Jacobian product), computed from the layer's *output* ``a`` so the
-  forward cache keeps nothing but the outputs. ``out`` may be ``grad``.
+    sigmoid(0.0)                 # 0.5
+    sigmoid([0, 1, 2])           # array([0.5, 0.73105858, 0.88079708])
+    softmax([0.3, 2.9, 4.0])     # over the last axis: each row sums to 1
+    sigmoid_derivative(0.0)      # 0.25: the derivative at the *input* z
+
+A number gives a float, anything else a new float array (integers become
+float64; float32 stays float32). ``<name>_derivative(z)`` is da/dz at the
+input z (for softmax the Jacobian matrix).
+
+Training uses the pairs ``(forward, backward)`` of :data:`ACTIVATIONS`, on
+float arrays, with none of these conversions:
+
+- ``<name>_forward(z, out=None)`` maps the pre-activations ``z`` (n, units)
+  to the layer's output ``a``. ``out`` may be ``z`` itself, which makes it in
+  place.
+- ``<name>_backward(a, grad, out=None)`` returns ``grad * da/dz`` (for softmax
+  the vector-Jacobian product), computed from the layer's *output* ``a`` so
+  the forward cache keeps nothing but the outputs. ``out`` may be ``grad``.
 
 Both keep the dtype of their input: float32 stays float32.
 """
+
+import difflib
 
 import numpy as np
 
@@ -17,7 +32,27 @@ import numpy as np
 LEAKY_RELU_SLOPE = 0.01
 
 
-def sigmoid(z, out=None):
+def _as_float_array(z, what):
+    """``z`` as a float array: integers and lists become float64, float32 stays float32."""
+    try:
+        array = np.asarray(z)
+        if array.dtype.kind != "f":
+            array = array.astype(np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} takes a number, a list or an array of numbers, got {z!r:.60}") from None
+    return array
+
+
+def _by_hand(function, z, what):
+    """Apply an array function to a number, list or array: a float for a number, else a new array."""
+    array = _as_float_array(z, what)
+    if array.ndim == 0:
+        # Through a 1-D array: some functions write into arrays, which a 0-d product is not.
+        return float(function(array.reshape(1))[0])
+    return function(array)
+
+
+def sigmoid_forward(z, out=None):
     """Logistic function, sigmoid(z) = 1 / (1 + exp(-z)).
 
     Evaluated as exp(min(z, 0)) / (1 + exp(-|z|)) so that no exponential
@@ -36,7 +71,7 @@ def sigmoid_backward(a, grad, out=None):
     return np.multiply(grad, derivative, out=out)
 
 
-def tanh(z, out=None):
+def tanh_forward(z, out=None):
     """Hyperbolic tangent, tanh(z) = (e^z - e^-z) / (e^z + e^-z)."""
     return np.tanh(z, out=out)
 
@@ -48,7 +83,7 @@ def tanh_backward(a, grad, out=None):
     return np.multiply(grad, derivative, out=out)
 
 
-def relu(z, out=None):
+def relu_forward(z, out=None):
     """Rectified linear unit, relu(z) = max(z, 0)."""
     # Against a row of zeros rather than the scalar 0: numpy vectorizes
     # maximum only when both operands are contiguous. Measured in the training
@@ -62,7 +97,7 @@ def relu_backward(a, grad, out=None):
     return np.multiply(grad, a > 0, out=out)
 
 
-def leaky_relu(z, out=None):
+def leaky_relu_forward(z, out=None):
     """Leaky ReLU, z for z > 0 and LEAKY_RELU_SLOPE * z otherwise."""
     # max(z, slope * z) equals the piecewise definition because slope < 1.
     return np.maximum(z, z * LEAKY_RELU_SLOPE, out=out)
@@ -74,7 +109,7 @@ def leaky_relu_backward(a, grad, out=None):
     return np.multiply(grad, np.where(a > 0, one, slope), out=out)
 
 
-def identity(z, out=None):
+def identity_forward(z, out=None):
     """Identity, identity(z) = z."""
     if out is None or out is z:
         return z
@@ -84,20 +119,36 @@ def identity(z, out=None):
 
 def identity_backward(a, grad, out=None):
     """grad * 1."""
-    return identity(grad, out=out)
+    return identity_forward(grad, out=out)
 
 
-def softmax(z, out=None):
-    """Row-wise softmax, softmax(z)_k = exp(z_k) / sum_j exp(z_j).
+def step_forward(z, out=None):
+    """Heaviside step, step(z) = 1 for z > 0 and 0 for z <= 0 (so step(0) = 0, the perceptron's convention).
 
-    Each row is shifted by its maximum first, so exp never overflows.
+    Its derivative is 0 wherever it exists, so gradient descent cannot train
+    a network containing it (see :func:`check_trainable`): it is for forward
+    passes with weights set by hand. NaN stays NaN.
     """
-    out = identity(z, out=np.empty_like(z) if out is None else out)
-    out -= out.max(axis=1, keepdims=True)
+    return np.heaviside(z, z.dtype.type(0), out=out)
+
+
+def step_backward(a, grad, out=None):
+    """grad * step'(z) = 0 (the derivative is 0 wherever it exists)."""
+    return np.multiply(grad, a.dtype.type(0), out=out)
+
+
+def softmax_forward(z, out=None):
+    """Softmax over the last axis, softmax(z)_k = exp(z_k) / sum_j exp(z_j).
+
+    Each row is shifted by its maximum first, so exp never overflows. A
+    vector is one row; a matrix (n, k) is n rows.
+    """
+    out = identity_forward(z, out=np.empty_like(z) if out is None else out)
+    out -= out.max(axis=-1, keepdims=True)
     np.exp(out, out=out)
     # Row sums as a product with a column of ones: one BLAS call, about 3x
     # faster than sum(axis=1) on the few columns of an output layer.
-    out /= out @ np.ones((out.shape[1], 1), out.dtype)
+    out /= out @ np.ones((out.shape[-1], 1), out.dtype)
     return out
 
 
@@ -109,30 +160,220 @@ def softmax_backward(a, grad, out=None):
     return result
 
 
+# ------------------------------------------------------------------ by hand
+# Numbers, lists, vectors and matrices in; a float for a number, else a new array (the input is never changed).
+
+
+def sigmoid(z):
+    """Logistic function, sigmoid(z) = 1 / (1 + exp(-z)), elementwise; sigmoid(0) = 0.5."""
+    return _by_hand(sigmoid_forward, z, "sigmoid")
+
+
+def tanh(z):
+    """Hyperbolic tangent, tanh(z) = (e^z - e^-z) / (e^z + e^-z), elementwise."""
+    return _by_hand(tanh_forward, z, "tanh")
+
+
+def relu(z):
+    """Rectified linear unit, relu(z) = max(z, 0), elementwise."""
+    return _by_hand(relu_forward, z, "relu")
+
+
+def leaky_relu(z):
+    """Leaky ReLU, z for z > 0 and LEAKY_RELU_SLOPE * z otherwise, elementwise."""
+    return _by_hand(leaky_relu_forward, z, "leaky_relu")
+
+
+def identity(z):
+    """Identity, identity(z) = z (as a new float array)."""
+    return _by_hand(np.copy, z, "identity")
+
+
+def step(z):
+    """Heaviside step, 1 for z > 0 and 0 for z <= 0 (step(0) = 0), elementwise."""
+    return _by_hand(step_forward, z, "step")
+
+
+def softmax(z):
+    """Softmax over the last axis, exp(z_k) / sum_j exp(z_j): a vector is one row, a matrix (n, k) n rows."""
+    return _by_hand(softmax_forward, z, "softmax")
+
+
+# ------------------------------------------------------------------ derivatives by hand
+# Each takes the *input* z (unlike the backward functions above, which take the output a).
+
+
+def _derivative(name, z):
+    array = _as_float_array(z, f"{name}_derivative")
+    forward, backward = ACTIVATIONS[name]
+    # Through a 1-D view: the backward functions write into arrays, which a 0-d product is not.
+    a = forward(array.reshape(-1))
+    result = backward(a, np.ones_like(a)).reshape(array.shape)
+    return float(result) if result.ndim == 0 else result
+
+
+def sigmoid_derivative(z):
+    """d sigmoid / dz at the input z: sigmoid(z) (1 - sigmoid(z)); 0.25 at z = 0."""
+    return _derivative("sigmoid", z)
+
+
+def tanh_derivative(z):
+    """d tanh / dz at the input z: 1 - tanh(z)^2; 1 at z = 0."""
+    return _derivative("tanh", z)
+
+
+def relu_derivative(z):
+    """d relu / dz at the input z: 1 for z > 0, 0 for z <= 0 (0 at the kink z = 0, by convention)."""
+    return _derivative("relu", z)
+
+
+def leaky_relu_derivative(z):
+    """d leaky_relu / dz at the input z: 1 for z > 0, LEAKY_RELU_SLOPE for z <= 0."""
+    return _derivative("leaky_relu", z)
+
+
+def identity_derivative(z):
+    """d identity / dz at the input z: 1 everywhere."""
+    return _derivative("identity", z)
+
+
+def step_derivative(z):
+    """d step / dz at the input z: 0 everywhere (undefined at z = 0, where 0 is returned too)."""
+    return _derivative("step", z)
+
+
+def softmax_derivative(z):
+    """Jacobian of softmax at the input z: J[i, j] = s_i (delta_ij - s_j) with s = softmax(z).
+
+    A vector z of k values gives a (k, k) matrix; a matrix z (n, k) gives
+    (n, k, k), one Jacobian per row. Every column of J sums to 0.
+    """
+    s = _as_float_array(z, "softmax_derivative")
+    if s.ndim == 0:
+        raise ValueError("softmax_derivative takes a vector or a matrix of rows, not a single number")
+    s = softmax_forward(s)
+    return s[..., :, None] * (np.eye(s.shape[-1], dtype=s.dtype) - s[..., None, :])
+
+
+#: The training loop's pairs: float arrays in, no conversion or check.
 ACTIVATIONS = {
-    "sigmoid": (sigmoid, sigmoid_backward),
-    "tanh": (tanh, tanh_backward),
-    "relu": (relu, relu_backward),
-    "leaky_relu": (leaky_relu, leaky_relu_backward),
-    "identity": (identity, identity_backward),
-    "softmax": (softmax, softmax_backward),
+    "sigmoid": (sigmoid_forward, sigmoid_backward),
+    "tanh": (tanh_forward, tanh_backward),
+    "relu": (relu_forward, relu_backward),
+    "leaky_relu": (leaky_relu_forward, leaky_relu_backward),
+    "identity": (identity_forward, identity_backward),
+    "softmax": (softmax_forward, softmax_backward),
+    "step": (step_forward, step_backward),
 }
 
-HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
-OUTPUT_ACTIVATIONS = ("softmax", "sigmoid", "identity")
+HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity", "step")
+OUTPUT_ACTIVATIONS = ("softmax", "sigmoid", "identity", "step")
+
+#: Derivatives by hand, at the input z: ``DERIVATIVES["sigmoid"](0.0) == 0.25``.
+DERIVATIVES = {
+    "sigmoid": sigmoid_derivative,
+    "tanh": tanh_derivative,
+    "relu": relu_derivative,
+    "leaky_relu": leaky_relu_derivative,
+    "identity": identity_derivative,
+    "softmax": softmax_derivative,
+    "step": step_derivative,
+}
+
+#: Activations whose derivative is zero wherever it exists: gradient descent cannot train through them.
+UNTRAINABLE = frozenset({"step"})
+
+#: Other spellings users reach for, keyed by the lowercase name without "_", "-" or spaces.
+ALIASES = {
+    "sigmoid": "sigmoid", "logistic": "sigmoid", "sigm": "sigmoid",
+    "tanh": "tanh",
+    "relu": "relu",
+    "leakyrelu": "leaky_relu", "lrelu": "leaky_relu",
+    "identity": "identity", "linear": "identity",
+    "softmax": "softmax",
+    "step": "step", "heaviside": "step", "binarystep": "step", "unitstep": "step",
+}
 
 
-def get_activation(name):
-    """Return the ``(forward, backward)`` pair registered under ``name``.
+def _compact(name):
+    return name.strip().lower().replace("_", "").replace("-", "").replace(" ", "")
+
+
+def canonical_name(name, allowed=None, kind="activation"):
+    """The registry name of an activation, from any case or common alias.
+
+    ``"ReLU"``, ``"Relu"`` give ``"relu"``; ``"logistic"`` gives ``"sigmoid"``;
+    ``"linear"`` gives ``"identity"``; ``"lrelu"``, ``"LeakyReLU"`` give
+    ``"leaky_relu"``; ``"heaviside"`` gives ``"step"``.
+
+    Parameters
+    ----------
+    name : str
+    allowed : sequence of str, optional
+        Canonical names accepted where the name is used (a hidden layer...).
+    kind : str
+        What the name is, for the messages ("hidden activation"...).
 
     Raises
     ------
     ValueError
-        If ``name`` is not a registered activation; the message lists the
+        For an unknown name, suggesting the nearest one ("did you mean
+        'sigmoid'?"), or a name not in ``allowed``; the message lists the
         valid names.
+    """
+    valid = tuple(ACTIVATIONS) if allowed is None else tuple(allowed)
+    canonical = ALIASES.get(_compact(name)) if isinstance(name, str) else None
+    if canonical is None:
+        raise ValueError(f"unknown {kind} {name!r}; {suggest(name, ALIASES, valid)}valid names: {', '.join(valid)}")
+    if canonical not in valid:
+        where = "only available in the output layer" if canonical == "softmax" else f"not a valid {kind}"
+        raise ValueError(f"{canonical} is {where}; valid names: {', '.join(valid)}")
+    return canonical
+
+
+def suggest(name, aliases, valid):
+    """'did you mean 'x'? ' for the registry name nearest to ``name`` (by difflib), or ''."""
+    if not isinstance(name, str):
+        return ""
+    close = difflib.get_close_matches(_compact(name), list(aliases), n=1, cutoff=0.6)
+    if close and aliases[close[0]] in valid:
+        return f"did you mean {aliases[close[0]]!r}? "
+    return ""
+
+
+def get_activation(name):
+    """Return the ``(forward, backward)`` pair registered under ``name`` (or an alias of it).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a registered activation; the message suggests the
+        nearest name and lists the valid ones.
     """
     try:
         return ACTIVATIONS[name]
     except (KeyError, TypeError):
-        valid = ", ".join(sorted(ACTIVATIONS))
-        raise ValueError(f"unknown activation {name!r}; valid names: {valid}") from None
+        return ACTIVATIONS[canonical_name(name)]
+
+
+def check_trainable(names, first_layer=2):
+    """Refuse to train a network containing an activation without a gradient (step).
+
+    Parameters
+    ----------
+    names : sequence of str
+        Activations of the layers ``first_layer``, ``first_layer + 1``, ...
+    first_layer : int
+        Layer number of ``names[0]`` (2: the first layer after the input).
+
+    Raises
+    ------
+    ValueError
+        Naming the first such layer.
+    """
+    for layer, name in enumerate(names, start=first_layer):
+        if name in UNTRAINABLE:
+            raise ValueError(
+                f"layer {layer} uses the {name} activation, whose derivative is 0 wherever it exists, so "
+                f"gradient descent cannot train this network; step is for forward passes with weights set by "
+                f"hand. To train, use sigmoid (a smooth step) and set the weights of a step network from it")

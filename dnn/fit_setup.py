@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dnn import preprocessing, targets
+from dnn.activations import check_trainable
 from dnn.batches import TrainingData
 from dnn.callbacks import check_callbacks
 from dnn.checks import check_number, positive_int
@@ -74,6 +75,7 @@ class FitPlan:
 
 def prepare(model, X, y, options):
     """Check every argument of fit against the model; the model is not changed."""
+    check_trainable(model.activations[1:])
     epochs = positive_int(options.epochs, "epochs")
     batch_size = positive_int(options.batch_size, "batchSize")
     if options.verbose not in (0, 1, 2):

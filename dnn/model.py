@@ -10,13 +10,15 @@ orchestrates; the formulas live in ``activations``, ``losses``, ``backprop``
 and ``optimizers``, the training loop in ``training``.
 """
 
+import copy
+
 import numpy as np
 
-from dnn import fit_setup, persistence, schedules, targets, training
-from dnn.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from dnn import fit_setup, initializers, losses, persistence, schedules, targets, training
+from dnn.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, canonical_name
 from dnn.checks import check_number, is_int, layer_sizes, per_layer
-from dnn.initializers import initial_weights
-from dnn.losses import COMPATIBLE_LOSSES, DEFAULT_LOSS, LOSSES
+from dnn.layer_arrays import LayerArrays
+from dnn.losses import COMPATIBLE_LOSSES, DEFAULT_LOSS
 from dnn.optimizers import from_config as optimizer_from_config
 from dnn.optimizers import make_optimizer
 from dnn.parameters import Parameters, checked_array
@@ -100,8 +102,9 @@ class DNN(Querying, Textbook):
         self.activations = []
         self.dropout = []
         self.loss = None
-        self.w = {}
-        self.b = {}
+        self.w = LayerArrays("w", what="weights")
+        self.b = LayerArrays("b", what="biases")
+        self.initializers = []
         self.task = None
         self.classes = None
         self._cache = None
@@ -127,51 +130,55 @@ class DNN(Querying, Textbook):
         self.units.append(sizes[0])
         self.activations.append(None)
         self.dropout.append(0.0)
+        self.initializers.append(None)
 
-    def addHiddenLayer(self, units, activation="relu", dropout=0.0):
+    def addHiddenLayer(self, units, activation="relu", dropout=0.0, initializer=None):
         """Add hidden layers, one per entry of ``units`` (for example ``[32, 16]``).
 
         ``activation`` is one name for all of them or a list with one name per
-        layer: sigmoid, tanh, relu, leaky_relu or identity. ``dropout`` is one
-        rate in [0, 1) or one per layer: during training each unit's output is
-        zeroed with that probability and the rest scaled by 1 / (1 - rate)
-        (inverted dropout); predictions use the whole network.
+        layer: sigmoid, tanh, relu, leaky_relu, identity or step (step only
+        for forward passes with weights set by hand: it cannot be trained).
+        Case and common aliases are accepted ("ReLU", "logistic", "linear").
+        ``dropout`` is one rate in [0, 1) or one per layer: during training
+        each unit's output is zeroed with that probability and the rest scaled
+        by 1 / (1 - rate) (inverted dropout); predictions use the whole
+        network. ``initializer`` is one initializer or a list with one per
+        layer (see :mod:`dnn.initializers`: "he_normal", "glorot_uniform",
+        "torch", {"name": "normal", "std": 0.01}...); by default He normal for
+        the relu family and Glorot uniform otherwise.
         """
         sizes = layer_sizes(units, "addHiddenLayer")
-        names = per_layer(activation, len(sizes), "activation")
+        names = [canonical_name(name, HIDDEN_ACTIVATIONS, "hidden activation")
+                 for name in per_layer(activation, len(sizes), "activation")]
         rates = per_layer(dropout, len(sizes), "dropout rate")
-        for name in names:
-            if name == "softmax":
-                raise ValueError("softmax is only available in the output layer; hidden layers take "
-                                 f"one of {', '.join(HIDDEN_ACTIVATIONS)}")
-            if name not in HIDDEN_ACTIVATIONS:
-                raise ValueError(f"unknown hidden activation {name!r}; valid names: {', '.join(HIDDEN_ACTIVATIONS)}")
+        specs = _per_layer_initializers(initializer, len(sizes))
         for rate in rates:
             check_number(rate, "dropout", low=0, high=1)
         if not self.units:
             raise ValueError("add the input layer first: model.addInputLayer([n_features])")
         if self.loss is not None:
             raise ValueError("the output layer is already added; hidden layers go between the input and the output")
-        for size, name, rate in zip(sizes, names, rates):
-            self._append_layer(size, name, float(rate))
+        for size, name, rate, spec in zip(sizes, names, rates, specs):
+            self._append_layer(size, name, float(rate), spec)
 
-    def addOutputLayer(self, units, activation="softmax", loss=None):
+    def addOutputLayer(self, units, activation="softmax", loss=None, initializer=None):
         """Add the output layer.
 
-        ``activation`` is softmax, sigmoid or identity; ``loss`` defaults to
-        categorical_crossentropy, binary_crossentropy and squared_error
-        respectively, and may name another compatible loss.
+        ``activation`` is softmax, sigmoid, identity or step; ``loss`` defaults
+        to categorical_crossentropy, binary_crossentropy, squared_error and
+        squared_error respectively, and may name another compatible loss
+        (aliases such as "mse", "crossentropy", "bce" are accepted). A step
+        output is for weights set by hand: it cannot be trained.
+        ``initializer`` as in addHiddenLayer.
         """
         sizes = layer_sizes(units, "addOutputLayer")
         if len(sizes) != 1:
             raise ValueError(f"the output layer has one size, such as [10]; got {list(sizes)}")
-        if activation not in OUTPUT_ACTIVATIONS:
-            raise ValueError(f"unknown output activation {activation!r}; valid names: {', '.join(OUTPUT_ACTIVATIONS)}")
+        activation = canonical_name(activation, OUTPUT_ACTIVATIONS, "output activation")
         if activation == "softmax" and sizes[0] < 2:
             raise ValueError("a softmax output needs at least 2 units; use activation='sigmoid' for one unit")
-        loss = DEFAULT_LOSS[activation] if loss is None else loss
-        if loss not in LOSSES:
-            raise ValueError(f"unknown loss {loss!r}; valid names: {', '.join(LOSSES)}")
+        loss = DEFAULT_LOSS[activation] if loss is None else losses.canonical_name(loss)
+        spec = initializers.canonical(initializer)
         if loss not in COMPATIBLE_LOSSES[activation]:
             raise ValueError(f"loss {loss!r} needs probabilities and cannot follow an {activation} output; "
                              f"use one of {', '.join(COMPATIBLE_LOSSES[activation])}")
@@ -179,16 +186,19 @@ class DNN(Querying, Textbook):
             raise ValueError("add the input layer first: model.addInputLayer([n_features])")
         if self.loss is not None:
             raise ValueError("the output layer is already added")
-        self._append_layer(sizes[0], activation, 0.0)
+        self._append_layer(sizes[0], activation, 0.0, spec)
         self.loss = loss
 
-    def _append_layer(self, size, activation, dropout):
+    def _append_layer(self, size, activation, dropout, initializer=None):
         layer = len(self.units) + 1
-        w, b = initial_weights(activation, self.units[-1], size, self.state.rng, self.dtype)
-        self.w[layer], self.b[layer] = w, b
+        spec = initializers.resolve(initializer, activation)
+        w, b = initializers.draw(spec, self.units[-1], size, self.state.rng, self.dtype)
+        self.w.add_layer(layer, w)
+        self.b.add_layer(layer, b)
         self.units.append(size)
         self.activations.append(activation)
         self.dropout.append(dropout)
+        self.initializers.append(spec)
 
     def summary(self):
         """Print a table of the layers and return it as text."""
@@ -202,14 +212,15 @@ class DNN(Querying, Textbook):
         Returns
         -------
         dict
-            ``layers`` (a dict per layer: ``units``, and ``activation`` and
-            ``dropout`` after the input), ``loss``, ``optimizer`` (its
+            ``layers`` (a dict per layer: ``units``, and ``activation``,
+            ``dropout`` and ``initializer`` after the input), ``loss``, ``optimizer`` (its
             config), ``lr`` (a number or a schedule's config), ``decay``,
             ``l2``, ``seed``, ``dtype``, ``standardize`` and ``threads``.
         """
         layers = [{"units": self.units[0]}] if self.units else []
-        layers += [{"units": u, "activation": a, "dropout": d}
-                   for u, a, d in zip(self.units[1:], self.activations[1:], self.dropout[1:])]
+        layers += [{"units": u, "activation": a, "dropout": d, "initializer": copy.deepcopy(i)}
+                   for u, a, d, i in zip(self.units[1:], self.activations[1:], self.dropout[1:],
+                                         self.initializers[1:])]
         return {
             "layers": layers,
             "loss": self.loss,
@@ -225,7 +236,11 @@ class DNN(Querying, Textbook):
 
     @classmethod
     def fromConfig(cls, config):
-        """Build the untrained model that ``getConfig`` describes (same seed: same initial weights)."""
+        """Build the untrained model that ``getConfig`` describes (same seed: same initial weights).
+
+        A layer without an ``initializer`` entry (configs from before
+        initializers were recorded) gets the default one.
+        """
         if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
             raise ValueError("a DNN config is a dict with a 'layers' list, as getConfig returns")
         lr = config.get("lr", 0.01)
@@ -239,10 +254,10 @@ class DNN(Querying, Textbook):
         model.addInputLayer([layers[0].get("units")])
         for layer in layers[1:-1]:
             model.addHiddenLayer([layer.get("units")], activation=layer.get("activation"),
-                                 dropout=layer.get("dropout", 0.0))
+                                 dropout=layer.get("dropout", 0.0), initializer=[layer.get("initializer")])
         if len(layers) > 1:
             model.addOutputLayer([layers[-1].get("units")], activation=layers[-1].get("activation"),
-                                 loss=config.get("loss"))
+                                 loss=config.get("loss"), initializer=layers[-1].get("initializer"))
         return model
 
     # ------------------------------------------------------------------ training
@@ -412,8 +427,11 @@ class DNN(Querying, Textbook):
         params = self.state.params
         if params is not None:
             views = {id(a) for a in params.weights + params.biases}
-            attributes["w"] = {k: None if id(v) in views else v for k, v in self.w.items()}
-            attributes["b"] = {k: None if id(v) in views else v for k, v in self.b.items()}
+            for name in ("w", "b"):
+                store = attributes[name] = copy.copy(attributes[name])  # a LayerArrays of its own
+                for layer, value in store.items():
+                    if id(value) in views:
+                        store.add_layer(layer, None)
         return attributes
 
     def __setstate__(self, attributes):
@@ -430,3 +448,14 @@ class DNN(Querying, Textbook):
         layers = "-".join(str(u) for u in self.units) or "no layers"
         output = f" {self.activations[-1]}" if self.loss else ""
         return f"<DNN {layers}{output} {self.dtype}>"
+
+
+def _per_layer_initializers(initializer, count):
+    """Canonical initializers, one per layer: a list gives one per layer, anything else one for all.
+
+    Only a list is per layer: a tuple is one initializer, ``("normal", 0.05)``.
+    """
+    specs = list(initializer) if isinstance(initializer, list) else [initializer] * count
+    if len(specs) != count:
+        raise ValueError(f"give one initializer, or one per layer: {count} layers but {len(specs)} initializers")
+    return [initializers.canonical(spec) for spec in specs]

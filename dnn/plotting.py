@@ -1,10 +1,18 @@
-"""Figures of a model: recorded parameters, training history, digits, confusion matrix.
+"""Figures of a model: recorded parameters, training history, digits, weights, confusion matrix.
 
-Every function builds a ``matplotlib.figure.Figure`` directly instead of going
-through pyplot: nothing opens a window or blocks, nothing is kept in pyplot's
-global list of figures, and it works on machines without a display. A Figure
-returned as the last value of a notebook cell is displayed there. With a
-``path``, the figure is also saved as a PNG (parent directories created).
+Every figure is created through pyplot, so it behaves like any matplotlib
+figure:
+
+- in a plain Python session with a display (an interactive backend such as
+  TkAgg or QtAgg), ``plt.show()`` shows it;
+- in a notebook, the returned Figure is displayed when it ends a cell (once:
+  pyplot forgets it, so the inline backend does not show it a second time);
+- on a headless machine (Agg) nothing opens or blocks, and pyplot forgets it,
+  so figures made in a loop do not accumulate.
+
+With a ``path`` the figure is saved as a PNG (parent directories created) and
+closed in pyplot, so saving figures in a loop does not accumulate them either;
+the returned Figure can still be saved again or inspected.
 """
 
 import os
@@ -13,12 +21,21 @@ import numpy as np
 
 DPI = 100
 
+#: drawWeights shows at most this many units.
+MAX_WEIGHT_IMAGES = 100
+
 
 def _new_figure(**options):
-    """A new matplotlib Figure; matplotlib is imported here, when a figure is drawn, not with dnn (0.7 s)."""
-    from matplotlib.figure import Figure
+    """A new Figure known to pyplot; matplotlib is imported here, when a figure is drawn, not with dnn (0.7 s)."""
+    from matplotlib import pyplot
 
-    return Figure(**options)
+    return pyplot.figure(**options)
+
+
+def _interactive(figure):
+    """Whether the figure lives on a backend with windows (``plt.show()`` opens them)."""
+    # None for Agg, the inline backend of notebooks and the file backends.
+    return getattr(figure.canvas, "required_interactive_framework", None) is not None
 
 
 def _finish(figure, path):
@@ -26,6 +43,10 @@ def _finish(figure, path):
         directory = os.path.dirname(os.path.abspath(os.fspath(path)))
         os.makedirs(directory, exist_ok=True)
         figure.savefig(path, dpi=DPI, format="png")
+    if path is not None or not _interactive(figure):
+        from matplotlib import pyplot
+
+        pyplot.close(figure)
     return figure
 
 
@@ -113,6 +134,34 @@ def digits(images, labels=None, predictions=None, path=None):
             parts.append(f"pred {predictions[k]}")
         wrong = labels is not None and predictions is not None and labels[k] != predictions[k]
         axes.set_title("\n".join(parts), fontsize=9, color="red" if wrong else "black")
+    return _finish(figure, path)
+
+
+def weights(w, layer, path=None):
+    """Each unit's incoming weights, column j of ``w`` (fan_in, units), as a square image.
+
+    Colors are symmetric around 0 per unit (blue negative, red positive), so
+    each image shows the pattern its unit responds to.
+    """
+    w = np.asarray(w, dtype=float)
+    fan_in, units = w.shape
+    side = round(np.sqrt(fan_in))
+    if side * side != fan_in:
+        raise ValueError(f"drawWeights draws each unit's {fan_in} incoming weights as a square image; layer "
+                         f"{layer} has {fan_in} inputs, not a square number (64 for 8x8, 784 for 28x28)")
+    shown = min(units, MAX_WEIGHT_IMAGES)
+    columns = min(shown, 10)
+    rows = -(-shown // columns)
+    figure = _new_figure(figsize=(1.3 * columns, 1.45 * rows + 0.4), dpi=DPI, layout="constrained")
+    for j in range(shown):
+        axes = figure.add_subplot(rows, columns, j + 1)
+        limit = max(np.abs(w[:, j]).max(), np.finfo(float).tiny)
+        axes.imshow(w[:, j].reshape(side, side), cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+        axes.set_xticks([])
+        axes.set_yticks([])
+        axes.set_title(f"unit {j + 1}", fontsize=8)
+    more = f" (the first {shown} of {units})" if shown < units else ""
+    figure.suptitle(f"Incoming weights of layer {layer}, one {side}x{side} image per unit{more}", fontsize=10)
     return _finish(figure, path)
 
 

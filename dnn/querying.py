@@ -7,7 +7,8 @@ uses the model's public state (``units``, ``activations``, ``task``...) and
 
 import numpy as np
 
-from dnn import plotting, preprocessing
+from dnn import plotting, preprocessing, targets
+from dnn.checks import is_int
 from dnn.inference import forward_chunks, gather_outputs
 from dnn.losses import objective
 from dnn.reporting import metrics_table
@@ -32,7 +33,7 @@ class Querying:
         rows, chunks = self._output_chunks(X, activate_output=False)
         result = None
         for start, stop, z in chunks:
-            part = task.predictions(z, classes)
+            part = task.predictions(z, classes, self.activations[-1])
             if result is None:
                 result = np.empty((rows, *part.shape[1:]), dtype=part.dtype)
             result[start:stop] = part
@@ -113,19 +114,61 @@ class Querying:
         """
         return plotting.history(self.history, path)
 
-    def drawDigits(self, X_vector, y_vector=None, path=None):
+    def drawDigits(self, X_vector, y_vector=None, path=None, predictions=None):
         """Show image rows (8x8, 28x28: any square) with their label and the model's prediction.
 
-        Returns the matplotlib Figure; with ``path``, also saves it as a PNG.
+        Parameters
+        ----------
+        X_vector : array-like, shape (n, side * side) or one row
+        y_vector : array-like, optional
+            Labels (n,) or one-hot rows (n, k), shown as the class they mark
+            (in the model's own labels once it is fitted).
+        path : str or path, optional
+            Also save the figure as a PNG there (and close it in pyplot).
+        predictions : bool, optional
+            Show the model's predictions. By default they are shown once the
+            model is complete and fitted (or loaded from a file), so that data
+            can be looked at before any training; True shows them for a
+            complete network with weights set by hand.
+
+        Returns the matplotlib Figure.
         """
         images = np.asarray(X_vector.to_numpy() if hasattr(X_vector, "to_numpy") else X_vector)
         images = images.reshape(1, -1) if images.ndim == 1 else images
-        labels = None
-        if y_vector is not None:
-            labels = np.asarray(y_vector).reshape(-1)
-            if len(labels) != len(images):
-                raise ValueError(f"{len(images)} images but {len(labels)} labels")
-        return plotting.digits(images, labels, self.predict(images), path)
+        labels = None if y_vector is None else self._shown_labels(y_vector, len(images))
+        if predictions is None:
+            predictions = self.loss is not None and self.task is not None
+        return plotting.digits(images, labels, self.predict(images) if predictions else None, path)
+
+    def _shown_labels(self, y_vector, count):
+        labels = targets.as_array(y_vector)
+        if labels.ndim == 2 and labels.shape[1] > 1:
+            # One-hot rows, as fit takes them: each row's class.
+            fitted = self.classes is not None and len(self.classes) == labels.shape[1]
+            labels = self.classes[labels.argmax(axis=1)] if fitted else labels.argmax(axis=1)
+        labels = labels.reshape(-1)
+        if len(labels) != count:
+            raise ValueError(f"{count} images but {len(labels)} labels")
+        return labels
+
+    def drawWeights(self, layer=2, path=None):
+        """Each unit's incoming weights drawn as an image: the classic picture of what a layer learned.
+
+        Parameters
+        ----------
+        layer : int
+            A layer 2..L whose input size is a square (64 for 8x8 images,
+            784 for 28x28); layer 2 reads the input images.
+        path : str or path, optional
+            Also save the figure as a PNG there (and close it in pyplot).
+
+        Returns the matplotlib Figure: one image per unit (the first 100 for
+        larger layers), blue negative, red positive, each on its own symmetric scale.
+        """
+        if not is_int(layer) or layer not in self.w:
+            raise ValueError(f"layer must be one of the layers with weights, 2..{len(self.units)}, got {layer!r}")
+        weights, _ = self.checked_parameters()
+        return plotting.weights(weights[layer - 2], layer, path)
 
     def drawConfusionMatrix(self, X, y, path=None):
         """Plot the confusion matrix of the model on ``X``, ``y``, with counts.

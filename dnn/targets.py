@@ -4,7 +4,7 @@ The output layer decides the task:
 
 - identity: regression; y holds real targets, (n,) for one output or (n, k).
 - softmax, or sigmoid with k > 1 units and 1-D labels: multiclass.
-- sigmoid with one unit: binary.
+- sigmoid (or step, set by hand) with one unit: binary.
 - sigmoid with k > 1 units and a 0/1 matrix whose rows are not all one-hot:
   multilabel.
 
@@ -29,7 +29,7 @@ def default_task(activation, units):
     """Task and classes of a model that has not seen any ``y`` yet."""
     if activation == "identity":
         return REGRESSION, None
-    if activation == "sigmoid" and units == 1:
+    if activation in ("sigmoid", "step") and units == 1:
         return BINARY, np.arange(2)
     return MULTICLASS, np.arange(units)
 

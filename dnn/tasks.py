@@ -3,7 +3,7 @@
 - :data:`MULTICLASS`: one output per class (softmax, or sigmoid with several
   units trained on one label per sample); the largest output wins.
 - :data:`BINARY`: one sigmoid output, the probability of the second class;
-  threshold 0.5.
+  threshold 0.5 (or one step output set by hand: 1 is the second class).
 - :data:`MULTILABEL`: independent sigmoid outputs, threshold 0.5 each; a
   sample counts as correct when every label is.
 - :data:`REGRESSION`: real-valued identity outputs.
@@ -18,6 +18,18 @@ import numpy as np
 from dnn import metrics
 
 THRESHOLD = 0.5
+
+#: Output activations whose units are independent yes/no answers in [0, 1].
+SIGMOID_LIKE = ("sigmoid", "step")
+
+
+def _says_yes(z, activation):
+    """Where the outputs cross the threshold, from the pre-activations ``z``.
+
+    sigmoid(z) >= 0.5 exactly when z >= 0; step(0) is 0 where sigmoid(0) is
+    0.5, so a step output says yes only for z > 0.
+    """
+    return z > 0 if activation == "step" else z >= 0
 
 
 class Task:
@@ -35,17 +47,17 @@ class Task:
         """Number of rows of outputs ``p`` (n, k) that match targets ``t`` (n, k)."""
         return int(np.count_nonzero(self.class_indices(p) == self.class_indices(t)))
 
-    def predictions(self, z, classes):
-        """Labels from the output layer's pre-activations ``z`` (n, k).
+    def predictions(self, z, classes, activation):
+        """Labels from the output layer's pre-activations ``z`` (n, k) and its ``activation``.
 
-        Softmax and sigmoid keep the order of z, and sigmoid(z) >= 0.5 exactly
-        when z >= 0, so no activation needs computing.
+        Softmax and sigmoid keep the order of z, and the thresholds are read
+        off z (see :func:`_says_yes`), so no activation needs computing.
         """
         return classes[z.argmax(axis=1)]
 
     def probabilities(self, outputs, activation):
         """Class probabilities (n, classes) from the network's outputs."""
-        if activation == "sigmoid":  # independent sigmoids of a single-label model: normalized to sum to 1
+        if activation in SIGMOID_LIKE:  # independent units of a single-label model: normalized to sum to 1
             outputs /= np.maximum(outputs.sum(axis=1, keepdims=True), np.finfo(outputs.dtype).tiny)
         return outputs
 
@@ -90,8 +102,8 @@ class Binary(Task):
     def class_indices(self, outputs):
         return (outputs[:, 0] >= THRESHOLD).astype(np.intp)
 
-    def predictions(self, z, classes):
-        return classes[(z[:, 0] >= 0).astype(np.intp)]
+    def predictions(self, z, classes, activation):
+        return classes[_says_yes(z[:, 0], activation).astype(np.intp)]
 
     def probabilities(self, outputs, activation):
         return np.hstack([1 - outputs, outputs])
@@ -104,8 +116,8 @@ class Multilabel(Task):
     def count_correct(self, p, t):
         return int(np.count_nonzero(((p >= THRESHOLD) == (t >= THRESHOLD)).all(axis=1)))
 
-    def predictions(self, z, classes):
-        return (z >= 0).astype(np.int64)
+    def predictions(self, z, classes, activation):
+        return _says_yes(z, activation).astype(np.int64)
 
     def probabilities(self, outputs, activation):
         return outputs
@@ -132,7 +144,7 @@ class Regression(Task):
     def count_correct(self, p, t):
         return 0
 
-    def predictions(self, z, classes):
+    def predictions(self, z, classes, activation):
         return z[:, 0] if z.shape[1] == 1 else z
 
     def scores(self, outputs, targets, classes):

@@ -8,11 +8,12 @@ import numpy as np
 from dnn import preprocessing, targets
 from dnn.backprop import backward_pass, forward_pass
 from dnn.gradient_check import compare_gradients
+from dnn.layer_arrays import LayerArrays
 from dnn.losses import add_l2_gradient, objective, output_delta
 
 
 class Textbook:
-    """forwardPropagation, backPropagation, gradientCheck and dataFormatConversion of :class:`dnn.DNN`."""
+    """forwardPropagation, layerOutputs, backPropagation, gradientCheck and dataFormatConversion of :class:`dnn.DNN`."""
 
     def forwardPropagation(self, X):
         """Output matrix (n, units of layer L) for ``X``; keeps every layer's output for backPropagation."""
@@ -20,6 +21,19 @@ class Textbook:
         weights, biases = self.checked_parameters()
         self._cache = forward_pass(self._model_inputs(X, self.dtype), weights, biases, self.activations[1:])
         return self._cache[-1]
+
+    @property
+    def layerOutputs(self):
+        """Every layer's output from the last forwardPropagation, keyed by layer number like ``w``.
+
+        ``layerOutputs[1]`` is the input as the first layer sees it (after
+        the model's standardization, if any), ``layerOutputs[l]`` the output
+        of layer l (n, units of layer l), ``layerOutputs[L]`` the network's
+        output. Read-only: a new forwardPropagation replaces them.
+        """
+        outputs = {} if self._cache is None else dict(enumerate(self._cache, start=1))
+        return LayerArrays("layerOutputs", outputs, what="outputs", empty="call forwardPropagation(X) first",
+                           read_only=True)
 
     def backPropagation(self, y):
         """Gradients of the loss for the last forwardPropagation's input and targets ``y``.

@@ -21,6 +21,8 @@ def reference(name, z):
         return np.where(z > 0, z, LEAKY_RELU_SLOPE * z)
     if name == "identity":
         return z
+    if name == "step":
+        return np.where(z > 0, 1.0, 0.0)
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 

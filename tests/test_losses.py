@@ -93,6 +93,7 @@ def test_fused_pairs_are_the_defaults():
                                 ("identity", "squared_error")}
 
 
-def test_unknown_loss_lists_valid_names():
-    with pytest.raises(ValueError, match=r"valid names: .*squared_error"):
-        get_loss("mse")
+def test_unknown_loss_suggests_the_nearest_and_lists_valid_names():
+    with pytest.raises(ValueError, match=r"unknown loss 'msee'; did you mean 'squared_error'\? valid names: .*"
+                                         r"squared_error"):
+        get_loss("msee")

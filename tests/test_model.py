@@ -86,7 +86,7 @@ def test_layers_after_the_output_are_refused():
     (lambda m: m.addHiddenLayer([3], activation="softmax"), "only available in the output layer"),
     (lambda m: m.addHiddenLayer([3], activation="relux"), "valid names: sigmoid, tanh, relu, leaky_relu, identity"),
     (lambda m: m.addOutputLayer([3], activation="relu"), "valid names: softmax, sigmoid, identity"),
-    (lambda m: m.addOutputLayer([3], loss="mse"), "unknown loss 'mse'"),
+    (lambda m: m.addOutputLayer([3], loss="msee"), "unknown loss 'msee'; did you mean 'squared_error'"),
     (lambda m: m.addOutputLayer([3], activation="identity", loss="categorical_crossentropy"), "needs probabilities"),
     (lambda m: m.addOutputLayer([1], activation="softmax"), "at least 2 units"),
     (lambda m: m.addHiddenLayer([0]), "positive integers, got 0"),
@@ -137,7 +137,7 @@ def test_gradient_check_detects_a_wrong_gradient(monkeypatch):
     def wrong_backward(a, grad, out=None):
         return np.multiply(grad, 0.9 * (a > 0), out=out)
 
-    monkeypatch.setitem(activations.ACTIVATIONS, "relu", (activations.relu, wrong_backward))
+    monkeypatch.setitem(activations.ACTIVATIONS, "relu", (activations.relu_forward, wrong_backward))
     rng = np.random.default_rng(0)
     model = build([3, 4, 2], seed=0, dtype="float64")
     errors = model.gradientCheck(rng.normal(size=(8, 3)), rng.integers(0, 2, 8))

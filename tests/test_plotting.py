@@ -73,7 +73,8 @@ def test_history_of_a_regression_has_no_accuracy_panel(tmp_path):
 def test_digits_png_infers_the_square_side(side, count, size, tmp_path):
     X, y = digits_like(n=count, side=side)
     model = classifier(features=side * side)
-    figure = model.drawDigits(X if count > 1 else X[0], y if count > 1 else y[0:1], tmp_path / "d.png")
+    figure = model.drawDigits(X if count > 1 else X[0], y if count > 1 else y[0:1], tmp_path / "d.png",
+                              predictions=True)
     assert png_size(tmp_path / "d.png") == size
     predictions = model.predict(X)
     titles = [axes.get_title() for axes in figure.axes]
@@ -135,3 +136,76 @@ def test_figures_do_not_accumulate_in_pyplot(tmp_path):
     for _ in range(3):
         model.drawHistory()
     assert len(pyplot.get_fignums()) == before
+
+
+def test_saved_figures_are_closed_in_pyplot(tmp_path, monkeypatch):
+    pyplot = pytest.importorskip("matplotlib.pyplot")
+    from dnn import plotting
+
+    model = classifier()
+    X, y = digits_like()
+    model.fit(X, y, epochs=1, batchSize=20, verbose=0)
+    # On a backend with windows, a figure without a path stays known to pyplot, so plt.show() shows it ...
+    monkeypatch.setattr(plotting, "_interactive", lambda figure: True)
+    before = set(pyplot.get_fignums())
+    shown = model.drawHistory()
+    assert set(pyplot.get_fignums()) - before == {shown.number}
+    pyplot.close(shown)
+    # ... and one saved to a path is closed, so a loop does not accumulate figures.
+    for k in range(3):
+        figure = model.drawWeights(2, tmp_path / f"w{k}.png")
+        model.drawDigits(X[:3], y[:3], tmp_path / f"d{k}.png")
+    assert set(pyplot.get_fignums()) == before
+    assert png_size(tmp_path / "w2.png") == png_size(tmp_path / "w0.png")
+    assert figure.axes  # a closed figure can still be inspected and saved again
+    figure.savefig(tmp_path / "again.png")
+    assert png_size(tmp_path / "again.png")[0] > 0
+
+
+def test_digits_take_one_hot_labels_and_need_no_trained_network(tmp_path):
+    X, y = digits_like(n=4)
+    one_hot = np.eye(10)[y]
+    untrained = classifier()
+    figure = untrained.drawDigits(X, one_hot, tmp_path / "d.png")
+    assert [axes.get_title() for axes in figure.axes] == [f"label {label}" for label in y]
+    bare = DNN()  # no layers at all: just looking at data
+    assert [axes.get_title() for axes in bare.drawDigits(X, y).axes] == [f"label {label}" for label in y]
+    with pytest.raises(ValueError, match="4 images but 3 labels"):
+        bare.drawDigits(X, one_hot[:3])
+
+
+def test_digits_of_a_fitted_model_show_predictions_in_its_own_labels():
+    X, y = digits_like(n=60, classes=3)
+    names = np.array(["ant", "bee", "cat"])
+    model = classifier(classes=3)
+    model.fit(X, names[y], epochs=1, batchSize=20, verbose=0)
+    figure = model.drawDigits(X[:4], np.eye(3)[y[:4]])
+    predictions = model.predict(X[:4])
+    assert [axes.get_title() for axes in figure.axes] == [
+        f"label {names[a]}\npred {b}" for a, b in zip(y[:4], predictions)]
+    assert all("pred" not in axes.get_title() for axes in model.drawDigits(X[:4], predictions=False).axes)
+
+
+def test_draw_weights_shows_each_units_incoming_weights(tmp_path):
+    model = classifier()
+    figure = model.drawWeights(2, tmp_path / "weights.png")
+    assert png_size(tmp_path / "weights.png") == (1300, 330)
+    assert len(figure.axes) == 16
+    for j, axes in enumerate(figure.axes):
+        np.testing.assert_array_equal(axes.images[0].get_array(), model.w[2][:, j].reshape(8, 8))
+        assert axes.get_title() == f"unit {j + 1}"
+        assert axes.images[0].get_clim() == pytest.approx((-np.abs(model.w[2][:, j]).max(),
+                                                           np.abs(model.w[2][:, j]).max()))
+
+
+def test_draw_weights_of_wide_layers_and_bad_layers():
+    model = DNN(seed=0)
+    model.addInputLayer([16])
+    model.addHiddenLayer([120, 10])
+    model.addOutputLayer([3])
+    figure = model.drawWeights(2)
+    assert len(figure.axes) == 100 and "the first 100 of 120" in figure._suptitle.get_text()
+    with pytest.raises(ValueError, match="layer 3 has 120 inputs, not a square number"):
+        model.drawWeights(3)
+    with pytest.raises(ValueError, match=r"one of the layers with weights, 2..4, got 1"):
+        model.drawWeights(1)
