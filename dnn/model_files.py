@@ -9,11 +9,15 @@ the temporary files that killed saves left behind.
 
 import contextlib
 import errno
-import fcntl
 import os
 import re
 import stat
 import tempfile
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, so no telling a live save's temporary from a dead one's
+    fcntl = None
 
 from dnn.errors import ModelFileError
 
@@ -185,6 +189,8 @@ def _locked_temporary(directory, name):
     """
     while True:
         fd, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=_TEMPORARY_SUFFIX, dir=directory)
+        if fcntl is None:
+            return fd, temporary
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             if _same_file(os.fstat(fd), temporary):
@@ -206,6 +212,8 @@ def _same_file(status, path):
 def _remove_stale_temporaries(directory, name):
     """Remove temporary files of saves to ``name`` whose writer is gone (nobody holds their lock)."""
     # mkstemp's names: the prefix, 8 random characters, the suffix
+    if fcntl is None:
+        return
     pattern = re.compile(re.escape(f".{name}.") + r"[a-z0-9_]{8}" + re.escape(_TEMPORARY_SUFFIX))
     try:
         entries = os.listdir(directory)

@@ -253,3 +253,57 @@ def test_size_cap_is_configurable(tmp_path):
 def test_a_directory_is_refused(tmp_path):
     with pytest.raises(ModelFileError, match="it is a directory"):
         DNN.importModel(tmp_path)
+
+
+# ---------------------------------------------------------------- mutated copies of a real file
+
+
+def mutants(data, count, seed):
+    """``count`` damaged copies of ``data``: byte flips, truncations, insertions, deletions, splices."""
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        copy = bytearray(data)
+        kind = i % 5
+        if kind == 0:
+            for position in rng.integers(0, len(copy), rng.integers(1, 4)):
+                copy[position] ^= 1 << int(rng.integers(0, 8))
+        elif kind == 1:
+            del copy[int(rng.integers(1, len(copy))):]
+        elif kind == 2:
+            position = int(rng.integers(0, len(copy)))
+            copy[position:position] = rng.integers(0, 256, rng.integers(1, 9)).astype(np.uint8).tobytes()
+        elif kind == 3:
+            start = int(rng.integers(0, len(copy) - 1))
+            del copy[start:start + int(rng.integers(1, 9))]
+        else:  # a span copied elsewhere: memo indices and lengths that point at the wrong places
+            start, to = rng.integers(0, len(copy) - 16, 2)
+            copy[to:to] = copy[start:start + int(rng.integers(2, 16))]
+        yield bytes(copy)
+
+
+def load_mutants(data, X, reference, directory, count=400, seed=0):
+    """How many mutants loaded with the same predictions, loaded with different ones, or were refused."""
+    counts = {"identical": 0, "different": 0, "refused": 0}
+    path = directory / "mutant.pkl"
+    for mutant in mutants(data, count, seed):
+        path.write_bytes(mutant)
+        try:
+            model = DNN.importModel(path)
+        except ModelFileError:
+            counts["refused"] += 1
+            continue
+        with np.errstate(all="ignore"):
+            proba = model.predictProba(X)
+        same = proba.shape == reference.shape and np.array_equal(proba, reference)
+        counts["identical" if same else "different"] += 1
+    return counts
+
+
+def test_mutated_files_load_or_raise_model_file_error_only(tmp_path):
+    model, X = small_model()
+    model.saveModel(tmp_path / "m.pkl")
+    data = (tmp_path / "m.pkl").read_bytes()
+    counts = load_mutants(data, X, model.predictProba(X), tmp_path)
+    assert sum(counts.values()) == 400
+    # truncations and most flips are refused; flips inside array bytes or floats load (the checksum's job)
+    assert counts["refused"] > 200 and counts["identical"] > 0
