@@ -355,14 +355,15 @@ class DNN(Querying, Textbook):
         persistence.save(self, path)
 
     @classmethod
-    def importModel(cls, path):
+    def importModel(cls, path, maxBytes=persistence.DEFAULT_MAX_BYTES):
         """Read a model written by saveModel.
 
         Loading is safe for files from anywhere: only plain data and numeric
-        arrays are accepted, and no code from the file is run. Any problem with
+        arrays are accepted, no code from the file is run, and a file larger
+        than ``maxBytes`` (default 1 GiB) is refused unread. Any problem with
         the file raises :class:`dnn.ModelFileError` saying what is wrong.
         """
-        return persistence.load(cls, path)
+        return persistence.load(cls, path, maxBytes)
 
     # ------------------------------------------------------------------ for the modules dnn delegates to
 

@@ -13,16 +13,14 @@ checked field by field, so a file can neither run code nor smuggle in a model
 with inconsistent shapes. Every problem with a file raises ModelFileError.
 """
 
-import contextlib
 import hashlib
-import os
 import pickle
-import tempfile
 
 import numpy as np
 
 from dnn import safe_pickle
 from dnn.errors import ModelFileError
+from dnn.model_files import DEFAULT_MAX_BYTES, read_model_bytes, write_atomically
 from dnn.recording import RECORD_EVERY, parse_parameter_list
 from dnn.tasks import BINARY, TASKS
 from dnn.version import __version__
@@ -91,66 +89,12 @@ def file_bytes(payload, protocol=PROTOCOL, format=FORMAT, format_version=FORMAT_
     return pickle.dumps(envelope(payload, protocol, format, format_version), protocol=protocol)
 
 
-def write_atomically(path, write):
-    """Call ``write(file)`` on a temporary file next to ``path``, then move it onto ``path``.
-
-    The data is flushed and fsynced before ``os.replace``, so ``path`` holds
-    either its previous content or the complete new one, even if the process
-    is killed or the machine loses power. On any error the temporary file is
-    removed. Missing parent directories are created; the file gets the
-    permissions of a newly created file (0o666 minus the umask).
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    _fsync_directory(directory)
-
-
-def _umask():
-    # The umask can only be read by setting it; set it straight back.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_directory(directory):
-    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 # ---------------------------------------------------------------- reading
 
 
-def load(cls, path):
-    """Read a model file and rebuild the ``cls`` instance it describes."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise ModelFileError(f"no model file at {path!s}") from None
-    except OSError as error:
-        raise ModelFileError(f"cannot read model file {path!s}: {error.strerror or error}") from None
-    if not data:
-        raise ModelFileError(f"{path!s} is empty, not a dnn model file")
+def load(cls, path, max_bytes=DEFAULT_MAX_BYTES):
+    """Read a model file and rebuild the ``cls`` instance it describes; every failure is a ModelFileError."""
+    data = read_model_bytes(path, max_bytes)
     try:
         payload = _unwrap(data)
     except ModelFileError as error:
@@ -158,16 +102,21 @@ def load(cls, path):
     except safe_pickle.UnsafePickleError as error:
         raise ModelFileError(f"{path!s} was not loaded and nothing in it ran: {error} (a dnn model file "
                              f"holds only plain data and numeric arrays)") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
-            OverflowError, MemoryError, RecursionError, UnicodeDecodeError) as error:
+    except Exception as error:  # a malformed pickle can raise nearly anything, MemoryError included
         raise ModelFileError(f"{path!s} is not a readable dnn model file (truncated, corrupt or not a pickle): "
-                             f"{type(error).__name__}: {error}") from None
+                             f"{_describe(error)}") from None
     try:
         return from_payload(cls, payload)
     except ModelFileError as error:
         raise ModelFileError(f"{path!s}: {error}") from None
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, MemoryError) as error:
-        raise ModelFileError(f"{path!s} holds an invalid dnn model: {error}") from None
+    except Exception as error:
+        raise ModelFileError(f"{path!s} holds an invalid dnn model: {_describe(error)}") from None
+
+
+def _describe(error):
+    # bounded: a message may quote a value from the file
+    text = str(error)
+    return f"{type(error).__name__}: {text[:200]}{'...' if len(text) > 200 else ''}"
 
 
 def _unwrap(data):
