@@ -222,6 +222,15 @@ def test_a_count_that_falls_off_a_cliff_costs_one_batch():
     assert used.count(2) == 0
 
 
+def test_long_batches_are_measured_once_each():
+    # a batch of half a second times reliably: the warm-up counts, and one batch per count decides
+    clock = Clock()
+    policy = ThreadPolicy(clock=clock, cpus=lambda: 2)
+    used = train(policy, clock, lambda count, b: {1: 0.9, 2: 0.5}[count], 6)
+    assert used == [1, 2, 2, 2, 2, 2]
+    assert policy.changes == [(2, 2)]
+
+
 def test_policy_measures_again_when_batches_drift(recorded):
     clock = Clock()
     policy = ThreadPolicy(clock=clock, cpus=lambda: 4)

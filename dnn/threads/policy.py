@@ -29,10 +29,11 @@ class ThreadPolicy:
 
     With ``threads`` an int, the count is pinned for the whole fit. With None:
 
-    1. *Measure*: the first batch is not timed (cold caches); then every candidate count (1, powers of two, all
-       available CPUs) runs ``probe_batches`` batches, starting with the count chosen last time. A candidate whose
-       batch takes over ``abort`` times the best median so far is dropped after that one batch, so a count that
-       falls off a cliff under load costs one batch, not several.
+    1. *Measure*: the first batch is not timed (cold caches) unless it takes ``probe_seconds``; then every
+       candidate count (1, powers of two, all available CPUs) runs ``probe_batches`` batches, or fewer that take
+       ``probe_seconds`` together, starting with the count chosen last time. A candidate whose batch takes over
+       ``abort`` times the best median so far is dropped after that one batch, so a count that falls off a cliff
+       under load costs one batch, not several.
     2. *Keep the fastest* by median batch time.
     3. *Watch*: when ``patience`` batches in a row take over ``drift`` times (or under 1/``drift`` of) what the
        chosen count gave when measured, the load has changed: measure again. Load that leaves while one thread is
@@ -56,7 +57,7 @@ class ThreadPolicy:
         A pinned count, or None to measure.
     max_threads : int or None
         An upper bound on the automatic choice (it is always bounded by `available_cpus`).
-    probe_batches, drift, patience, abort, explore_share : optional
+    probe_batches, probe_seconds, drift, patience, abort, explore_share : optional
         The measurement's constants, described above.
     clock : callable
         Returns seconds; ``time.perf_counter`` (tests inject a fake).
@@ -73,11 +74,12 @@ class ThreadPolicy:
         (batch number within this fit, count) each time the count in use for steady work changed.
     """
 
-    def __init__(self, threads=None, max_threads=None, *, probe_batches=3, drift=1.5, patience=5, abort=1.5,
-                 explore_share=0.05, clock=time.perf_counter, cpus=available_cpus):
+    def __init__(self, threads=None, max_threads=None, *, probe_batches=3, probe_seconds=0.1, drift=1.5, patience=5,
+                 abort=1.5, explore_share=0.05, clock=time.perf_counter, cpus=available_cpus):
         self.threads = check_threads(threads)
         self.max_threads = check_threads(max_threads, "max_threads")
-        self.probe_batches, self.drift, self.patience = probe_batches, drift, patience
+        self.probe_batches, self.probe_seconds = probe_batches, probe_seconds
+        self.drift, self.patience = drift, patience
         self.abort, self.explore_share = abort, explore_share
         self.clock, self.cpus = clock, cpus
         self.current = self.chosen = None
@@ -168,6 +170,8 @@ class ThreadPolicy:
         seconds, self._started = self.clock() - self._started, None
         if self._warmup:
             self._warmup = False
+            if seconds >= self.probe_seconds and self._mode == "measure":
+                self._measured(seconds)  # long batches: the first is as good a measurement as any
         elif self._mode == "measure":
             self._measured(seconds)
         elif self._mode == "explore":
@@ -203,8 +207,9 @@ class ThreadPolicy:
     def _measured(self, seconds):
         count = self._queue[0]
         self._samples[count].append(seconds)
-        best = min((_median(s) for s in self._samples.values() if len(s) >= self.probe_batches), default=None)
-        if len(self._samples[count]) >= self.probe_batches or (best is not None and seconds > self.abort * best):
+        best = min((_median(s) for c, s in self._samples.items() if s and c not in self._queue), default=None)
+        done = len(self._samples[count]) >= self.probe_batches or sum(self._samples[count]) >= self.probe_seconds
+        if done or (best is not None and seconds > self.abort * best):
             self._queue.pop(0)
             if self._queue:
                 self._apply(self._queue[0])
