@@ -155,6 +155,11 @@ def test_predict_threads():
 # The policy, driven by a tiny training loop with a fake clock
 
 
+def quiet():
+    """A fake load: no other thread ready to run."""
+    return 0
+
+
 class Clock:
     def __init__(self):
         self.now = 0.0
@@ -200,7 +205,7 @@ def recorded(monkeypatch):
 @pytest.mark.parametrize(("times", "best"), [({1: 0.010, 2: 0.004}, 2), ({1: 0.004, 2: 0.010}, 1)])
 def test_policy_keeps_the_faster_count_and_restores_blas(times, best):
     clock = Clock()
-    policy = ThreadPolicy(clock=clock, cpus=lambda: 2)
+    policy = ThreadPolicy(clock=clock, cpus=lambda: 2, load=quiet)
     with threadpool_limits(limits=2, user_api="blas"):
         before = blas_now()
         used = train(policy, clock, lambda count, b: times[count], 30, check_blas=True)
@@ -212,7 +217,7 @@ def test_policy_keeps_the_faster_count_and_restores_blas(times, best):
 
 def test_a_count_that_falls_off_a_cliff_costs_one_batch():
     clock = Clock()
-    policy = ThreadPolicy(clock=clock, cpus=lambda: 2)
+    policy = ThreadPolicy(clock=clock, cpus=lambda: 2, load=quiet)
     used = train(policy, clock, lambda count, b: {1: 0.001, 2: 0.200}[count], 200)
     # one warm-up and three measured batches at 1 thread, then a single batch at 2, and 1 from then on
     assert used[:6] == [1, 1, 1, 1, 2, 1]
@@ -222,10 +227,35 @@ def test_a_count_that_falls_off_a_cliff_costs_one_batch():
     assert used.count(2) == 0
 
 
+def test_under_load_short_batches_leave_more_threads_to_the_exploration_budget():
+    # two other threads ready to run on two CPUs: a second BLAS thread would find no free core
+    clock = Clock()
+    policy = ThreadPolicy(clock=clock, cpus=lambda: 2, load=lambda: 2)
+    used = train(policy, clock, lambda count, b: {1: 0.001, 2: 0.200}[count], 3000)
+    assert used[:300] == [1] * 300
+    # tried only once the budget (5 % of the time so far) covers the expected cost of a cliff (0.05 s), then rarer
+    assert 1 <= used.count(2) <= 2 and policy.chosen == 1
+    assert used.index(2) >= (0.05 - 0.001) / 0.05 / 0.001  # the excess over a batch at 1 thread
+
+
+def test_under_load_the_budget_still_finds_a_faster_count():
+    clock = Clock()
+    policy = ThreadPolicy(clock=clock, cpus=lambda: 2, load=lambda: 2)
+    used = train(policy, clock, lambda count, b: {1: 0.002, 2: 0.001}[count], 3000)
+    assert policy.chosen == 2 and used[-100:].count(2) >= 95
+
+
+def test_under_load_long_batches_measure_every_count_at_once():
+    clock = Clock()
+    policy = ThreadPolicy(clock=clock, cpus=lambda: 2, load=lambda: 2)
+    train(policy, clock, lambda count, b: {1: 0.08, 2: 0.05}[count], 10)
+    assert policy.changes[0][1] == 2 and policy.changes[0][0] <= 6
+
+
 def test_long_batches_are_measured_once_each():
     # a batch of half a second times reliably: the warm-up counts, and one batch per count decides
     clock = Clock()
-    policy = ThreadPolicy(clock=clock, cpus=lambda: 2)
+    policy = ThreadPolicy(clock=clock, cpus=lambda: 2, load=quiet)
     used = train(policy, clock, lambda count, b: {1: 0.9, 2: 0.5}[count], 6)
     assert used == [1, 2, 2, 2, 2, 2]
     assert policy.changes == [(2, 2)]
@@ -233,7 +263,7 @@ def test_long_batches_are_measured_once_each():
 
 def test_policy_measures_again_when_batches_drift(recorded):
     clock = Clock()
-    policy = ThreadPolicy(clock=clock, cpus=lambda: 4)
+    policy = ThreadPolicy(clock=clock, cpus=lambda: 4, load=quiet)
 
     def seconds(count, batch):  # 1 thread wins, until load arrives at batch 50 and 4 threads win
         quiet = {1: 0.002, 2: 0.003, 4: 0.004}
@@ -253,7 +283,7 @@ def test_policy_measures_again_when_batches_drift(recorded):
 def test_policy_tries_other_counts_when_load_leaves(recorded):
     # while one thread runs, load that leaves does not slow it: only a try of another count can tell
     clock = Clock()
-    policy = ThreadPolicy(clock=clock, cpus=lambda: 2)
+    policy = ThreadPolicy(clock=clock, cpus=lambda: 2, load=quiet)
 
     def seconds(count, batch):
         return 0.004 if count == 1 else (0.020 if batch < 100 else 0.002)
@@ -290,7 +320,7 @@ def test_pinned_count_above_the_cpus_is_honoured(recorded):
 def test_policy_never_exceeds_affinity_or_quota(tmp_path, recorded, affinity, quota, limit):
     fake_v2(tmp_path, "/", {"": quota})
     clock = Clock()
-    policy = ThreadPolicy(clock=clock, cpus=lambda: available_cpus(tmp_path, affinity=lambda: affinity))
+    policy = ThreadPolicy(clock=clock, cpus=lambda: available_cpus(tmp_path, affinity=lambda: affinity), load=quiet)
     # more threads always look faster: the policy would take as many as it may
     used = train(policy, clock, lambda count, b: 0.01 / count, 300)
     assert max(used) == limit and used[-1] == limit
@@ -299,14 +329,14 @@ def test_policy_never_exceeds_affinity_or_quota(tmp_path, recorded, affinity, qu
 
 def test_max_threads_bounds_the_choice(recorded):
     clock = Clock()
-    policy = ThreadPolicy(max_threads=4, clock=clock, cpus=lambda: 16)
+    policy = ThreadPolicy(max_threads=4, clock=clock, cpus=lambda: 16, load=quiet)
     used = train(policy, clock, lambda count, b: 0.01 / count, 100)
     assert max(used) == 4
 
 
 def test_blas_is_restored_after_an_exception_inside_the_fit():
     clock = Clock()
-    for policy in (ThreadPolicy(clock=clock, cpus=lambda: 2), ThreadPolicy(threads=1, clock=clock)):
+    for policy in (ThreadPolicy(clock=clock, cpus=lambda: 2, load=quiet), ThreadPolicy(threads=1, clock=clock)):
         with threadpool_limits(limits=2, user_api="blas"):
             with pytest.raises(RuntimeError, match="diverged"):
                 train(policy, clock, lambda count, b: 0.001 * count, 20, fail_at=7)
@@ -316,7 +346,7 @@ def test_blas_is_restored_after_an_exception_inside_the_fit():
 def test_session_and_batch_outside_a_fit():
     # predict's chunks: the same policy over a loop of similar steps, restored when the loop ends
     clock = Clock()
-    policy = ThreadPolicy(clock=clock, cpus=lambda: 2)
+    policy = ThreadPolicy(clock=clock, cpus=lambda: 2, load=quiet)
     with threadpool_limits(limits=2, user_api="blas"):
         with policy.session():
             for _ in range(20):
@@ -328,7 +358,7 @@ def test_session_and_batch_outside_a_fit():
 
 def test_verbose_2_says_the_count_and_its_changes(capsys, recorded):
     clock = Clock()
-    policy = ThreadPolicy(clock=clock, cpus=lambda: 2)
+    policy = ThreadPolicy(clock=clock, cpus=lambda: 2, load=quiet)
     train(policy, clock, lambda count, b: {1: 0.002, 2: 0.001}[count] * (1 if b < 30 else 10 ** (count - 1)), 60,
           verbose=2)
     out = capsys.readouterr().out

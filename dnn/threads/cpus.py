@@ -105,3 +105,17 @@ def available_cpus(root="/", affinity=None):
     return max(1, int(cpus))
 
 
+
+
+def runnable_others(root="/"):
+    """How many other threads on the machine are ready to run right now (``/proc/loadavg``), or None if unknown.
+
+    An instantaneous count, host-wide even in a container: a hint for whether more BLAS threads would find free
+    cores, never a bound (the policy's measurements decide).
+    """
+    text = _read(os.path.join(root, "proc", "loadavg"))
+    try:
+        running = int(text.split()[3].split("/")[0])
+    except (AttributeError, IndexError, ValueError):
+        return None
+    return max(0, running - 1)  # this thread is one of them

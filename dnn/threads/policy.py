@@ -4,7 +4,7 @@ import time
 from contextlib import contextmanager
 
 from .blas import candidate_counts, check_threads, get_blas_threads, set_blas_threads
-from .cpus import available_cpus
+from .cpus import available_cpus, runnable_others
 
 
 def _median(values):
@@ -33,7 +33,9 @@ class ThreadPolicy:
        candidate count (1, powers of two, all available CPUs) runs ``probe_batches`` batches, or fewer that take
        ``probe_seconds`` together, starting with the count chosen last time. A candidate whose batch takes over
        ``abort`` times the best median so far is dropped after that one batch, so a count that falls off a cliff
-       under load costs one batch, not several.
+       under load costs one batch, not several. Even one such batch can cost a hundred short ones, so while batches
+       take under ``cliff`` seconds a larger count is measured at once only if the threads ready to run elsewhere
+       (``load``) leave it free cores; otherwise it waits for the exploration budget (below).
     2. *Keep the fastest* by median batch time.
     3. *Watch*: when ``patience`` batches in a row take over ``drift`` times (or under 1/``drift`` of) what the
        chosen count gave when measured, the load has changed: measure again. Load that leaves while one thread is
@@ -57,12 +59,14 @@ class ThreadPolicy:
         A pinned count, or None to measure.
     max_threads : int or None
         An upper bound on the automatic choice (it is always bounded by `available_cpus`).
-    probe_batches, probe_seconds, drift, patience, abort, explore_share : optional
+    probe_batches, probe_seconds, drift, patience, abort, explore_share, cliff : optional
         The measurement's constants, described above.
     clock : callable
         Returns seconds; ``time.perf_counter`` (tests inject a fake).
     cpus : callable
         Returns the CPUs available; `available_cpus` (tests inject a fake).
+    load : callable
+        Returns how many other threads are ready to run, or None; `runnable_others` (tests inject a fake).
 
     Attributes
     ----------
@@ -75,13 +79,14 @@ class ThreadPolicy:
     """
 
     def __init__(self, threads=None, max_threads=None, *, probe_batches=3, probe_seconds=0.1, drift=1.5, patience=5,
-                 abort=1.5, explore_share=0.05, clock=time.perf_counter, cpus=available_cpus):
+                 abort=1.5, explore_share=0.05, cliff=0.05, clock=time.perf_counter, cpus=available_cpus,
+                 load=runnable_others):
         self.threads = check_threads(threads)
         self.max_threads = check_threads(max_threads, "max_threads")
         self.probe_batches, self.probe_seconds = probe_batches, probe_seconds
         self.drift, self.patience = drift, patience
-        self.abort, self.explore_share = abort, explore_share
-        self.clock, self.cpus = clock, cpus
+        self.abort, self.explore_share, self.cliff = abort, explore_share, cliff
+        self.clock, self.cpus, self.load = clock, cpus, load
         self.current = self.chosen = None
         self.changes, self._counts, self._estimates = [], None, {}
         self._previous = None
@@ -139,7 +144,7 @@ class ThreadPolicy:
         most = self.cpus()
         if self.max_threads is not None:
             most = min(most, self.max_threads)
-        counts = candidate_counts(max(1, most))
+        counts, self._cpus = candidate_counts(max(1, most)), most
         self._warmup, self._patience, self._redo = True, self.patience, False
         if len(counts) == 1:
             self._counts = counts
@@ -201,21 +206,37 @@ class ThreadPolicy:
         first = only or (self.chosen if self.chosen in self._counts else self._counts[0])
         self._queue = [first] if only else [first] + [c for c in self._counts if c != first]
         self._samples = {c: [] for c in self._counts}
-        self._mode, self._losses = "measure", {}
+        self._mode, self._losses, self._others = "measure", {}, []
         self._apply(self._queue[0])
 
     def _measured(self, seconds):
         count = self._queue[0]
         self._samples[count].append(seconds)
+        others = self.load()
+        if others is not None:  # less this process's own BLAS threads beyond the calling one
+            self._others.append(max(0, others - (count - 1)))
         best = min((_median(s) for c, s in self._samples.items() if s and c not in self._queue), default=None)
         done = len(self._samples[count]) >= self.probe_batches or sum(self._samples[count]) >= self.probe_seconds
         if done or (best is not None and seconds > self.abort * best):
             self._queue.pop(0)
+            self._queue = [c for c in self._queue if self._worth_trying(c)]
             if self._queue:
                 self._apply(self._queue[0])
                 return
             self._estimates.update({c: _median(s) for c, s in self._samples.items() if s})
             self._keep(min(self._estimates, key=self._estimates.get))
+
+    def _worth_trying(self, count):
+        """Whether to measure ``count`` now rather than leave it to the exploration budget.
+
+        A count whose threads find no free core can cost a hundred times a batch (they spin-wait for each other), so
+        it is measured at once only when batches are long enough for that to matter little, or when fewer other
+        threads are ready to run than the cores it leaves free.
+        """
+        done = [_median(s) for c, s in self._samples.items() if s and c not in self._queue]
+        if count <= min((c for c, s in self._samples.items() if s), default=count) or min(done) >= self.cliff:
+            return True
+        return bool(self._others) and _median(self._others) + count <= self._cpus
 
     def _keep(self, count):
         changed = count != self.chosen
@@ -245,7 +266,8 @@ class ThreadPolicy:
     def _explore_cost(self, count):
         """What one try of ``count`` is expected to cost: its excess over the chosen count, at least one batch,
         doubled for every try in a row that lost (up to 32 times), so tries of a count that keeps losing thin out."""
-        excess = max(self._estimates.get(count, 0.0) - self._baseline, self._baseline)
+        # a count never measured may fall off a cliff: expect `cliff` seconds
+        excess = max(self._estimates.get(count, self.cliff) - self._baseline, self._baseline)
         return excess * 2 ** min(self._losses.get(count, 0), 5)
 
     def _maybe_explore(self):
