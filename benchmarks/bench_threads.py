@@ -22,6 +22,10 @@ includes what it costs to find the count.
 
     python benchmarks/bench_threads.py [--networks digits,mnist,wide] [--batches 1,16,128,1024] [--busy 0,1,2]
         [--rounds 3] [--budget 1.0] [--cap 4.0] [--systems dnn,dnn-1,dnn-all,torch,torch-1,sklearn] [--json out.json]
+    python benchmarks/bench_threads.py --task predict [--predict-rows 200000] [--networks ...] [--busy ...]
+
+With ``--task predict`` the same systems predict class probabilities for 200,000 rows (dnn chunk by chunk, 2,048
+rows at a time, its automatic count measured over the chunks), as often as fill the budget.
 
 Run it from the repository with the dnn to measure importable (``PYTHONPATH=.`` from a worktree); the workers
 inherit the environment.
@@ -221,6 +225,87 @@ def sklearn_run(network, batch, rows, epochs, cap, threads):
     return time.perf_counter() - started, done, None
 
 
+# ----------------------------------------------------------------------------------------------------------------------
+# Predict: --task predict times predictProba over --predict-rows rows (the batch size plays no part)
+
+
+def network_model(network):
+    from dnn import DNN
+
+    widths, _ = NETWORKS[network]
+    model = DNN(seed=0)
+    model.addInputLayer([widths[0]])
+    model.addHiddenLayer(list(widths[1:-1]), activation="relu")
+    model.addOutputLayer([widths[-1]], activation="softmax")
+    return model
+
+
+def repeat_until(run, repeats, cap):
+    """Seconds and passes of ``run`` repeated ``repeats`` times or until ``cap`` seconds, after one warm-up pass."""
+    run()
+    started, passes = time.perf_counter(), 0
+    while passes < repeats:
+        run()
+        passes += 1
+        if time.perf_counter() > started + cap:
+            break
+    return time.perf_counter() - started, passes
+
+
+def dnn_predict(network, rows, repeats, cap, threads):
+    from dnn.threads import PREDICT_CHUNK, ThreadPolicy, available_cpus
+
+    threads = {"auto": None, "all": available_cpus()}.get(threads, threads)
+    model, (X, _) = network_model(network), data(network, rows)
+    policy = ThreadPolicy(threads)
+
+    def run():
+        # When DNN takes threads=, this becomes: model.threads = threads; model.predictProba(X)
+        with policy.session():
+            for start in range(0, rows, PREDICT_CHUNK):
+                with policy.batch():
+                    model.predictProba(X[start:start + PREDICT_CHUNK])
+
+    seconds, passes = repeat_until(run, repeats, cap)
+    return seconds, passes * rows, policy.changes
+
+
+def torch_predict(network, rows, repeats, cap, threads):
+    import torch
+
+    if threads == 1:
+        torch.set_num_threads(1)
+    widths, _ = NETWORKS[network]
+    X = torch.from_numpy(data(network, rows)[0])
+    layers = []
+    for a, b in zip(widths[:-2], widths[1:-1]):
+        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers, torch.nn.Linear(widths[-2], widths[-1]), torch.nn.Softmax(dim=1))
+
+    def run():
+        with torch.no_grad():
+            model(X)
+
+    seconds, passes = repeat_until(run, repeats, cap)
+    return seconds, passes * rows, None
+
+
+def sklearn_predict(network, rows, repeats, cap, threads):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    widths, _ = NETWORKS[network]
+    X, y = data(network, rows)
+    model = MLPClassifier(hidden_layer_sizes=widths[1:-1], max_iter=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.partial_fit(X[:256], y[:256], classes=np.arange(widths[-1]))
+    seconds, passes = repeat_until(lambda: model.predict_proba(X), repeats, cap)
+    return seconds, passes * rows, None
+
+
+PREDICT_WORKERS = {"dnn": (dnn_predict, "auto"), "dnn-1": (dnn_predict, 1), "dnn-all": (dnn_predict, "all"),
+                   "torch": (torch_predict, None), "torch-1": (torch_predict, 1), "sklearn": (sklearn_predict, None)}
 WORKERS = {"dnn": (dnn_run, "auto"), "dnn-1": (dnn_run, 1), "dnn-all": (dnn_run, "all"), "torch": (torch_run, None),
            "torch-1": (torch_run, 1), "sklearn": (sklearn_run, None)}
 
@@ -289,10 +374,15 @@ def available(system):
     return True
 
 
-def run_worker(system, network, batch, budget, cap):
-    rows, epochs = run_size(network, batch, budget)
-    command = [sys.executable, __file__, "--worker", system, "--networks", network, "--batches", str(batch),
-               "--rows", str(rows), "--epochs", str(epochs), "--cap", str(cap)]
+def run_worker(system, network, batch, budget, cap, task="fit", predict_rows=200_000):
+    if task == "predict":
+        widths, _ = NETWORKS[network]
+        per_pass = predict_rows * sum(a * b for a, b in zip(widths[:-1], widths[1:])) / MACS_PER_SECOND
+        rows, epochs = predict_rows, max(1, min(20, round(budget / per_pass)))
+    else:
+        rows, epochs = run_size(network, batch, budget)
+    command = [sys.executable, __file__, "--worker", system, "--task", task, "--networks", network,
+               "--batches", str(batch), "--rows", str(rows), "--epochs", str(epochs), "--cap", str(cap)]
     result = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -335,13 +425,21 @@ def main():
     parser.add_argument("--cap", type=float, default=4.0, help="seconds after which a run stops")
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--json", help="also write every measurement to this file")
+    parser.add_argument("--task", choices=["fit", "predict"], default="fit",
+                        help="predict: predictProba over --predict-rows rows, once per network (batches unused)")
+    parser.add_argument("--predict-rows", type=int, default=200_000)
     parser.add_argument("--worker", choices=sorted(WORKERS))
     parser.add_argument("--rows", type=int)
     parser.add_argument("--epochs", type=int)
     args = parser.parse_args()
     if args.worker:
-        function, threads = WORKERS[args.worker]
-        seconds, rows, changes = function(args.networks, int(args.batches), args.rows, args.epochs, args.cap, threads)
+        if args.task == "predict":
+            function, threads = PREDICT_WORKERS[args.worker]
+            seconds, rows, changes = function(args.networks, args.rows, args.epochs, args.cap, threads)
+        else:
+            function, threads = WORKERS[args.worker]
+            seconds, rows, changes = function(args.networks, int(args.batches), args.rows, args.epochs, args.cap,
+                                              threads)
         print(json.dumps({"ms": 1000 * seconds / max(rows, 1) * 1000, "rows": rows, "chosen": changes}))
         return
     signal.signal(signal.SIGTERM, _terminate)
@@ -352,7 +450,8 @@ def main():
             systems.append(system)
         else:
             print(f"skipping {system}: not installed")
-    cells = [(network, int(batch)) for network in args.networks.split(",") for batch in args.batches.split(",")]
+    batches = [0] if args.task == "predict" else [int(b) for b in args.batches.split(",")]
+    cells = [(network, batch) for network in args.networks.split(",") for batch in batches]
     results = {}
     try:
         for busy in (int(b) for b in args.busy.split(",")):
@@ -362,12 +461,14 @@ def main():
                     for round_number in range(args.rounds):
                         shift = round_number % len(systems)
                         for system in systems[shift:] + systems[:shift]:
-                            cell[system].append(run_worker(system, network, batch, args.budget, args.cap))
+                            cell[system].append(run_worker(system, network, batch, args.budget, args.cap,
+                                                           args.task, args.predict_rows))
                         print(f"busy {busy} {network} batch {batch} round {round_number + 1}: "
                               + ", ".join(f"{s} {cell[s][-1]['ms']:.3g}" for s in systems), flush=True)
     finally:
         if results:
-            print("\nms per 1,000 rows trained: median (min-max) over rounds; 'chose': dnn automatic's counts")
+            what = "predicted" if args.task == "predict" else "trained"
+            print(f"\nms per 1,000 rows {what}: median (min-max) over rounds; 'chose': dnn automatic's counts")
             report(results, systems)
             if args.json:
                 with open(args.json, "w") as handle:

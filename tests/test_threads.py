@@ -17,6 +17,7 @@ from dnn.threads import (
     cgroup_cpu_quota,
     check_threads,
     predict_threads,
+    runnable_others,
 )
 from dnn.threads import policy as policy_module
 
@@ -24,6 +25,11 @@ from dnn.threads import policy as policy_module
 def blas_now():
     """Every loaded BLAS library's thread count, as threadpoolctl reads it from the library itself."""
     return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+
+def quiet():
+    """A fake load: no other thread ready to run."""
+    return 0
 
 
 def write(path, text):
@@ -142,22 +148,31 @@ def test_blas_threads_refuses_bad_counts_without_changing_anything():
 
 def test_predict_threads():
     assert predict_threads(7, 10, (64, 10), cpus=2) == 7  # pinned: as given, even above the CPUs
-    assert predict_threads(None, 16, (64, 256, 128, 10), cpus=2) == 1  # 16*64*256 multiply-adds: too small
-    assert predict_threads(None, 200_000, (784, 256, 128, 10), cpus=2) == 2  # 2048*784*256 per chunk
-    assert predict_threads(None, 200_000, (784, 256, 128, 10), cpus=1) == 1
+    assert predict_threads(None, 16, (64, 256, 128, 10), cpus=2, load=quiet) == 1  # 16*64*256 multiply-adds
+    assert predict_threads(None, 200_000, (784, 256, 128, 10), cpus=2, load=quiet) == 2  # 2048*784*256 a chunk
+    assert predict_threads(None, 200_000, (784, 256, 128, 10), cpus=1, load=quiet) == 1
     # rows beyond one chunk do not make a chunk's products larger
-    assert predict_threads(None, 10**6, (64, 16, 10), cpus=2) == 1
+    assert predict_threads(None, 10**6, (64, 16, 10), cpus=2, load=quiet) == 1
+    # other threads ready to run take their cores first
+    assert predict_threads(None, 200_000, (784, 256, 128, 10), cpus=8, load=lambda: 3) == 5
+    assert predict_threads(None, 200_000, (784, 256, 128, 10), cpus=2, load=lambda: 2) == 1
+    assert predict_threads(None, 200_000, (784, 256, 128, 10), cpus=2, load=lambda: None) == 2
     with pytest.raises(ValueError, match="threads"):
         predict_threads(0, 10, (64, 10))
 
 
+def test_runnable_others_reads_proc_loadavg(tmp_path):
+    write(tmp_path / "proc/loadavg", "3.91 2.08 0.91 5/100 9563\n")
+    assert runnable_others(tmp_path) == 4
+    write(tmp_path / "proc/loadavg", "0.00 0.00 0.00 1/100 9563\n")
+    assert runnable_others(tmp_path) == 0
+    write(tmp_path / "proc/loadavg", "nonsense\n")
+    assert runnable_others(tmp_path) is None
+    assert runnable_others(tmp_path / "missing") is None
+
+
 # ----------------------------------------------------------------------------------------------------------------------
 # The policy, driven by a tiny training loop with a fake clock
-
-
-def quiet():
-    """A fake load: no other thread ready to run."""
-    return 0
 
 
 class Clock:
@@ -231,11 +246,12 @@ def test_under_load_short_batches_leave_more_threads_to_the_exploration_budget()
     # two other threads ready to run on two CPUs: a second BLAS thread would find no free core
     clock = Clock()
     policy = ThreadPolicy(clock=clock, cpus=lambda: 2, load=lambda: 2)
-    used = train(policy, clock, lambda count, b: {1: 0.001, 2: 0.200}[count], 3000)
+    used = train(policy, clock, lambda count, b: {1: 0.001, 2: 0.200}[count], 6000)
     assert used[:300] == [1] * 300
-    # tried only once the budget (5 % of the time so far) covers the expected cost of a cliff (0.05 s), then rarer
-    assert 1 <= used.count(2) <= 2 and policy.chosen == 1
-    assert used.index(2) >= (0.05 - 0.001) / 0.05 / 0.001  # the excess over a batch at 1 thread
+    # tried only once the budget (5 % of the time so far) covers four times the expected cost of a cliff (0.05 s,
+    # less a batch at 1 thread), since the load leaves no free core; then rarer still
+    assert used.count(2) == 1 and policy.chosen == 1
+    assert used.index(2) >= 4 * (0.05 - 0.001) / 0.05 / 0.001
 
 
 def test_under_load_the_budget_still_finds_a_faster_count():

@@ -6,7 +6,7 @@ import numpy as np  # noqa: F401  (loads the BLAS that threadpoolctl must find)
 from threadpoolctl import ThreadpoolController
 
 from ..checks import is_int
-from .cpus import available_cpus
+from .cpus import available_cpus, runnable_others
 
 # Below this many multiply-adds in the largest product of a chunk, threads only add their start-up cost.
 SMALL_PRODUCT = 1 << 22
@@ -71,7 +71,7 @@ def blas_threads(n):
         set_blas_threads(previous)
 
 
-def predict_threads(threads, rows, widths, cpus=None):
+def predict_threads(threads, rows, widths, cpus=None, load=runnable_others):
     """The BLAS thread count for a forward pass over ``rows`` rows of a network with layer ``widths``.
 
     Parameters
@@ -84,13 +84,16 @@ def predict_threads(threads, rows, widths, cpus=None):
         Units of every layer, input first, e.g. (784, 256, 128, 10).
     cpus : int, optional
         The CPUs available; default `available_cpus()`.
+    load : callable
+        Returns how many other threads are ready to run (or None); default `runnable_others`.
 
     Returns
     -------
     int
         1 when the largest product of a chunk has fewer than `SMALL_PRODUCT` multiply-adds (threads would only add
-        their start-up cost), else every available CPU. A static guess: under load, a `ThreadPolicy` measured over
-        the chunks chooses better (see its `session`).
+        their start-up cost), else the available CPUs less those other threads need (at least 1). A guess from one
+        look at the machine: over many chunks a `ThreadPolicy` measured chunk by chunk chooses better (its
+        `session` and `batch`).
     """
     threads = check_threads(threads)
     if threads is not None:
@@ -99,7 +102,9 @@ def predict_threads(threads, rows, widths, cpus=None):
     largest = max((m * a * b for a, b in zip(widths[:-1], widths[1:])), default=0)
     if largest < SMALL_PRODUCT:
         return 1
-    return available_cpus() if cpus is None else max(1, int(cpus))
+    cpus = available_cpus() if cpus is None else max(1, int(cpus))
+    others = load() or 0
+    return max(1, min(cpus, cpus - others))
 
 
 def candidate_counts(most):

@@ -6,6 +6,10 @@ from contextlib import contextmanager
 from .blas import candidate_counts, check_threads, get_blas_threads, set_blas_threads
 from .cpus import available_cpus, runnable_others
 
+# What a batch at a count whose threads find no free core costs, in batches at one thread: 30 (784-256-128-10,
+# batch 128) to 250 (64-256-128-10, batch 16) measured on 2 busy cores; the lower figure is the prior.
+CLIFF_BATCHES = 30
+
 
 def _median(values):
     ordered = sorted(values)
@@ -41,7 +45,8 @@ class ThreadPolicy:
        chosen count gave when measured, the load has changed: measure again. Load that leaves while one thread is
        in use does not slow that thread, so now and then a single batch tries another count, spending at most
        ``explore_share`` of the time so far on such tries (a costly count, or one that keeps losing, is retried
-       ever more rarely); a try faster than recent batches by 10 % starts a new measurement. A new measurement
+       ever more rarely; a larger count while ``load`` leaves it no free core, four times more rarely); a try
+       faster than recent batches by 10 % starts a new measurement. A new measurement
        that keeps the same count doubles the patience, so noisy batch times do not buy one every few batches.
     4. *Remember*: a later fit with the same policy measures only the count it kept, and tries the others within
        the exploration budget, which carries over.
@@ -266,15 +271,20 @@ class ThreadPolicy:
     def _explore_cost(self, count):
         """What one try of ``count`` is expected to cost: its excess over the chosen count, at least one batch,
         doubled for every try in a row that lost (up to 32 times), so tries of a count that keeps losing thin out."""
-        # a count never measured may fall off a cliff: expect `cliff` seconds
-        excess = max(self._estimates.get(count, self.cliff) - self._baseline, self._baseline)
+        # a count never measured may fall off a cliff: `cliff` seconds, or 30 batches (measured: 30 to 250)
+        unknown = max(self.cliff, CLIFF_BATCHES * self._baseline)
+        excess = max(self._estimates.get(count, unknown) - self._baseline, self._baseline)
         return excess * 2 ** min(self._losses.get(count, 0), 5)
 
     def _maybe_explore(self):
         budget = self.explore_share * self._steady_time - self._explore_spent
-        others = [c for c in self._counts if c != self.chosen and self._explore_cost(c) <= budget]
-        if others and len(self._recent) >= 3:
-            self._trying = min(others, key=self._explore_cost)
+        due = [c for c in self._counts if c != self.chosen and self._explore_cost(c) <= budget]
+        if due and len(self._recent) >= 3:
+            count = min(due, key=self._explore_cost)
+            others = self.load() if count > self.chosen else None
+            if others is not None and others + count > self._cpus and self._explore_cost(count) * 4 > budget:
+                return  # no free core for it right now: try it only when the budget covers four such tries
+            self._trying = count
             self._mode = "explore"
             self._apply(self._trying)
 
