@@ -1,0 +1,301 @@
+"""The adaptive thread policy: a fit callback that measures batch times and keeps the fastest BLAS thread count."""
+
+import time
+from contextlib import contextmanager
+
+from .blas import candidate_counts, check_threads, get_blas_threads, set_blas_threads
+from .cpus import available_cpus, runnable_others
+
+# What a batch at a count whose threads find no free core costs, in batches at one thread: 30 (784-256-128-10,
+# batch 128) to 250 (64-256-128-10, batch 16) measured on 2 busy cores; the lower figure is the prior.
+CLIFF_BATCHES = 30
+
+
+def _median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _ms(seconds):
+    return f"{seconds * 1e3:.3g} ms"
+
+
+def _threads(n):
+    return f"{n} BLAS thread{'s' if n != 1 else ''}"
+
+
+class ThreadPolicy:
+    """Choose the BLAS thread count of a fit from measured batch times, and follow the machine's load.
+
+    A fit callback (hooks ``on_train_begin``, ``on_batch_begin``, ``on_batch_end``, ``on_train_end``); outside a fit,
+    `session` and `batch` give the same behaviour over any loop of similar steps (predict's chunks).
+
+    With ``threads`` an int, the count is pinned for the whole fit. With None:
+
+    1. *Measure*: the first batch is not timed (cold caches) unless it takes ``probe_seconds``; then every
+       candidate count (1, powers of two, all available CPUs) runs ``probe_batches`` batches, or fewer that take
+       ``probe_seconds`` together, starting with the count chosen last time. A candidate whose batch takes over
+       ``abort`` times the best median so far is dropped after that one batch, so a count that falls off a cliff
+       under load costs one batch, not several. Even one such batch can cost a hundred short ones, so while batches
+       take under ``cliff`` seconds a larger count is measured at once only if the threads ready to run elsewhere
+       (``load``) leave it free cores; otherwise it waits for the exploration budget (below).
+    2. *Keep the fastest* by median batch time.
+    3. *Watch*: when ``patience`` batches in a row take over ``drift`` times (or under 1/``drift`` of) what the
+       chosen count gave when measured, the load has changed: measure again. Load that leaves while one thread is
+       in use does not slow that thread, so now and then a single batch tries another count, spending at most
+       ``explore_share`` of the time so far on such tries (a costly count, or one that keeps losing, is retried
+       ever more rarely; a larger count while ``load`` leaves it no free core, four times more rarely); a try
+       faster than recent batches by 10 % starts a new measurement. A new measurement
+       that keeps the same count doubles the patience, so noisy batch times do not buy one every few batches.
+    4. *Remember*: a later fit with the same policy measures only the count it kept, and tries the others within
+       the exploration budget, which carries over.
+
+    The BLAS setting is changed only when the count changes (a change costs microseconds) and the user's setting is
+    restored by ``on_train_end``, which the fit must call in a ``finally``.
+
+    Thread counts change BLAS's rounding: with OpenBLAS 0.3.31 every product measured (float32, 16 to 2,048 rows,
+    64 to 784 wide) differed between 1 and 2 threads in the last bit, and a fit's weights by up to 6e-8. A fit whose
+    count is chosen by timing therefore matches a pinned fit only to rounding; pin ``threads`` for bit-identical reruns.
+
+    Parameters
+    ----------
+    threads : int or None
+        A pinned count, or None to measure.
+    max_threads : int or None
+        An upper bound on the automatic choice (it is always bounded by `available_cpus`).
+    probe_batches, probe_seconds, drift, patience, abort, explore_share, cliff : optional
+        The measurement's constants, described above.
+    clock : callable
+        Returns seconds; ``time.perf_counter`` (tests inject a fake).
+    cpus : callable
+        Returns the CPUs available; `available_cpus` (tests inject a fake).
+    load : callable
+        Returns how many other threads are ready to run, or None; `runnable_others` (tests inject a fake).
+
+    Attributes
+    ----------
+    current : int or None
+        The count in use (None outside a fit).
+    chosen : int or None
+        The count the last measurement kept; the next fit measures it first.
+    changes : list of (int, int)
+        (batch number within this fit, count) each time the count in use for steady work changed.
+    """
+
+    def __init__(self, threads=None, max_threads=None, *, probe_batches=3, probe_seconds=0.1, drift=1.5, patience=5,
+                 abort=1.5, explore_share=0.05, cliff=0.05, clock=time.perf_counter, cpus=available_cpus,
+                 load=runnable_others):
+        self.threads = check_threads(threads)
+        self.max_threads = check_threads(max_threads, "max_threads")
+        self.probe_batches, self.probe_seconds = probe_batches, probe_seconds
+        self.drift, self.patience = drift, patience
+        self.abort, self.explore_share, self.cliff = abort, explore_share, cliff
+        self.clock, self.cpus, self.load = clock, cpus, load
+        self.current = self.chosen = None
+        self.changes, self._counts, self._estimates = [], None, {}
+        self._previous = None
+
+    # -- the callback interface ------------------------------------------------------------------------------------
+
+    def on_train_begin(self, run):
+        self.begin(getattr(run, "verbose", 0))
+
+    def on_epoch_begin(self, run, epoch):
+        pass
+
+    def on_batch_begin(self, run, batch):
+        self.batch_begin()
+
+    def on_batch_end(self, run, batch, logs=None):
+        self.batch_end()
+
+    def on_epoch_end(self, run, epoch, logs=None):
+        pass
+
+    def on_train_end(self, run):
+        self.end()
+
+    # -- the same outside a fit -----------------------------------------------------------------------------------
+
+    @contextmanager
+    def session(self, verbose=0):
+        """``begin`` ... ``end`` around a block, ``end`` also when it raises."""
+        self.begin(verbose)
+        try:
+            yield self
+        finally:
+            self.end()
+
+    @contextmanager
+    def batch(self):
+        """Time one step of the block's work (a step that raises is not timed)."""
+        self.batch_begin()
+        yield
+        self.batch_end()
+
+    # -- the policy ------------------------------------------------------------------------------------------------
+
+    def begin(self, verbose=0):
+        """Remember the user's BLAS setting and apply the first count."""
+        self.verbose = verbose
+        self._previous = get_blas_threads()
+        self.changes, self._batch, self._started = [], 0, None
+        if self.threads is not None:
+            self._counts = [self.threads]
+            self._apply(self.threads)
+            self._say(f"threads: {_threads(self.threads)} (pinned)")
+            return
+        most = self.cpus()
+        if self.max_threads is not None:
+            most = min(most, self.max_threads)
+        counts, self._cpus = candidate_counts(max(1, most)), most
+        self._warmup, self._patience, self._redo = True, self.patience, False
+        if len(counts) == 1:
+            self._counts = counts
+            self._apply(1)
+            self._say("threads: 1 BLAS thread (one CPU available)")
+            return
+        if counts == self._counts and self.chosen in counts:
+            # A later fit of the same model: measure only the count kept last time (to know what it gives now); the
+            # others keep their estimates and are tried within the exploration budget, which carries over too, so a
+            # count that fell off a cliff last time is not paid for again at every fit.
+            self._measure(only=self.chosen)
+            return
+        self._counts, self._estimates = counts, {}
+        self._explore_spent = self._steady_time = 0.0
+        self._measure()
+
+    def batch_begin(self):
+        if len(self._counts) == 1:
+            return
+        self._batch += 1
+        if self._mode == "steady":
+            self._maybe_explore()
+        self._started = self.clock()
+
+    def batch_end(self):
+        if len(self._counts) == 1 or self._started is None:
+            return
+        seconds, self._started = self.clock() - self._started, None
+        if self._warmup:
+            self._warmup = False
+            if seconds >= self.probe_seconds and self._mode == "measure":
+                self._measured(seconds)  # long batches: the first is as good a measurement as any
+        elif self._mode == "measure":
+            self._measured(seconds)
+        elif self._mode == "explore":
+            self._explored(seconds)
+        else:
+            self._steady(seconds)
+
+    def end(self):
+        """Restore the user's BLAS setting."""
+        if self._previous is not None:
+            set_blas_threads(self._previous)
+        self._previous, self.current = None, None
+
+    # -- internals ---------------------------------------------------------------------------------------------------
+
+    def _apply(self, count):
+        if count != self.current:
+            set_blas_threads(count)
+            self.current = count
+
+    def _say(self, text):
+        if getattr(self, "verbose", 0) >= 2:
+            print(text, flush=True)
+
+    def _measure(self, only=None):
+        """Start measuring every candidate (or ``only`` one), the one kept last time first."""
+        first = only or (self.chosen if self.chosen in self._counts else self._counts[0])
+        self._queue = [first] if only else [first] + [c for c in self._counts if c != first]
+        self._samples = {c: [] for c in self._counts}
+        self._mode, self._losses, self._others = "measure", {}, []
+        self._apply(self._queue[0])
+
+    def _measured(self, seconds):
+        count = self._queue[0]
+        self._samples[count].append(seconds)
+        others = self.load()
+        if others is not None:  # less this process's own BLAS threads beyond the calling one
+            self._others.append(max(0, others - (count - 1)))
+        best = min((_median(s) for c, s in self._samples.items() if s and c not in self._queue), default=None)
+        done = len(self._samples[count]) >= self.probe_batches or sum(self._samples[count]) >= self.probe_seconds
+        if done or (best is not None and seconds > self.abort * best):
+            self._queue.pop(0)
+            self._queue = [c for c in self._queue if self._worth_trying(c)]
+            if self._queue:
+                self._apply(self._queue[0])
+                return
+            self._estimates.update({c: _median(s) for c, s in self._samples.items() if s})
+            self._keep(min(self._estimates, key=self._estimates.get))
+
+    def _worth_trying(self, count):
+        """Whether to measure ``count`` now rather than leave it to the exploration budget.
+
+        A count whose threads find no free core can cost a hundred times a batch (they spin-wait for each other), so
+        it is measured at once only when batches are long enough for that to matter little, or when fewer other
+        threads are ready to run than the cores it leaves free.
+        """
+        done = [_median(s) for c, s in self._samples.items() if s and c not in self._queue]
+        if count <= min((c for c, s in self._samples.items() if s), default=count) or min(done) >= self.cliff:
+            return True
+        return bool(self._others) and _median(self._others) + count <= self._cpus
+
+    def _keep(self, count):
+        changed = count != self.chosen
+        # a new measurement that keeps the same count was a false alarm: wait longer before the next one
+        self._patience = self.patience if changed else self._patience * 2 if self._redo else self._patience
+        self.chosen, self._mode, self._redo = count, "steady", False
+        self._baseline = self._estimates[count]
+        self._recent, self._slow, self._fast = [], 0, 0
+        self._apply(count)
+        if changed or not self.changes:
+            self.changes.append((self._batch, count))
+            table = ", ".join(f"{c}: {_ms(t)}" for c, t in sorted(self._estimates.items()))
+            self._say(f"threads: using {_threads(count)} from batch {self._batch} (median batch {table})")
+
+    def _steady(self, seconds):
+        self._steady_time += seconds
+        self._recent = [*self._recent[-8:], seconds]
+        self._slow = self._slow + 1 if seconds > self.drift * self._baseline else 0
+        self._fast = self._fast + 1 if seconds * self.drift < self._baseline else 0
+        if self._slow >= self._patience or self._fast >= self._patience:
+            ratio = _median(self._recent) / self._baseline
+            self._say(f"threads: batches take {ratio:.2g}x what {_threads(self.chosen)} gave when measured; "
+                      "measuring again")
+            self._redo = True
+            self._measure()
+
+    def _explore_cost(self, count):
+        """What one try of ``count`` is expected to cost: its excess over the chosen count, at least one batch,
+        doubled for every try in a row that lost (up to 32 times), so tries of a count that keeps losing thin out."""
+        # a count never measured may fall off a cliff: `cliff` seconds, or 30 batches (measured: 30 to 250)
+        unknown = max(self.cliff, CLIFF_BATCHES * self._baseline)
+        excess = max(self._estimates.get(count, unknown) - self._baseline, self._baseline)
+        return excess * 2 ** min(self._losses.get(count, 0), 5)
+
+    def _maybe_explore(self):
+        budget = self.explore_share * self._steady_time - self._explore_spent
+        due = [c for c in self._counts if c != self.chosen and self._explore_cost(c) <= budget]
+        if due and len(self._recent) >= 3:
+            count = min(due, key=self._explore_cost)
+            others = self.load() if count > self.chosen else None
+            if others is not None and others + count > self._cpus and self._explore_cost(count) * 4 > budget:
+                return  # no free core for it right now: try it only when the budget covers four such tries
+            self._trying = count
+            self._mode = "explore"
+            self._apply(self._trying)
+
+    def _explored(self, seconds):
+        count, reference = self._trying, _median(self._recent)
+        self._estimates[count] = seconds
+        self._losses[count] = self._losses.get(count, 0) + 1
+        self._explore_spent += max(seconds - reference, reference)
+        self._mode = "steady"
+        self._apply(self.chosen)
+        if seconds * 1.1 < reference:
+            self._say(f"threads: a batch at {_threads(count)} took {_ms(seconds)} against {_ms(reference)}; "
+                      "measuring again")
+            self._measure()
