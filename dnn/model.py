@@ -26,6 +26,7 @@ from dnn.querying import Querying
 from dnn.reporting import summary_table
 from dnn.state import OptimizerSetting, StateField, TrainingState
 from dnn.textbook import Textbook
+from dnn.threads import ThreadPolicy, check_threads
 
 DTYPES = ("float32", "float64")
 
@@ -87,13 +88,11 @@ class DNN(Querying, Textbook):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
         if not isinstance(standardize, bool):
             raise ValueError(f"standardize must be True or False, got {standardize!r}")
-        if threads is not None and (not is_int(threads) or threads < 1):
-            raise ValueError(f"threads must be a positive integer or None (automatic), got {threads!r}")
         self.lr, self.decay, self.l2 = lr, decay, l2
         self.seed = seed
         self.dtype = np.dtype(dtype)
         self.standardize = standardize
-        self.threads = threads
+        self.threads = threads  # checked by the property
         self.state = TrainingState(optimizer, schedule, np.random.default_rng(seed))
         self.feature_names = None
         self.feature_mean = None
@@ -108,6 +107,22 @@ class DNN(Querying, Textbook):
         self.task = None
         self.classes = None
         self._cache = None
+
+    @property
+    def threads(self):
+        """BLAS threads for this model's training and predictions: an int, or None to choose by measuring."""
+        return self._threads
+
+    @threads.setter
+    def threads(self, threads):
+        self._threads = check_threads(threads)
+        self._thread_policy = None
+
+    def thread_policy(self):
+        """The model's :class:`dnn.threads.ThreadPolicy`; it remembers what it measured from one fit to the next."""
+        if self._thread_policy is None:
+            self._thread_policy = ThreadPolicy(self._threads)
+        return self._thread_policy
 
     @property
     def optimizer(self):
@@ -425,6 +440,7 @@ class DNN(Querying, Textbook):
         # back as separate copies that training no longer updates: keep None
         # there and point them at the restored views again.
         attributes = self.__dict__.copy()
+        attributes["_thread_policy"] = None  # what it measured belongs to this process's machine
         params = self.state.params
         if params is not None:
             views = {id(a) for a in params.weights + params.biases}

@@ -12,6 +12,7 @@ from dnn.checks import is_int
 from dnn.inference import forward_chunks, gather_outputs
 from dnn.losses import objective
 from dnn.reporting import metrics_table
+from dnn.threads import blas_threads, predict_threads
 
 
 class Querying:
@@ -95,8 +96,14 @@ class Querying:
         weights, biases = self.checked_parameters()
         X, _ = preprocessing.feature_matrix(X, self.units[0], self.feature_names)
         activations = self.activations[1:] if activate_output else [*self.activations[1:-1], "identity"]
-        return len(X), forward_chunks(X, weights, biases, activations, self.units, self.dtype, self.feature_mean,
-                                      self.feature_scale)
+        chunks = forward_chunks(X, weights, biases, activations, self.units, self.dtype, self.feature_mean,
+                                self.feature_scale)
+        return len(X), self._with_blas_threads(len(X), chunks)
+
+    def _with_blas_threads(self, rows, chunks):
+        """``chunks`` computed with the BLAS thread count for ``rows`` rows; the user's setting is back afterwards."""
+        with blas_threads(predict_threads(self.threads, rows, self.units)):
+            yield from chunks
 
     # ------------------------------------------------------------------ figures
 

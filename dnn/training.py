@@ -64,7 +64,7 @@ def train(model, plan):
     """Run the epochs of ``plan`` on ``model``; returns the history."""
     state = model.state
     state.stopped_early = None
-    callbacks = CallbackList(_built_in_callbacks(plan))
+    callbacks = CallbackList([model.thread_policy(), *_built_in_callbacks(plan)])
     run = TrainingRun(model, plan)
     trainer = Trainer(state, model.activations[1:], model.loss, plan.task, model.l2, plan.batch_size,
                       model.dropout[1:])
@@ -82,7 +82,10 @@ def train(model, plan):
 
 
 def _built_in_callbacks(plan):
-    """Recording and progress first, the user's callbacks, and early stopping last (it may restore weights)."""
+    """Recording and progress first, the user's callbacks, and early stopping last (it may restore weights).
+
+    The model's thread policy comes before all of them, so it times the whole of every batch.
+    """
     callbacks = []
     if plan.specs:
         callbacks.append(ParameterRecording(plan.specs, plan.record_every))

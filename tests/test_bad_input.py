@@ -29,7 +29,8 @@ def state(model):
         "params": model.state.params.flat.copy(),
         "optimizer": model.state.optimizer.snapshot(),
         "rng": copy.deepcopy(model.state.rng.bit_generator.state),
-        "attributes": copy.deepcopy({**{k: v for k, v in vars(model).items() if k not in ("state", "w", "b", "_cache")},
+        "attributes": copy.deepcopy({**{k: v for k, v in vars(model).items()
+                                        if k not in ("state", "w", "b", "_cache", "_thread_policy")},
                                      **{f"state.{k}": v for k, v in training_state.items()
                                         if k not in ("params", "optimizer", "rng")},
                                      "optimizer": model.state.optimizer.config()}),
