@@ -233,15 +233,23 @@ def _restore_training_state(model, payload):
     _check(type(lr_factor) is float and 0 < lr_factor <= 1, "lr_factor must be a number in (0, 1]")
     state.lr_factor = lr_factor
     task, classes = payload.get("task"), payload.get("classes")
-    _check(task is None or task in TASKS, "unknown task")
+    _check(task is None or (type(task) is str and task in TASKS), "unknown task")
     task = None if task is None else TASKS[task]
+    _check(task is None or task.fits_output(model.activations[-1], model.units[-1]),
+           f"the task does not fit the output layer ({model.units[-1]} {model.activations[-1]} units)")
     if classes is not None:
         _check(type(classes) is list and classes and len({type(c) for c in classes}) == 1
                and type(classes[0]) in (str, int, float, bool), "classes must be a list of labels of one type")
         _check(task is not None and task.is_classifier, "classes given for a model without a classification task")
         expected = 2 if task is BINARY else model.units[-1]
         _check(len(classes) == expected, f"{len(classes)} classes for {expected} class outputs")
-        classes = np.array(classes)
+        try:
+            classes = np.array(classes)
+        except OverflowError:
+            classes = None
+        _check(classes is not None and classes.dtype.kind in "biufU",
+               "classes must be numbers that fit 64 bits, or strings")
+        _check(bool(np.all(classes[1:] > classes[:-1])), "classes must be distinct and sorted")
     _check(task is None or task.is_classifier == (classes is not None), "task and classes disagree")
     model.task, model.classes = task, classes
     history = _field(payload, "history", dict)
@@ -251,6 +259,7 @@ def _restore_training_state(model, payload):
                and all(type(v) in (int, float) for v in values), "history must map names to lists of numbers")
         lengths.add(len(values))
     _check(len(lengths) <= 1, "history lists have different lengths")
+    _check(not history or lengths == {state.epochs}, "epochs does not match the length of the history")
     state.history = {key: list(values) for key, values in history.items()}
     record = _field(payload, "parameter_record", dict)
     specs = parse_parameter_list(list(record), model.units)
@@ -275,8 +284,11 @@ def _array(value, name, shape, dtype):
     array = safe_pickle.array_of(value)
     _check(array is not None, f"{name} must be a numeric array")
     _check(array.shape == shape, f"{name} has shape {array.shape}, expected {shape}")
-    _check(bool(np.isfinite(array).all()), f"{name} holds NaN or infinite values")
-    return np.array(array, dtype=dtype, order="C", copy=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        array = np.array(array, dtype=dtype, order="C", copy=True)
+    # Checked after the cast: a float64 1e300 is finite in the file and infinite in a float32 model.
+    _check(bool(np.isfinite(array).all()), f"{name} holds NaN or infinite values (in the model's {dtype})")
+    return array
 
 
 def _check(condition, message):

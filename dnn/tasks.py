@@ -39,6 +39,13 @@ class Task:
     is_classifier = True
     single_label = True
 
+    #: Output activations a network of this task can end in.
+    outputs = ("softmax", "sigmoid", "step")
+
+    def fits_output(self, activation, units):
+        """Whether an output layer of ``units`` units with ``activation`` can serve this task."""
+        return activation in self.outputs and units >= 2
+
     def class_indices(self, outputs):
         """Index of the class each row of outputs (or of a target matrix) stands for."""
         return outputs.argmax(axis=1)
@@ -98,6 +105,10 @@ class Multiclass(Task):
 
 class Binary(Task):
     name = "binary"
+    outputs = ("sigmoid", "step")
+
+    def fits_output(self, activation, units):
+        return activation in self.outputs and units == 1
 
     def class_indices(self, outputs):
         return (outputs[:, 0] >= THRESHOLD).astype(np.intp)
@@ -112,6 +123,7 @@ class Binary(Task):
 class Multilabel(Task):
     name = "multilabel"
     single_label = False
+    outputs = ("sigmoid", "step")
 
     def count_correct(self, p, t):
         return int(np.count_nonzero(((p >= THRESHOLD) == (t >= THRESHOLD)).all(axis=1)))
@@ -140,6 +152,10 @@ class Regression(Task):
     name = "regression"
     is_classifier = False
     single_label = False
+    outputs = ("identity",)
+
+    def fits_output(self, activation, units):
+        return activation in self.outputs
 
     def count_correct(self, p, t):
         return 0

@@ -152,6 +152,17 @@ CORRUPTIONS = {
     "history of uneven length": (lambda p: p["history"]["loss"].append(1.0), "different lengths"),
     "bad generator state": (lambda p: p.update(rng_state={"bit_generator": "MT19937"}), "PCG64"),
     "layers not a list": (lambda p: p["config"].update(layers="4-6-5-3"), "layers must be a list"),
+    # checked after the cast to the model's float32, and for agreement between fields
+    "velocity finite only in float64": (lambda p: p["optimizer_state"]["velocity"].__setitem__(0,
+                                                                                                np.full((4, 6), 1e300)),
+                                        r"velocity\[0\] holds NaN or infinite values \(in the model's float32\)"),
+    "scaler finite only in float64": (lambda p: p.update(scaler={"mean": np.zeros(4), "scale": np.full(4, 1e300)}),
+                                      "scaler.scale holds NaN"),
+    "binary task on a 3-unit softmax": (lambda p: p.update(task="binary"), "task does not fit the output layer"),
+    "unsorted classes": (lambda p: p.update(classes=["yes", "no", "maybe"]), "distinct and sorted"),
+    "duplicate classes": (lambda p: p.update(classes=["maybe", "no", "no"]), "distinct and sorted"),
+    "labels beyond 64 bits": (lambda p: p.update(classes=[2**64, 2**64 + 1, 2**64 + 2]), "fit 64 bits"),
+    "epochs beyond the history": (lambda p: p.update(epochs=99), "epochs does not match the length of the history"),
 }
 
 
