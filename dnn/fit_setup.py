@@ -15,7 +15,7 @@ import numpy as np
 
 from dnn import preprocessing, targets
 from dnn.batches import TrainingData
-from dnn.callbacks import check_callbacks
+from dnn.callbacks import check_callbacks, check_patience
 from dnn.checks import check_number, positive_int
 from dnn.recording import check_record_every, parse_parameter_list
 from dnn.tasks import get_task
@@ -39,6 +39,7 @@ class FitOptions:
     standardize: object = None
     callbacks: object = None
     shuffle: bool = True
+    restore_best: object = None
 
 
 @dataclass
@@ -69,6 +70,7 @@ class FitPlan:
     record_every: str
     patience: object
     min_delta: float
+    restore_best: bool
     callbacks: list = field(default_factory=list)
 
 
@@ -82,7 +84,8 @@ def prepare(model, X, y, options):
         raise ValueError(f"shuffle must be True or False, got {options.shuffle!r}")
     specs = [] if options.parameter_list is None else parse_parameter_list(options.parameter_list, model.units)
     record_every = check_record_every(options.record_every)
-    patience, min_delta = _early_stopping(options.early_stopping, options.min_delta)
+    patience, min_delta, restore_best = _early_stopping(options.early_stopping, options.min_delta,
+                                                        options.restore_best)
     callbacks = check_callbacks(options.callbacks)
     standardize = _standardize_flag(model, options.standardize)
     split = options.validation_split
@@ -118,7 +121,7 @@ def prepare(model, X, y, options):
     return FitPlan(data=data, validation=validation, task=task, classes=classes, feature_names=names,
                    standardize=standardize, rng=rng, epochs=epochs, batch_size=batch_size, verbose=options.verbose,
                    shuffle=bool(options.shuffle), specs=specs, record_every=record_every, patience=patience,
-                   min_delta=min_delta, callbacks=callbacks)
+                   min_delta=min_delta, restore_best=restore_best, callbacks=callbacks)
 
 
 def commit(model, plan):
@@ -130,11 +133,17 @@ def commit(model, plan):
     model.feature_mean, model.feature_scale = plan.data.mean, plan.data.scale
 
 
-def _early_stopping(patience, min_delta):
+def _early_stopping(patience, min_delta, restore_best):
     if patience is not None:
-        patience = positive_int(patience, "earlyStopping (the patience, in epochs)")
+        patience = check_patience(patience)
     check_number(min_delta, "minDelta", low=0)
-    return patience, float(min_delta)
+    if restore_best is None:
+        restore_best = patience is not None
+    elif not isinstance(restore_best, bool):
+        raise ValueError(f"restoreBest must be True, False or None, got {restore_best!r}")
+    elif restore_best and patience is None:
+        raise ValueError("restoreBest=True needs earlyStopping (a patience, or math.inf to never stop)")
+    return patience, float(min_delta), restore_best
 
 
 def _standardize_flag(model, requested):

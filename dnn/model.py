@@ -68,6 +68,7 @@ class DNN(Querying, Textbook):
     parameterRecord = StateField("parameter_record")  # noqa: N815 (the tutorial's name)
     epochs = StateField("epochs")
     stoppedEarly = StateField("stopped_early")  # noqa: N815 (the tutorial's name)
+    restoredEpoch = StateField("restored_epoch")  # noqa: N815 (camelCase like stoppedEarly)
 
     def __init__(self, lr=0.01, decay=0.0, optimizer="sgd", momentum=0.0, nesterov=False, l2=0.0,
                  beta1=0.9, beta2=0.999, epsilon=1e-8, seed=None, dtype="float32", standardize=False, threads=None):
@@ -249,7 +250,7 @@ class DNN(Querying, Textbook):
 
     def fit(self, X, y, epochs=20, batchSize=30, verbose=1, parameterList=None, recordEvery="epoch",
             validationData=None, validationSplit=0.0, earlyStopping=None, minDelta=0.0, classWeight=None,
-            sampleWeight=None, standardize=None, callbacks=None, shuffle=True):
+            sampleWeight=None, standardize=None, callbacks=None, shuffle=True, restoreBest=None):
         """Train with mini-batch gradient descent.
 
         Parameters
@@ -279,11 +280,13 @@ class DNN(Querying, Textbook):
         validationSplit : float in [0, 1)
             Hold out this fraction of (X, y) for validation instead, shuffled
             with the model's seed and stratified by class for classifiers.
-        earlyStopping : int, optional
+        earlyStopping : int or math.inf, optional
             Patience: stop when the validation loss (the training loss without
             validation) has not improved by more than ``minDelta`` for this many
-            epochs, and restore the best weights. ``model.stoppedEarly`` says when.
+            epochs (``math.inf``: never stop). ``model.stoppedEarly`` says when.
         minDelta : float
+            What counts as progress for the patience. The best epoch is always
+            the one with the lowest monitored loss.
         classWeight : dict {class: weight} or "balanced", optional
             Weighs every sample of a class, for imbalanced classes.
         sampleWeight : array-like of shape (n,), optional
@@ -298,6 +301,10 @@ class DNN(Querying, Textbook):
             Hooks around training, epochs and batches (see :mod:`dnn.callbacks`).
         shuffle : bool
             Visit the rows in a new random order every epoch; False visits them in order.
+        restoreBest : bool, optional
+            Put back the weights of the best epoch when training ends (by the
+            patience or because the epochs ran out); default True with
+            ``earlyStopping``. ``model.restoredEpoch`` says which epoch was kept.
 
         Returns
         -------
@@ -321,7 +328,7 @@ class DNN(Querying, Textbook):
         self.checked_parameters()
         options = fit_setup.FitOptions(epochs, batchSize, verbose, parameterList, recordEvery, validationData,
                                        validationSplit, earlyStopping, minDelta, classWeight, sampleWeight,
-                                       standardize, callbacks, shuffle)
+                                       standardize, callbacks, shuffle, restoreBest)
         plan = fit_setup.prepare(self, X, y, options)
         fit_setup.commit(self, plan)
         self.state.schedule = schedule

@@ -87,7 +87,7 @@ def _built_in_callbacks(plan):
         callbacks.append(EpochLogger())
     callbacks.extend(plan.callbacks)
     if plan.patience is not None:
-        callbacks.append(EarlyStopping(plan.patience, plan.min_delta))
+        callbacks.append(EarlyStopping(plan.patience, plan.min_delta, restore_best=plan.restore_best))
     return callbacks
 
 
