@@ -20,13 +20,15 @@ from dnn.checks import check_number, positive_int
 from dnn.recording import check_record_every, parse_parameter_list
 from dnn.tasks import get_task
 
+DEFAULT_BATCH_SIZE = 30
+
 
 @dataclass(frozen=True)
 class FitOptions:
     """The keyword arguments of DNN.fit, under snake_case names."""
 
     epochs: int = 20
-    batch_size: int = 30
+    batch_size: object = None
     verbose: int = 1
     parameter_list: object = None
     record_every: str = "epoch"
@@ -77,7 +79,8 @@ class FitPlan:
 def prepare(model, X, y, options):
     """Check every argument of fit against the model; the model is not changed."""
     epochs = positive_int(options.epochs, "epochs")
-    batch_size = positive_int(options.batch_size, "batchSize")
+    chosen = options.batch_size is not None
+    batch_size = positive_int(options.batch_size, "batchSize") if chosen else DEFAULT_BATCH_SIZE
     if options.verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2, got {options.verbose!r}")
     if not isinstance(options.shuffle, (bool, np.bool_)):
@@ -110,10 +113,10 @@ def prepare(model, X, y, options):
         train_rows, validation_rows = split_rows(rng, target_matrix, task, split)
         validation = Validation(X, target_matrix[validation_rows], validation_rows)
     n_train = len(X) if train_rows is None else len(train_rows)
-    if batch_size > n_train:
+    if batch_size > n_train and chosen:
         warnings.warn(f"batchSize {batch_size} is larger than the {n_train} training samples; using {n_train}",
                       stacklevel=3)
-        batch_size = n_train
+    batch_size = min(batch_size, n_train)  # the default is clipped silently: small data sets are not a mistake
     mean, scale = model.feature_mean, model.feature_scale
     if standardize and mean is None:
         mean, scale = preprocessing.fit_standardizer(X, train_rows, model.dtype)

@@ -248,7 +248,7 @@ class DNN(Querying, Textbook):
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, X, y, epochs=20, batchSize=30, verbose=1, parameterList=None, recordEvery="epoch",
+    def fit(self, X, y, epochs=20, batchSize=None, verbose=1, parameterList=None, recordEvery="epoch",
             validationData=None, validationSplit=0.0, earlyStopping=None, minDelta=0.0, classWeight=None,
             sampleWeight=None, standardize=None, callbacks=None, shuffle=True, restoreBest=None):
         """Train with mini-batch gradient descent.
@@ -262,8 +262,10 @@ class DNN(Querying, Textbook):
             Integer labels (n,), other class labels (strings...), one-hot rows
             (n, k) or real targets, as the output layer calls for.
         epochs : int
-        batchSize : int
+        batchSize : int, optional
             Rows per mini-batch; the last batch of an epoch may be smaller.
+            Default 30, or all training rows when there are fewer (a batchSize
+            you give that is larger than the data is clipped with a warning).
         verbose : {0, 1, 2}
             0 silent, 1 a progress bar per epoch, 2 one line per epoch.
         parameterList : list of specs, optional
