@@ -16,7 +16,7 @@ import numpy as np
 from dnn import preprocessing, targets
 from dnn.batches import TrainingData
 from dnn.callbacks import check_callbacks, check_patience
-from dnn.checks import check_number, positive_int
+from dnn.checks import as_float, check_number, positive_int
 from dnn.recording import check_record_every, parse_parameter_list
 from dnn.tasks import get_task
 
@@ -94,8 +94,10 @@ def prepare(model, X, y, options):
     split = options.validation_split
     if options.validation_data is not None and split:
         raise ValueError("give either validationData or validationSplit, not both")
-    if split is None or isinstance(split, bool) or not isinstance(split, (int, float)) or not 0 <= split < 1:
+    fraction = as_float(split)
+    if fraction is None or not 0 <= fraction < 1:
         raise ValueError(f"validationSplit must be a fraction in [0, 1), got {split!r}")
+    split = fraction
     X, names = preprocessing.checked_features(X, model.units[0], model.feature_names, model.dtype)
     target_matrix, task, classes = model.encode_targets(y)
     if len(target_matrix) != len(X):
@@ -139,14 +141,14 @@ def commit(model, plan):
 def _early_stopping(patience, min_delta, restore_best):
     if patience is not None:
         patience = check_patience(patience)
-    check_number(min_delta, "minDelta", low=0)
+    min_delta = check_number(min_delta, "minDelta", low=0)
     if restore_best is None:
         restore_best = patience is not None
     elif not isinstance(restore_best, bool):
         raise ValueError(f"restoreBest must be True, False or None, got {restore_best!r}")
     elif restore_best and patience is None:
         raise ValueError("restoreBest=True needs earlyStopping (a patience, or math.inf to never stop)")
-    return patience, float(min_delta), restore_best
+    return patience, min_delta, restore_best
 
 
 def _standardize_flag(model, requested):

@@ -73,7 +73,7 @@ class DNN(Querying, Textbook):
     def __init__(self, lr=0.01, decay=0.0, optimizer="sgd", momentum=0.0, nesterov=False, l2=0.0,
                  beta1=0.9, beta2=0.999, epsilon=1e-8, seed=None, dtype="float32", standardize=False, threads=None):
         schedule = schedules.make_schedule(lr, decay)
-        check_number(l2, "l2", low=0)
+        l2 = check_number(l2, "l2", low=0)
         optimizer = make_optimizer(optimizer, momentum=momentum, nesterov=nesterov, beta1=beta1, beta2=beta2,
                                    epsilon=epsilon)
         if seed is not None and (not is_int(seed) or seed < 0):
@@ -88,7 +88,10 @@ class DNN(Querying, Textbook):
             raise ValueError(f"standardize must be True or False, got {standardize!r}")
         if threads is not None and (not is_int(threads) or threads < 1):
             raise ValueError(f"threads must be a positive integer or None (automatic), got {threads!r}")
-        self.lr, self.decay, self.l2 = lr, decay, l2
+        # Numbers are kept as the floats the schedule checked (a Fraction or Decimal never reaches an array).
+        self.lr = lr if isinstance(lr, schedules.Schedule) else schedule.lr
+        self.decay = decay if isinstance(lr, schedules.Schedule) else schedule.decay
+        self.l2 = l2
         self.seed = seed
         self.dtype = np.dtype(dtype)
         self.standardize = standardize
@@ -106,6 +109,15 @@ class DNN(Querying, Textbook):
         self.task = None
         self.classes = None
         self._cache = None
+
+    @property
+    def l2(self):
+        """The L2 penalty (a float); assigning checks it and converts it to float."""
+        return self._l2
+
+    @l2.setter
+    def l2(self, value):
+        self._l2 = check_number(value, "l2", low=0)
 
     @property
     def optimizer(self):
@@ -326,7 +338,6 @@ class DNN(Querying, Textbook):
         """
         self.require_network("fit")
         schedule = schedules.make_schedule(self.lr, self.decay)
-        check_number(self.l2, "l2", low=0)
         self.checked_parameters()
         options = fit_setup.FitOptions(epochs, batchSize, verbose, parameterList, recordEvery, validationData,
                                        validationSplit, earlyStopping, minDelta, classWeight, sampleWeight,
