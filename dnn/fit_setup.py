@@ -182,7 +182,7 @@ def sample_weights(target_matrix, task, classes, sample_weight, class_weight, dt
     weights = None
     n = len(target_matrix)
     if sample_weight is not None:
-        weights = targets.as_array(sample_weight, "sampleWeight").astype(np.float64, copy=True)
+        weights = _numbers(targets.as_array(sample_weight, "sampleWeight"), "sampleWeight")
         if weights.ndim != 1 or len(weights) != n:
             raise ValueError(f"sampleWeight must have one weight per sample ({n}), got shape {weights.shape}")
         _check_weights(weights, "sampleWeight")
@@ -214,6 +214,20 @@ def _class_weights(class_weight, classes, index):
         weights[labels.index(key)] = value if isinstance(value, (int, float)) and not isinstance(value, bool) else -1
     _check_weights(weights, "classWeight")
     return weights
+
+
+def _numbers(array, name):
+    """A float64 copy of an array of numbers; ValueError naming ``name`` for strings or other objects."""
+    if array.dtype.kind not in "biufO":
+        raise ValueError(f"{name} must hold numbers, got values of dtype {array.dtype} such as {array.flat[0]!r}")
+    try:
+        return array.astype(np.float64, copy=True)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must hold numbers, got {type(_first_non_number(array)).__name__} values") from None
+
+
+def _first_non_number(array):
+    return next((v for v in array.flat if not isinstance(v, (int, float, np.number))), None)
 
 
 def _check_weights(weights, name):
