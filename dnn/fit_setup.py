@@ -99,6 +99,7 @@ def prepare(model, X, y, options):
         raise ValueError(f"validationSplit must be a fraction in [0, 1), got {split!r}")
     split = fraction
     X, names = preprocessing.checked_features(X, model.units[0], model.feature_names, model.dtype)
+    preprocessing.check_scale(X, model.dtype, standardize or model.feature_mean is not None)
     target_matrix, task, classes = model.encode_targets(y)
     if len(target_matrix) != len(X):
         raise ValueError(f"X has {len(X)} samples but y has {len(target_matrix)}")
