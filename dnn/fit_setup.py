@@ -59,6 +59,7 @@ class FitPlan:
 
     data: TrainingData
     validation: object
+    validation_split: object
     task: object
     classes: object
     feature_names: object
@@ -110,10 +111,14 @@ def prepare(model, X, y, options):
         validation = _validation_data(model, options.validation_data, names, task, classes)
     train_rows = None
     rng = model.state.rng
+    kept_split = model.state.validation_split
     if split:
-        # The split draws from a copy of the model's generator, which replaces it only when fit goes ahead.
-        rng = copy.deepcopy(rng)
-        train_rows, validation_rows = split_rows(rng, target_matrix, task, split)
+        train_rows, validation_rows = reused_split(kept_split, split, len(X))
+        if validation_rows is None:
+            # The split draws from a copy of the model's generator, which replaces it only when fit goes ahead.
+            rng = copy.deepcopy(rng)
+            train_rows, validation_rows = split_rows(rng, target_matrix, task, split)
+            kept_split = {"fraction": split, "rows": len(X), "validation": validation_rows}
         validation = Validation(X, target_matrix[validation_rows], validation_rows)
     n_train = len(X) if train_rows is None else len(train_rows)
     if batch_size > n_train and chosen:
@@ -124,7 +129,8 @@ def prepare(model, X, y, options):
     if standardize and mean is None:
         mean, scale = preprocessing.fit_standardizer(X, train_rows, model.dtype)
     data = TrainingData(X, target_matrix, weights, train_rows, mean, scale)
-    return FitPlan(data=data, validation=validation, task=task, classes=classes, feature_names=names,
+    return FitPlan(data=data, validation=validation, validation_split=kept_split, task=task, classes=classes,
+                   feature_names=names,
                    standardize=standardize, rng=rng, epochs=epochs, batch_size=batch_size, verbose=options.verbose,
                    shuffle=bool(options.shuffle), specs=specs, record_every=record_every, patience=patience,
                    min_delta=min_delta, restore_best=restore_best, callbacks=callbacks)
@@ -134,6 +140,7 @@ def commit(model, plan):
     """What the model takes from a fit's checked arguments: task, classes, column names, scaling, generator."""
     model.task, model.classes = plan.task, plan.classes
     model.state.rng = plan.rng
+    model.state.validation_split = plan.validation_split
     model.feature_names = plan.feature_names
     model.standardize = plan.standardize
     model.feature_mean, model.feature_scale = plan.data.mean, plan.data.scale
@@ -234,6 +241,27 @@ def _first_non_number(array):
 def _check_weights(weights, name):
     if not np.isfinite(weights).all() or (weights < 0).any():
         raise ValueError(f"{name} must hold finite, non-negative numbers")
+
+
+def reused_split(kept, fraction, n):
+    """(train rows, validation rows) of the split kept from an earlier fit, or (None, None) to draw a new one.
+
+    The split is drawn once and kept with the model, so continued training
+    never validates on rows it trained on. A call with the same fraction and
+    number of rows reuses it (the rows are taken to be the same rows); any
+    other call draws a new split and warns that earlier training rows may now
+    be validation rows.
+    """
+    if kept is None:
+        return None, None
+    if kept["fraction"] == fraction and kept["rows"] == n:
+        validation = kept["validation"]
+        return np.setdiff1d(np.arange(n), validation, assume_unique=True), validation
+    what = (f"{n} rows instead of the {kept['rows']}" if kept["rows"] != n
+            else f"validationSplit {fraction:g} instead of {kept['fraction']:g}")
+    warnings.warn(f"validationSplit: this fit has {what} of the split kept from an earlier fit; drawing a new "
+                  f"split, whose validation rows may include rows the model has trained on", stacklevel=4)
+    return None, None
 
 
 def split_rows(rng, target_matrix, task, fraction):
