@@ -125,51 +125,93 @@ class EpochLogger(Callback):
 
 
 class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
+    """Stop when ``monitor`` has made no progress for ``patience`` epochs, and keep the best epoch's weights.
 
-    At every improvement it keeps a copy of the training state (parameters,
-    optimizer state), and puts it back when it stops; ``model.stoppedEarly``
-    then says when and which epoch was kept.
+    The best epoch is the one with the lowest monitored value. ``min_delta``
+    only decides what counts as progress for the patience: an epoch makes
+    progress when its value is lower than the last progress by more than
+    ``min_delta``. So a small improvement does not reset the patience, but it
+    is still the best epoch if nothing later beats it.
+
+    At every new best it keeps a copy of the training state (parameters,
+    optimizer state). With ``restore_best`` that copy is put back when the
+    patience runs out and also when the epochs run out first;
+    ``model.restoredEpoch`` then says which epoch the weights are from, and
+    ``model.stoppedEarly`` (only when the patience ran out) says when it
+    stopped and which epoch was kept.
 
     Parameters
     ----------
-    patience : int
+    patience : int or math.inf
+        ``math.inf`` never stops: training runs all its epochs and ends on the
+        best one.
     min_delta : float
     monitor : str, optional
         A history key; default val_loss with validation, else loss.
+    restore_best : bool
     """
 
-    def __init__(self, patience, min_delta=0.0, monitor=None):
-        self.patience = positive_int(patience, "earlyStopping (the patience, in epochs)")
+    def __init__(self, patience, min_delta=0.0, monitor=None, restore_best=True):
+        self.patience = check_patience(patience)
         check_number(min_delta, "minDelta", low=0)
         self.min_delta, self.monitor = float(min_delta), monitor
+        if not isinstance(restore_best, bool):
+            raise ValueError(f"restoreBest must be True or False, got {restore_best!r}")
+        self.restore_best = restore_best
 
     def on_train_begin(self, run):
         self.key = monitored(run, self.monitor)
-        self.best, self.best_epoch, self.snapshot, self.wait = math.inf, None, None, 0
+        self.best, self.best_epoch, self.snapshot = math.inf, None, None
+        self.progress, self.wait, self.ended = math.inf, 0, 0
+        run.state.restored_epoch = None
 
     def on_epoch_end(self, run, epoch, logs):
         value = logs.get(self.key, math.nan)
-        if value < self.best - self.min_delta:
-            self.best, self.best_epoch, self.wait = value, run.state.epochs, 0
-            self.snapshot = run.state.snapshot()
+        self.ended = epoch + 1
+        if value < self.best:
+            self.best, self.best_epoch = value, run.state.epochs
+            if self.restore_best:
+                self.snapshot = run.state.snapshot()
+        if value < self.progress - self.min_delta:
+            self.progress, self.wait = value, 0
             return
         self.wait += 1
         if self.wait >= self.patience:
             run.stop_training = True
-            self._restore(run)
+            restored = self._restore(run)
+            state = run.state
+            state.stopped_early = {"epoch": state.epochs, "best_epoch": self.best_epoch, "monitor": self.key,
+                                   "best": self.best, "restored_epoch": restored}
+            if run.verbose:
+                kept = f"restored the weights of epoch {restored}" if restored else "kept the last weights"
+                print(f"Early stopping after epoch {state.epochs}: {self.key} has not improved by more than "
+                      f"{self.min_delta:g} for {self.patience} epochs; {kept} (best {self.key} {self.best:.4f} "
+                      f"in epoch {self.best_epoch}).")
+
+    def on_train_end(self, run):
+        # The epochs ran out before the patience: the best epoch may still be an earlier one. Only after a
+        # normal end: an interrupted, diverged or failed fit keeps the state it reports.
+        if run.stop_training or self.ended != run.epochs or run.state.stopped_early is not None:
+            return
+        restored = self._restore(run)
+        if restored is not None and restored != run.state.epochs and run.verbose:
+            print(f"Restored the weights of epoch {restored}, the lowest {self.key} ({self.best:.4f}); the last "
+                  f"epoch was {run.state.epochs}.")
 
     def _restore(self, run):
-        if self.snapshot is None:  # the monitored value was never a number: nothing better to go back to
-            return
-        state = run.state
-        state.restore(self.snapshot, generator=False, keep_records=None)
-        state.stopped_early = {"epoch": state.epochs, "best_epoch": self.best_epoch, "monitor": self.key,
-                               "best": self.best}
-        if run.verbose:
-            print(f"Early stopping after epoch {state.epochs}: {self.key} has not improved by more than "
-                  f"{self.min_delta:g} for {self.patience} epochs; restored the weights of epoch {self.best_epoch} "
-                  f"({self.key} {self.best:.4f}).")
+        """Put the best epoch's state back; returns its epoch number (None when nothing was restored)."""
+        if self.snapshot is None:  # restore_best off, or the monitored value was never a number
+            return None
+        run.state.restore(self.snapshot, generator=False, keep_records=None)
+        run.state.restored_epoch = self.best_epoch
+        return self.best_epoch
+
+
+def check_patience(patience):
+    """The patience of early stopping: a positive integer, or ``math.inf`` for never stopping."""
+    if isinstance(patience, float) and patience == math.inf:
+        return math.inf
+    return positive_int(patience, "earlyStopping (the patience, in epochs, or math.inf)")
 
 
 class ModelCheckpoint(Callback):

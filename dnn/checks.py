@@ -1,5 +1,6 @@
 """Small checks of user arguments, shared by the modules that validate input."""
 
+import decimal
 import math
 import numbers
 
@@ -17,14 +18,36 @@ def positive_int(value, name):
     return int(value)
 
 
+def as_float(value):
+    """``value`` as a finite Python float, or None when it is not a finite real number.
+
+    Fractions, Decimals and numpy scalars are converted here, at the boundary,
+    so nothing below ever mixes them with float arrays (a Fraction times a
+    float32 array is an object array; a Decimal cannot be added to a float).
+    Booleans are not numbers here.
+    """
+    if not isinstance(value, (numbers.Real, decimal.Decimal)) or isinstance(value, (bool, np.bool_)):
+        return None
+    try:
+        value = float(value)
+    except (ValueError, OverflowError, ArithmeticError):  # a signaling NaN, an integer beyond float range
+        return None
+    return value if math.isfinite(value) else None
+
+
 def check_number(value, name, low=None, high=None, low_inclusive=True):
-    """Raise ValueError unless ``value`` is a finite real number in [low, high) (or (low, high))."""
-    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)) or not math.isfinite(value):
+    """``value`` as a float; ValueError unless it is a finite real number in [low, high) (or (low, high)).
+
+    Callers keep the returned float, not the value they passed (see :func:`as_float`).
+    """
+    number = as_float(value)
+    if number is None:
         raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if low is not None and (value < low or (value == low and not low_inclusive)):
+    if low is not None and (number < low or (number == low and not low_inclusive)):
         raise ValueError(f"{name} must be {'>=' if low_inclusive else '>'} {low}, got {value!r}")
-    if high is not None and value >= high:
+    if high is not None and number >= high:
         raise ValueError(f"{name} must be < {high}, got {value!r}")
+    return number
 
 
 def layer_sizes(units, method):

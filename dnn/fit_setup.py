@@ -16,10 +16,12 @@ import numpy as np
 from dnn import preprocessing, targets
 from dnn.activations import check_trainable
 from dnn.batches import TrainingData
-from dnn.callbacks import check_callbacks
-from dnn.checks import check_number, positive_int
+from dnn.callbacks import check_callbacks, check_patience
+from dnn.checks import as_float, check_number, positive_int
 from dnn.recording import check_record_every, parse_parameter_list
 from dnn.tasks import get_task
+
+DEFAULT_BATCH_SIZE = 30
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class FitOptions:
     """The keyword arguments of DNN.fit, under snake_case names."""
 
     epochs: int = 20
-    batch_size: int = 30
+    batch_size: object = None
     verbose: int = 1
     parameter_list: object = None
     record_every: str = "epoch"
@@ -40,6 +42,7 @@ class FitOptions:
     standardize: object = None
     callbacks: object = None
     shuffle: bool = True
+    restore_best: object = None
 
 
 @dataclass
@@ -57,6 +60,7 @@ class FitPlan:
 
     data: TrainingData
     validation: object
+    validation_split: object
     task: object
     classes: object
     feature_names: object
@@ -70,6 +74,7 @@ class FitPlan:
     record_every: str
     patience: object
     min_delta: float
+    restore_best: bool
     callbacks: list = field(default_factory=list)
 
 
@@ -77,22 +82,27 @@ def prepare(model, X, y, options):
     """Check every argument of fit against the model; the model is not changed."""
     check_trainable(model.activations[1:])
     epochs = positive_int(options.epochs, "epochs")
-    batch_size = positive_int(options.batch_size, "batchSize")
+    chosen = options.batch_size is not None
+    batch_size = positive_int(options.batch_size, "batchSize") if chosen else DEFAULT_BATCH_SIZE
     if options.verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2, got {options.verbose!r}")
     if not isinstance(options.shuffle, (bool, np.bool_)):
         raise ValueError(f"shuffle must be True or False, got {options.shuffle!r}")
     specs = [] if options.parameter_list is None else parse_parameter_list(options.parameter_list, model.units)
     record_every = check_record_every(options.record_every)
-    patience, min_delta = _early_stopping(options.early_stopping, options.min_delta)
+    patience, min_delta, restore_best = _early_stopping(options.early_stopping, options.min_delta,
+                                                        options.restore_best)
     callbacks = check_callbacks(options.callbacks)
     standardize = _standardize_flag(model, options.standardize)
     split = options.validation_split
     if options.validation_data is not None and split:
         raise ValueError("give either validationData or validationSplit, not both")
-    if split is None or isinstance(split, bool) or not isinstance(split, (int, float)) or not 0 <= split < 1:
+    fraction = as_float(split)
+    if fraction is None or not 0 <= fraction < 1:
         raise ValueError(f"validationSplit must be a fraction in [0, 1), got {split!r}")
+    split = fraction
     X, names = preprocessing.checked_features(X, model.units[0], model.feature_names, model.dtype)
+    preprocessing.check_scale(X, model.dtype, standardize or model.feature_mean is not None)
     target_matrix, task, classes = model.encode_targets(y)
     if len(target_matrix) != len(X):
         raise ValueError(f"X has {len(X)} samples but y has {len(target_matrix)}")
@@ -103,40 +113,52 @@ def prepare(model, X, y, options):
         validation = _validation_data(model, options.validation_data, names, task, classes)
     train_rows = None
     rng = model.state.rng
+    kept_split = model.state.validation_split
     if split:
-        # The split draws from a copy of the model's generator, which replaces it only when fit goes ahead.
-        rng = copy.deepcopy(rng)
-        train_rows, validation_rows = split_rows(rng, target_matrix, task, split)
+        train_rows, validation_rows = reused_split(kept_split, split, len(X))
+        if validation_rows is None:
+            # The split draws from a copy of the model's generator, which replaces it only when fit goes ahead.
+            rng = copy.deepcopy(rng)
+            train_rows, validation_rows = split_rows(rng, target_matrix, task, split)
+            kept_split = {"fraction": split, "rows": len(X), "validation": validation_rows}
         validation = Validation(X, target_matrix[validation_rows], validation_rows)
     n_train = len(X) if train_rows is None else len(train_rows)
-    if batch_size > n_train:
+    if batch_size > n_train and chosen:
         warnings.warn(f"batchSize {batch_size} is larger than the {n_train} training samples; using {n_train}",
                       stacklevel=3)
-        batch_size = n_train
+    batch_size = min(batch_size, n_train)  # the default is clipped silently: small data sets are not a mistake
     mean, scale = model.feature_mean, model.feature_scale
     if standardize and mean is None:
         mean, scale = preprocessing.fit_standardizer(X, train_rows, model.dtype)
     data = TrainingData(X, target_matrix, weights, train_rows, mean, scale)
-    return FitPlan(data=data, validation=validation, task=task, classes=classes, feature_names=names,
+    return FitPlan(data=data, validation=validation, validation_split=kept_split, task=task, classes=classes,
+                   feature_names=names,
                    standardize=standardize, rng=rng, epochs=epochs, batch_size=batch_size, verbose=options.verbose,
                    shuffle=bool(options.shuffle), specs=specs, record_every=record_every, patience=patience,
-                   min_delta=min_delta, callbacks=callbacks)
+                   min_delta=min_delta, restore_best=restore_best, callbacks=callbacks)
 
 
 def commit(model, plan):
     """What the model takes from a fit's checked arguments: task, classes, column names, scaling, generator."""
     model.task, model.classes = plan.task, plan.classes
     model.state.rng = plan.rng
+    model.state.validation_split = plan.validation_split
     model.feature_names = plan.feature_names
     model.standardize = plan.standardize
     model.feature_mean, model.feature_scale = plan.data.mean, plan.data.scale
 
 
-def _early_stopping(patience, min_delta):
+def _early_stopping(patience, min_delta, restore_best):
     if patience is not None:
-        patience = positive_int(patience, "earlyStopping (the patience, in epochs)")
-    check_number(min_delta, "minDelta", low=0)
-    return patience, float(min_delta)
+        patience = check_patience(patience)
+    min_delta = check_number(min_delta, "minDelta", low=0)
+    if restore_best is None:
+        restore_best = patience is not None
+    elif not isinstance(restore_best, bool):
+        raise ValueError(f"restoreBest must be True, False or None, got {restore_best!r}")
+    elif restore_best and patience is None:
+        raise ValueError("restoreBest=True needs earlyStopping (a patience, or math.inf to never stop)")
+    return patience, min_delta, restore_best
 
 
 def _standardize_flag(model, requested):
@@ -170,7 +192,7 @@ def sample_weights(target_matrix, task, classes, sample_weight, class_weight, dt
     weights = None
     n = len(target_matrix)
     if sample_weight is not None:
-        weights = targets.as_array(sample_weight, "sampleWeight").astype(np.float64, copy=True)
+        weights = _numbers(targets.as_array(sample_weight, "sampleWeight"), "sampleWeight")
         if weights.ndim != 1 or len(weights) != n:
             raise ValueError(f"sampleWeight must have one weight per sample ({n}), got shape {weights.shape}")
         _check_weights(weights, "sampleWeight")
@@ -204,9 +226,44 @@ def _class_weights(class_weight, classes, index):
     return weights
 
 
+def _numbers(array, name):
+    """A float64 copy of an array of numbers; ValueError naming ``name`` for strings or other objects."""
+    if array.dtype.kind not in "biufO":
+        raise ValueError(f"{name} must hold numbers, got values of dtype {array.dtype} such as {array.flat[0]!r}")
+    try:
+        return array.astype(np.float64, copy=True)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must hold numbers, got {type(_first_non_number(array)).__name__} values") from None
+
+
+def _first_non_number(array):
+    return next((v for v in array.flat if not isinstance(v, (int, float, np.number))), None)
+
+
 def _check_weights(weights, name):
     if not np.isfinite(weights).all() or (weights < 0).any():
         raise ValueError(f"{name} must hold finite, non-negative numbers")
+
+
+def reused_split(kept, fraction, n):
+    """(train rows, validation rows) of the split kept from an earlier fit, or (None, None) to draw a new one.
+
+    The split is drawn once and kept with the model, so continued training
+    never validates on rows it trained on. A call with the same fraction and
+    number of rows reuses it (the rows are taken to be the same rows); any
+    other call draws a new split and warns that earlier training rows may now
+    be validation rows.
+    """
+    if kept is None:
+        return None, None
+    if kept["fraction"] == fraction and kept["rows"] == n:
+        validation = kept["validation"]
+        return np.setdiff1d(np.arange(n), validation, assume_unique=True), validation
+    what = (f"{n} rows instead of the {kept['rows']}" if kept["rows"] != n
+            else f"validationSplit {fraction:g} instead of {kept['fraction']:g}")
+    warnings.warn(f"validationSplit: this fit has {what} of the split kept from an earlier fit; drawing a new "
+                  f"split, whose validation rows may include rows the model has trained on", stacklevel=4)
+    return None, None
 
 
 def split_rows(rng, target_matrix, task, fraction):

@@ -30,7 +30,7 @@ def forward_chunks(X, weights, biases, activations, units, dtype, mean=None, sca
     """
     buffers = None
     for start, stop, chunk in preprocessing.model_chunks(X, dtype, mean, scale, rows):
-        preprocessing.check_finite(chunk, first_row=start)
+        preprocessing.check_finite(chunk, first_row=start, source=X if rows is None else None)
         if buffers is None:
             buffers = [np.empty((len(chunk), u), dtype) for u in units[1:]]
         outputs = [a[: stop - start] for a in buffers]

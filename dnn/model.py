@@ -71,11 +71,12 @@ class DNN(Querying, Textbook):
     parameterRecord = StateField("parameter_record")  # noqa: N815 (the tutorial's name)
     epochs = StateField("epochs")
     stoppedEarly = StateField("stopped_early")  # noqa: N815 (the tutorial's name)
+    restoredEpoch = StateField("restored_epoch")  # noqa: N815 (camelCase like stoppedEarly)
 
     def __init__(self, lr=0.01, decay=0.0, optimizer="sgd", momentum=0.0, nesterov=False, l2=0.0,
                  beta1=0.9, beta2=0.999, epsilon=1e-8, seed=None, dtype="float32", standardize=False, threads=None):
         schedule = schedules.make_schedule(lr, decay)
-        check_number(l2, "l2", low=0)
+        l2 = check_number(l2, "l2", low=0)
         optimizer = make_optimizer(optimizer, momentum=momentum, nesterov=nesterov, beta1=beta1, beta2=beta2,
                                    epsilon=epsilon)
         if seed is not None and (not is_int(seed) or seed < 0):
@@ -88,7 +89,10 @@ class DNN(Querying, Textbook):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
         if not isinstance(standardize, bool):
             raise ValueError(f"standardize must be True or False, got {standardize!r}")
-        self.lr, self.decay, self.l2 = lr, decay, l2
+        # Numbers are kept as the floats the schedule checked (a Fraction or Decimal never reaches an array).
+        self.lr = lr if isinstance(lr, schedules.Schedule) else schedule.lr
+        self.decay = decay if isinstance(lr, schedules.Schedule) else schedule.decay
+        self.l2 = l2
         self.seed = seed
         self.dtype = np.dtype(dtype)
         self.standardize = standardize
@@ -123,6 +127,15 @@ class DNN(Querying, Textbook):
         if self._thread_policy is None:
             self._thread_policy = ThreadPolicy(self._threads)
         return self._thread_policy
+
+    @property
+    def l2(self):
+        """The L2 penalty (a float); assigning checks it and converts it to float."""
+        return self._l2
+
+    @l2.setter
+    def l2(self, value):
+        self._l2 = check_number(value, "l2", low=0)
 
     @property
     def optimizer(self):
@@ -277,9 +290,9 @@ class DNN(Querying, Textbook):
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, X, y, epochs=20, batchSize=30, verbose=1, parameterList=None, recordEvery="epoch",
+    def fit(self, X, y, epochs=20, batchSize=None, verbose=1, parameterList=None, recordEvery="epoch",
             validationData=None, validationSplit=0.0, earlyStopping=None, minDelta=0.0, classWeight=None,
-            sampleWeight=None, standardize=None, callbacks=None, shuffle=True):
+            sampleWeight=None, standardize=None, callbacks=None, shuffle=True, restoreBest=None):
         """Train with mini-batch gradient descent.
 
         Parameters
@@ -291,8 +304,10 @@ class DNN(Querying, Textbook):
             Integer labels (n,), other class labels (strings...), one-hot rows
             (n, k) or real targets, as the output layer calls for.
         epochs : int
-        batchSize : int
+        batchSize : int, optional
             Rows per mini-batch; the last batch of an epoch may be smaller.
+            Default 30, or all training rows when there are fewer (a batchSize
+            you give that is larger than the data is clipped with a warning).
         verbose : {0, 1, 2}
             0 silent, 1 a progress bar per epoch, 2 one line per epoch.
         parameterList : list of specs, optional
@@ -309,11 +324,13 @@ class DNN(Querying, Textbook):
         validationSplit : float in [0, 1)
             Hold out this fraction of (X, y) for validation instead, shuffled
             with the model's seed and stratified by class for classifiers.
-        earlyStopping : int, optional
+        earlyStopping : int or math.inf, optional
             Patience: stop when the validation loss (the training loss without
             validation) has not improved by more than ``minDelta`` for this many
-            epochs, and restore the best weights. ``model.stoppedEarly`` says when.
+            epochs (``math.inf``: never stop). ``model.stoppedEarly`` says when.
         minDelta : float
+            What counts as progress for the patience. The best epoch is always
+            the one with the lowest monitored loss.
         classWeight : dict {class: weight} or "balanced", optional
             Weighs every sample of a class, for imbalanced classes.
         sampleWeight : array-like of shape (n,), optional
@@ -328,6 +345,10 @@ class DNN(Querying, Textbook):
             Hooks around training, epochs and batches (see :mod:`dnn.callbacks`).
         shuffle : bool
             Visit the rows in a new random order every epoch; False visits them in order.
+        restoreBest : bool, optional
+            Put back the weights of the best epoch when training ends (by the
+            patience or because the epochs ran out); default True with
+            ``earlyStopping``. ``model.restoredEpoch`` says which epoch was kept.
 
         Returns
         -------
@@ -347,11 +368,10 @@ class DNN(Querying, Textbook):
         """
         self.require_network("fit")
         schedule = schedules.make_schedule(self.lr, self.decay)
-        check_number(self.l2, "l2", low=0)
         self.checked_parameters()
         options = fit_setup.FitOptions(epochs, batchSize, verbose, parameterList, recordEvery, validationData,
                                        validationSplit, earlyStopping, minDelta, classWeight, sampleWeight,
-                                       standardize, callbacks, shuffle)
+                                       standardize, callbacks, shuffle, restoreBest)
         plan = fit_setup.prepare(self, X, y, options)
         fit_setup.commit(self, plan)
         self.state.schedule = schedule

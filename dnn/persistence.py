@@ -59,6 +59,10 @@ def to_payload(model):
         "history": {key: [_plain(v) for v in values] for key, values in state.history.items()},
         "parameter_record": {spec: [float(v) for v in values] for spec, values in state.parameter_record.items()},
         "record_every": state.record_every,
+        # optional (absent in older format-2 files): the rows validationSplit holds out
+        "validation_split": None if state.validation_split is None else {
+            "fraction": float(state.validation_split["fraction"]), "rows": int(state.validation_split["rows"]),
+            "validation": np.asarray(state.validation_split["validation"], dtype=np.int64)},
     }
 
 
@@ -272,6 +276,24 @@ def _restore_training_state(model, payload):
     record_every = payload.get("record_every")
     _check(record_every in RECORD_EVERY, f"record_every must be one of {RECORD_EVERY}")
     state.record_every = record_every
+    state.validation_split = _validation_split(payload.get("validation_split"))
+
+
+def _validation_split(split):
+    """The kept validationSplit of a payload: None, or checked fraction, row count and validation rows."""
+    if split is None:
+        return None
+    _check(type(split) is dict and set(split) == {"fraction", "rows", "validation"},
+           "validation_split must hold 'fraction', 'rows' and 'validation'")
+    fraction, rows, validation = split["fraction"], split["rows"], safe_pickle.array_of(split["validation"])
+    _check(type(fraction) is float and 0 < fraction < 1, "validation_split.fraction must be a number in (0, 1)")
+    _check(type(rows) is int and rows >= 2, "validation_split.rows must be an integer of at least 2")
+    _check(validation is not None and validation.dtype.kind in "iu" and validation.ndim == 1
+           and 0 < len(validation) < rows, "validation_split.validation must be a list of row numbers")
+    validation = validation.astype(np.intp)
+    _check(bool((validation[0] >= 0) & (validation[-1] < rows) & (np.diff(validation) > 0).all()),
+           "validation_split.validation must be increasing row numbers below validation_split.rows")
+    return {"fraction": fraction, "rows": rows, "validation": validation}
 
 
 def _field(mapping, key, kind):

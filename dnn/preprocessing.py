@@ -4,6 +4,8 @@ Everything here works chunk by chunk where the data may be a numpy memmap
 larger than memory: nothing makes a full in-memory copy of one.
 """
 
+import math
+
 import numpy as np
 
 #: Rows per chunk when reading feature matrices: large enough for efficient
@@ -89,8 +91,10 @@ def checked_features(X, n_features, names, dtype):
     X : ndarray (a memmap unconverted), names : list or None
     """
     X, names = feature_matrix(X, n_features, names)
-    X = in_model_dtype(X, dtype)
-    check_finite(X)
+    source = X
+    with np.errstate(over="ignore"):  # values beyond the dtype's range become inf: check_finite names them
+        X = in_model_dtype(X, dtype)
+    check_finite(X, source=source)
     return X, names
 
 
@@ -104,11 +108,13 @@ def in_model_dtype(X, dtype):
     return np.ascontiguousarray(X, dtype=dtype)
 
 
-def check_finite(X, rows=None, first_row=0):
+def check_finite(X, rows=None, first_row=0, source=None):
     """Raise ValueError naming the first row of ``X`` with NaN or infinity.
 
     ``rows`` restricts the check to those rows; ``first_row`` is added to the
     row number in the message when ``X`` is a chunk of a larger matrix.
+    ``source`` is the array ``X`` was converted from: a row that is finite
+    there overflowed in the conversion, and the message says so.
     """
     if X.dtype.kind not in "fc":
         return
@@ -125,7 +131,40 @@ def check_finite(X, rows=None, first_row=0):
             if len(bad):
                 row = start + int(bad[0])
                 row = first_row + (row if rows is None else int(rows[row]))
+                _check_range(source, row, X.dtype)
                 raise ValueError(f"X contains NaN or infinity (first in row {row})")
+
+
+def _check_range(source, row, dtype):
+    """ValueError about the input scale when ``source[row]`` is finite (it overflowed ``dtype``)."""
+    if source is None or source.dtype.kind not in "biuf":
+        return
+    values = np.asarray(source[row], dtype=np.float64)
+    if np.isfinite(values).all():
+        raise ValueError(f"X has values as large as {np.abs(values).max():.3g} (row {row}), beyond the range of "
+                         f"{np.dtype(dtype)} (largest {np.finfo(dtype).max:.3g}): rescale the features, or use "
+                         f"dtype='float64'")
+
+
+def check_scale(X, dtype, standardize):
+    """Raise ValueError when ``X`` holds values too large to train on.
+
+    Training multiplies features by weights and squares what comes out, so a
+    feature beyond the square root of the largest ``dtype`` number overflows
+    (1.8e19 in float32): the loss would blow up in the first epoch and blame
+    the learning rate. Standardizing takes squares in float64 instead, which
+    raises the bound to 1.3e154. One pass of max and min, without a temporary.
+    """
+    limit = math.sqrt(np.finfo(np.float64 if standardize else dtype).max)
+    largest = 0.0
+    for _, chunk in _raw_chunks(X):
+        with np.errstate(over="ignore", invalid="ignore"):
+            largest = max(largest, abs(float(chunk.max())), abs(float(chunk.min())))
+    if largest > limit:
+        helps = not standardize and np.dtype(dtype) != np.float64  # standardizing squares in float64
+        fix = "rescale the features, or fit with standardize=True" if helps else "rescale the features"
+        raise ValueError(f"X has values as large as {largest:.3g}; features beyond {limit:.3g} overflow "
+                         f"{'float64 when standardizing' if standardize else np.dtype(dtype)} in training: {fix}")
 
 
 def standardize(x, mean, scale):
@@ -183,9 +222,11 @@ def model_chunks(X, dtype, mean=None, scale=None, rows=None, chunk_rows=None):
         if buffer is None:
             buffer = np.empty((min(chunk_rows, len(X) if rows is None else len(rows)), X.shape[1]), dtype)
         chunk = buffer[: len(raw)]
-        np.copyto(chunk, raw, casting="unsafe")
-        if mean is not None:
-            standardize(chunk, mean, scale)
+        # A value beyond the dtype's range becomes inf, which the caller's finite check reports.
+        with np.errstate(over="ignore", invalid="ignore"):
+            np.copyto(chunk, raw, casting="unsafe")
+            if mean is not None:
+                standardize(chunk, mean, scale)
         yield start, stop, chunk
 
 

@@ -9,8 +9,9 @@ import numpy as np
 
 from dnn import plotting, preprocessing, targets
 from dnn.checks import is_int
+from dnn.fit_setup import sample_weights
 from dnn.inference import forward_chunks, gather_outputs
-from dnn.losses import objective
+from dnn.losses import l2_penalty, mean_loss
 from dnn.reporting import metrics_table
 from dnn.threads import blas_threads, predict_threads
 
@@ -54,8 +55,34 @@ class Querying:
             raise ValueError("predictProba is for classifiers; this model has an identity (regression) output")
         return task.probabilities(self._outputs(X), self.activations[-1])
 
-    def modelEvaluate(self, X, y, verbose=1):
+    def predictLogProba(self, X):
+        """Logarithms of :meth:`predictProba`, shape (n, k).
+
+        Computed from the output layer's pre-activations (log-softmax,
+        log-sigmoid), so probabilities too small for floating point keep a
+        finite, exact logarithm instead of -inf.
+        """
+        self.require_network("predictLogProba")
+        task, _ = self._task_and_classes()
+        if not task.is_classifier:
+            raise ValueError("predictLogProba is for classifiers; this model has an identity (regression) output")
+        rows, chunks = self._output_chunks(X, activate_output=False)
+        result = None
+        for start, stop, z in chunks:
+            part = task.log_probabilities(z, self.activations[-1])
+            if result is None:
+                result = np.empty((rows, part.shape[1]), dtype=part.dtype)
+            result[start:stop] = part
+        return result
+
+    def modelEvaluate(self, X, y, verbose=1, sampleWeight=None):
         """Loss and metrics of the model on ``X``, ``y``.
+
+        With ``sampleWeight`` (n,), the loss is the training loss with those
+        weights, (1/n) sum_i w_i loss_i plus the L2 term (what ``fit`` reports
+        with the same ``sampleWeight``), and ``accuracy`` the weighted share
+        sum_i w_i correct_i / sum_i w_i; the per-class scores and the confusion
+        matrix count rows unweighted.
 
         Returns
         -------
@@ -69,8 +96,14 @@ class Querying:
         """
         self.require_network("modelEvaluate")
         outputs, target_matrix, task, classes = self._outputs_and_targets(X, y)
-        result = {"loss": objective(self.loss, outputs, target_matrix, self.checked_parameters()[0], self.l2)}
+        weights = None
+        if sampleWeight is not None:
+            weights = sample_weights(target_matrix, task, classes, sampleWeight, None, np.float64)
+        result = {"loss": mean_loss(self.loss, outputs, target_matrix, weights)
+                  + l2_penalty(self.checked_parameters()[0], self.l2)}
         result.update(task.scores(outputs, target_matrix, classes))
+        if weights is not None and task.is_classifier:
+            result["accuracy"] = float(weights @ task.correct_rows(outputs, target_matrix) / weights.sum())
         if verbose:
             print(metrics_table(result))
         return result

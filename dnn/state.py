@@ -33,6 +33,11 @@ class TrainingState:
     validation_split : dict or None
         The rows held out by ``validationSplit``: ``{"fraction", "rows", "validation"}``.
     stopped_early : dict or None
+        Set when early stopping's patience ran out: ``epoch``, ``best_epoch``,
+        ``monitor``, ``best`` and ``restored_epoch``.
+    restored_epoch : int or None
+        The epoch whose weights early stopping put back at the end of the
+        last fit (None when it restored nothing).
     """
 
     def __init__(self, optimizer, schedule, rng):
@@ -47,6 +52,7 @@ class TrainingState:
         self.record_every = "epoch"
         self.validation_split = None
         self.stopped_early = None
+        self.restored_epoch = None
 
     def learning_rate(self, epoch=None):
         """The rate of ``epoch`` (the next epoch by default): the schedule's rate times ``lr_factor``."""

@@ -37,6 +37,8 @@ def default_task(activation, units):
 def as_array(values, what="y"):
     """A numpy array from an array, list, pandas Series or DataFrame."""
     if hasattr(values, "to_numpy"):
+        if len(values) == 0:
+            raise ValueError(f"{what} is empty: it has no samples")
         if hasattr(values, "isna"):
             missing = np.flatnonzero(np.asarray(values.isna()).reshape(len(values), -1).any(axis=1))
             if len(missing):
@@ -48,6 +50,8 @@ def as_array(values, what="y"):
         raise ValueError(f"{what} must be an array of equal-length rows: {error}") from None
     if array.ndim == 0 or array.ndim > 2:
         raise ValueError(f"{what} must be 1-D or 2-D, got {array.ndim}-D with shape {array.shape}")
+    if len(array) == 0:
+        raise ValueError(f"{what} is empty: it has no samples")
     return array
 
 

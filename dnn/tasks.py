@@ -50,9 +50,13 @@ class Task:
         """Index of the class each row of outputs (or of a target matrix) stands for."""
         return outputs.argmax(axis=1)
 
+    def correct_rows(self, p, t):
+        """Boolean (n,): which rows of outputs ``p`` (n, k) match targets ``t`` (n, k)."""
+        return self.class_indices(p) == self.class_indices(t)
+
     def count_correct(self, p, t):
         """Number of rows of outputs ``p`` (n, k) that match targets ``t`` (n, k)."""
-        return int(np.count_nonzero(self.class_indices(p) == self.class_indices(t)))
+        return int(np.count_nonzero(self.correct_rows(p, t)))
 
     def predictions(self, z, classes, activation):
         """Labels from the output layer's pre-activations ``z`` (n, k) and its ``activation``.
@@ -67,6 +71,17 @@ class Task:
         if activation in SIGMOID_LIKE:  # independent units of a single-label model: normalized to sum to 1
             outputs /= np.maximum(outputs.sum(axis=1, keepdims=True), np.finfo(outputs.dtype).tiny)
         return outputs
+
+    def log_probabilities(self, z, activation):
+        """Logarithms of :meth:`probabilities`, from the output layer's pre-activations ``z`` (n, k).
+
+        Computed as log-softmax or log-sigmoid of ``z``, never as log(p): a
+        probability that rounds to 0 or 1 keeps its exact logarithm.
+        """
+        if activation == "softmax":
+            return log_softmax(z)
+        # independent sigmoids of a single-label model, normalized: log p_k - log sum_j p_j
+        return log_softmax(log_sigmoid(z))
 
     def scores(self, outputs, targets, classes):
         """Accuracy, per-class precision, recall, F1 and support, macro averages and the confusion matrix."""
@@ -119,14 +134,20 @@ class Binary(Task):
     def probabilities(self, outputs, activation):
         return np.hstack([1 - outputs, outputs])
 
+    def log_probabilities(self, z, activation):
+        return np.hstack([log_sigmoid(-z), log_sigmoid(z)])  # 1 - sigmoid(z) = sigmoid(-z)
+
 
 class Multilabel(Task):
     name = "multilabel"
     single_label = False
     outputs = ("sigmoid", "step")
 
-    def count_correct(self, p, t):
-        return int(np.count_nonzero(((p >= THRESHOLD) == (t >= THRESHOLD)).all(axis=1)))
+    def correct_rows(self, p, t):
+        return ((p >= THRESHOLD) == (t >= THRESHOLD)).all(axis=1)
+
+    def log_probabilities(self, z, activation):
+        return log_sigmoid(z)
 
     def predictions(self, z, classes, activation):
         return _says_yes(z, activation).astype(np.int64)
@@ -168,6 +189,17 @@ class Regression(Task):
 
     def groups(self, targets):
         return [np.arange(len(targets))]
+
+
+def log_sigmoid(z):
+    """log sigmoid(z) = -log(1 + exp(-z)), without overflow for any z."""
+    return -np.logaddexp(0, -z)
+
+
+def log_softmax(z):
+    """log softmax(z) row-wise: z - max - log sum exp(z - max), shape (n, k)."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 MULTICLASS, BINARY, MULTILABEL, REGRESSION = Multiclass(), Binary(), Multilabel(), Regression()

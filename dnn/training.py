@@ -96,7 +96,7 @@ def _built_in_callbacks(plan):
     callbacks.append(StallMonitor())
     callbacks.extend(plan.callbacks)
     if plan.patience is not None:
-        callbacks.append(EarlyStopping(plan.patience, plan.min_delta))
+        callbacks.append(EarlyStopping(plan.patience, plan.min_delta, restore_best=plan.restore_best))
     return callbacks
 
 
@@ -122,8 +122,13 @@ def _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, previ
         # Interrupted inside a batch: rebuild the state after the last whole one.
         _replay(trainer, plan.data, current, progress.batches, keep_records=None)
         interrupted.requested = True
+    updated_to_nan = False
+    if progress.diverged is None and not np.isfinite(state.params.flat).all():
+        # A batch's loss is computed before its update, so the last update of a fit is checked by no loss:
+        # check the weights themselves, once per epoch (one pass over the parameters, cheap next to an epoch).
+        progress.diverged, updated_to_nan = progress.batches, True
     if progress.diverged is not None:
-        _recover_from_divergence(model, trainer, plan, current, previous, progress.diverged)
+        _recover_from_divergence(model, trainer, plan, current, previous, progress.diverged, updated_to_nan)
     if interrupted() or (run.stop_training and progress.batches < current.batches):
         if interrupted():
             print(f"Training interrupted in epoch {state.epochs + 1} after batch {progress.batches} of "
@@ -144,17 +149,22 @@ def _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, previ
     return True, current
 
 
-def _recover_from_divergence(model, trainer, plan, current, previous, batch):
+def _recover_from_divergence(model, trainer, plan, current, previous, batch, updated_to_nan=False):
     """Put the model back in the last state whose loss was finite, then raise TrainingDivergedError.
 
     Batch ``batch`` of the current epoch saw a non-finite loss, so the state
     it started from is bad and the last good one is a batch earlier: in this
     epoch, or at the end of the previous one when ``batch`` is its first. The
     optimizer's state (momentum, Adam's averages) is then reset: it carries the
-    runaway steps, and would repeat them at any learning rate.
+    runaway steps, and would repeat them at any learning rate. With
+    ``updated_to_nan``, ``batch`` is the number of batches run and the update of
+    the last of them made the weights non-finite.
     """
     state = model.state
     where = f"epoch {state.epochs + 1}, batch {batch + 1}"
+    what = f" in {where}: the loss became infinite or NaN"
+    if updated_to_nan:
+        what = f": the update of epoch {state.epochs + 1}, batch {batch} made the weights infinite or NaN"
     by_batch = plan.specs and plan.record_every == "batch"
     if batch > 0:
         _replay(trainer, plan.data, current, batch - 1, keep_records=batch - 1 if by_batch else 0)
@@ -168,8 +178,8 @@ def _recover_from_divergence(model, trainer, plan, current, previous, batch):
     state.optimizer.reset()
     hint = "" if plan.standardize else " or standardize=True (for features of very different scales)"
     raise TrainingDivergedError(
-        f"training diverged in {where}: the loss became infinite or NaN. The model keeps the last weights with "
-        f"a finite loss. Try a lower learning rate (lr={_describe(model.lr)}){hint}."
+        f"training diverged{what}. The model keeps the last weights with a finite loss. Try a lower learning "
+        f"rate (lr={_describe(model.lr)}){hint}."
     )
 
 

@@ -155,3 +155,44 @@ def test_bad_validation_data_names_itself():
 def test_a_split_that_leaves_no_validation_rows():
     check_refused(lambda m, f: m.fit(f.iloc[:3], labels(3), epochs=1, verbose=0, validationSplit=0.1),
                   "leaves an empty training or validation set")
+
+
+# ---------------------------------------------------------------- issue 12, item 9: no error worded by numpy
+
+
+def fresh(output=3, activation="softmax"):
+    model = DNN(seed=0)
+    model.addInputLayer([3])
+    model.addOutputLayer([output], activation=activation)
+    return model
+
+
+@pytest.mark.parametrize("output", [(3, "softmax"), (1, "sigmoid"), (1, "identity")])
+def test_empty_y_on_a_fresh_model(output):
+    """Was IndexError (learning the classes of no labels) for the classifiers."""
+    with pytest.raises(ValueError, match=r"^y is empty: it has no samples$"):
+        fresh(*output).fit(np.zeros((4, 3)), np.array([], dtype=int), epochs=1, verbose=0)
+    check_refused(lambda m, f: m.fit(f, [], epochs=1, verbose=0), "^y is empty")
+
+
+@pytest.mark.parametrize("activation", ["softmax", "sigmoid"])
+def test_empty_one_hot_y(activation):
+    """Was "zero-size array to reduction operation minimum which has no identity"."""
+    with pytest.raises(ValueError, match=r"^y is empty: it has no samples$"):
+        fresh(3, activation).fit(np.zeros((4, 3)), np.zeros((0, 3)), epochs=1, verbose=0)
+    check_refused(lambda m, f: m.modelEvaluate(f, np.zeros((0, 3)), verbose=0), "^y is empty")
+
+
+@pytest.mark.parametrize("weights", [["a", "b"] * 30, ["1", "2"] * 30, np.array(["x"] * 60, dtype=object)])
+def test_string_sample_weights(weights):
+    """Was "could not convert string to float" (and strings of digits were silently read as numbers)."""
+    check_refused(lambda m, f: m.fit(f, labels(), epochs=1, verbose=0, sampleWeight=weights),
+                  "^sampleWeight must hold numbers, got ")
+
+
+@pytest.mark.parametrize("dtype", [int, float, object])
+def test_an_empty_series(dtype):
+    """Was "cannot reshape array of size 0 into shape (0,newaxis)"."""
+    check_refused(lambda m, f: m.fit(f, pd.Series([], dtype=dtype), epochs=1, verbose=0), "^y is empty")
+    check_refused(lambda m, f: m.fit(f, labels(), epochs=1, verbose=0, sampleWeight=pd.Series([], dtype=dtype)),
+                  "^sampleWeight is empty")

@@ -1,6 +1,7 @@
 """Training control: validation, early stopping, sample and class weights, divergence, Ctrl-C."""
 
 import copy
+import math
 import os
 import signal
 
@@ -101,15 +102,76 @@ def test_early_stopping_restores_the_best_weights(capsys):
 
 
 def test_early_stopping_without_validation_monitors_the_training_loss():
+    """minDelta=100 makes no epoch count as progress, but the best epoch is still the lowest training loss."""
     X, y = blobs()
     model = model_for()
-    model.fit(X, y, epochs=50, batchSize=16, verbose=0, earlyStopping=2, minDelta=100.0)
-    assert model.stoppedEarly == {"epoch": 3, "best_epoch": 1, "monitor": "loss",
-                                  "best": model.history["loss"][0]}
+    model.fit(X, y, epochs=50, batchSize=16, verbose=0, earlyStopping=2, minDelta=100.0,
+              parameterList=[("w", 2, 1, 1)])
+    loss = model.history["loss"]
+    best = int(np.argmin(loss)) + 1
+    assert len(loss) == 3
+    assert model.stoppedEarly == {"epoch": 3, "best_epoch": best, "monitor": "loss", "best": min(loss),
+                                  "restored_epoch": best}
+    assert model.restoredEpoch == best
+    assert float(model.w[2][0, 0]) == model.parameterRecord[("w", 2, 1, 1)][best]
+
+
+def test_min_delta_does_not_decide_the_best_epoch():
+    """Small improvements do not reset the patience, but the lowest value is still the epoch kept."""
+    from dnn.callbacks import EarlyStopping
+
+    class State:
+        epochs, stopped_early, restored_epoch = 0, None, None
+
+        def snapshot(self):
+            return self.epochs
+
+        def restore(self, snapshot, generator, keep_records):
+            self.kept = snapshot
+
+    class Run:
+        def __init__(self):
+            self.state, self.has_validation, self.stop_training, self.verbose, self.epochs = State(), True, False, 0, 9
+
+    stopper, run = EarlyStopping(3, min_delta=0.2), Run()
+    stopper.on_train_begin(run)
+    # val_loss: 1.0 is progress; 0.9, 0.85, 0.84 are improvements smaller than 0.2: the patience runs out at 0.84
+    for epoch, value in enumerate([1.0, 0.9, 0.85, 0.84, 0.1]):
+        run.state.epochs = epoch + 1
+        stopper.on_epoch_end(run, epoch, {"val_loss": value})
+        if run.stop_training:
+            break
+    assert run.state.epochs == 4 and run.state.kept == 4
+    assert run.state.stopped_early == {"epoch": 4, "best_epoch": 4, "monitor": "val_loss", "best": 0.84,
+                                       "restored_epoch": 4}
+
+
+def test_best_weights_are_restored_when_the_epochs_run_out_first():
+    X, y = blobs(n=40, noise=4.0)
+    Xv, yv = blobs(n=200, noise=4.0, seed=1)
+    specs = [("w", 2, 1, 1), ("b", 3, 2)]
+    model = model_for(lr=0.3)
+    model.fit(X, y, epochs=25, batchSize=8, verbose=0, validationData=(Xv, yv), earlyStopping=math.inf,
+              parameterList=specs)
+    val_loss = model.history["val_loss"]
+    best = int(np.argmin(val_loss)) + 1
+    assert len(val_loss) == 25 and best < 25  # ran all epochs; the best one is an earlier one
+    assert model.stoppedEarly is None and model.restoredEpoch == best
+    for spec in specs:
+        current = model.w[spec[1]][spec[3] - 1, spec[2] - 1] if spec[0] == "w" else model.b[spec[1]][spec[2] - 1]
+        assert float(current) == model.parameterRecord[spec][best]
+    assert model.modelEvaluate(Xv, yv, verbose=0)["loss"] == pytest.approx(min(val_loss), rel=1e-5)
+    twin = model_for(lr=0.3)
+    twin.fit(X, y, epochs=25, batchSize=8, verbose=0, validationData=(Xv, yv), earlyStopping=math.inf,
+             restoreBest=False, parameterList=specs)
+    assert twin.history["val_loss"] == val_loss and twin.restoredEpoch is None
+    assert float(twin.w[2][0, 0]) == twin.parameterRecord[("w", 2, 1, 1)][25]
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"earlyStopping": 0}, "earlyStopping \\(the patience, in epochs\\) must be a positive integer"),
+    ({"earlyStopping": 0}, "earlyStopping \\(the patience, in epochs, or math.inf\\) must be a positive integer"),
+    ({"restoreBest": True}, "restoreBest=True needs earlyStopping"),
+    ({"earlyStopping": 2, "restoreBest": 1}, "restoreBest must be True, False or None"),
     ({"earlyStopping": 3, "minDelta": -1}, "minDelta must be >= 0"),
     ({"validationSplit": 1.0}, "validationSplit must be a fraction in \\[0, 1\\)"),
 ])
