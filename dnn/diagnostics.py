@@ -55,8 +55,9 @@ class StallMonitor(Callback):
             targets = data.targets if data.rows is None else data.targets[data.rows]
             shares = np.bincount(run.task.class_indices(targets)) / len(targets)
             shares = shares[shares > 0]
-            self.baseline = float(-(shares * np.log(shares)).sum())
-            self.majority = float(shares.max())
+            if len(shares) > 1:  # with one class present, knowing its frequency is knowing everything
+                self.baseline = float(-(shares * np.log(shares)).sum())
+                self.majority = float(shares.max())
 
     def on_epoch_end(self, run, epoch, logs):
         if self.warned:

@@ -43,6 +43,8 @@ class FitOptions:
     callbacks: object = None
     shuffle: bool = True
     restore_best: object = None
+    task: object = None
+    classes: object = None
 
 
 @dataclass
@@ -103,7 +105,9 @@ def prepare(model, X, y, options):
     split = fraction
     X, names = preprocessing.checked_features(X, model.units[0], model.feature_names, model.dtype)
     preprocessing.check_scale(X, model.dtype, standardize or model.feature_mean is not None)
-    target_matrix, task, classes = model.encode_targets(y)
+    task, classes = _task_and_classes(model, options.task, options.classes)
+    target_matrix, task, classes = targets.encode_targets(y, model.activations[-1], model.units[-1], model.dtype,
+                                                          task, classes)
     if len(target_matrix) != len(X):
         raise ValueError(f"X has {len(X)} samples but y has {len(target_matrix)}")
     weights = sample_weights(target_matrix, task, classes, options.sample_weight, options.class_weight, model.dtype)
@@ -146,6 +150,35 @@ def commit(model, plan):
     model.feature_names = plan.feature_names
     model.standardize = plan.standardize
     model.feature_mean, model.feature_scale = plan.data.mean, plan.data.scale
+
+
+def _task_and_classes(model, task, classes):
+    """The model's task and classes, or the ones fit's ``task=`` and ``classes=`` set at the first fit."""
+    if task is not None:
+        task = get_task(task)
+        if model.task is not None and task is not model.task:
+            raise ValueError(f"this model is already a {model.task} model; task={task.name!r} cannot change that")
+        if not task.fits_output(model.activations[-1], model.units[-1]):
+            raise ValueError(f"task={task.name!r} does not fit the output layer ({model.units[-1]} "
+                             f"{model.activations[-1]} units)")
+    task = task or model.task
+    if classes is None:
+        return task, model.classes
+    known = targets.as_array(classes, "classes")
+    if known.ndim != 1:
+        raise ValueError(f"classes must be a list of labels, got shape {known.shape}")
+    try:
+        known = np.unique(known)
+    except TypeError:
+        raise ValueError("classes must be all numbers or all strings, not a mix") from None
+    expected = 2 if model.units[-1] == 1 else model.units[-1]
+    if (task is not None and not task.single_label) or model.activations[-1] == "identity":
+        raise ValueError("classes= is for single-label classifiers")
+    if len(known) != expected:
+        raise ValueError(f"classes names {len(known)} distinct labels but the output layer has room for {expected}")
+    if model.classes is not None and not np.array_equal(known, model.classes):
+        raise ValueError(f"this model's classes are already {model.classes.tolist()}")
+    return task, known
 
 
 def _early_stopping(patience, min_delta, restore_best):

@@ -292,7 +292,8 @@ class DNN(Querying, Textbook):
 
     def fit(self, X, y, epochs=20, batchSize=None, verbose=1, parameterList=None, recordEvery="epoch",
             validationData=None, validationSplit=0.0, earlyStopping=None, minDelta=0.0, classWeight=None,
-            sampleWeight=None, standardize=None, callbacks=None, shuffle=True, restoreBest=None):
+            sampleWeight=None, standardize=None, callbacks=None, shuffle=True, restoreBest=None, task=None,
+            classes=None):
         """Train with mini-batch gradient descent.
 
         Parameters
@@ -349,6 +350,12 @@ class DNN(Querying, Textbook):
             Put back the weights of the best epoch when training ends (by the
             patience or because the epochs ran out); default True with
             ``earlyStopping``. ``model.restoredEpoch`` says which epoch was kept.
+        task : {"multiclass", "binary", "multilabel", "regression"}, optional
+            At the first fit: the task, instead of the one inferred from y
+            (``summary`` shows which one the model has).
+        classes : sequence of labels, optional
+            At the first fit: every class the model will know, when y does not
+            hold them all yet (training in increments).
 
         Returns
         -------
@@ -371,7 +378,7 @@ class DNN(Querying, Textbook):
         self.checked_parameters()
         options = fit_setup.FitOptions(epochs, batchSize, verbose, parameterList, recordEvery, validationData,
                                        validationSplit, earlyStopping, minDelta, classWeight, sampleWeight,
-                                       standardize, callbacks, shuffle, restoreBest)
+                                       standardize, callbacks, shuffle, restoreBest, task, classes)
         plan = fit_setup.prepare(self, X, y, options)
         fit_setup.commit(self, plan)
         self.state.schedule = schedule

@@ -33,6 +33,7 @@ def summary_table(model):
         f"Loss: {model.loss or '(no output layer yet)'}",
         f"Optimizer: {_optimizer_text(model.optimizer)}, {lr}, l2 {model.l2:g}",
         f"dtype: {model.dtype}",
+        f"Task: {model.task or 'decided from the targets at the first fit'}",
     ]
     return "\n".join(lines)
 

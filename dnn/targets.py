@@ -5,8 +5,9 @@ The output layer decides the task:
 - identity: regression; y holds real targets, (n,) for one output or (n, k).
 - softmax, or sigmoid with k > 1 units and 1-D labels: multiclass.
 - sigmoid (or step, set by hand) with one unit: binary.
-- sigmoid with k > 1 units and a 0/1 matrix whose rows are not all one-hot:
-  multilabel.
+- sigmoid with k > 1 units and a matrix: multiclass when every row has
+  exactly one target >= 0.5 (one-hot rows, or the tutorials' 0.01/0.99 rows),
+  multilabel otherwise. ``fit(..., task=...)`` overrides the inference.
 
 Tasks are the objects of :mod:`dnn.tasks`.
 
@@ -23,6 +24,8 @@ from dnn.checks import is_int
 from dnn.tasks import BINARY, MULTICLASS, MULTILABEL, REGRESSION
 
 ONE_HOT_TOLERANCE = 1e-4
+#: A target at least this high marks its class in a row of independent (sigmoid) targets.
+HIGH_TARGET = 0.5
 
 
 def default_task(activation, units):
@@ -122,19 +125,25 @@ def _matrix_targets(y, activation, units, dtype, task, classes):
             f"a target matrix for a {activation} output must hold values in [0, 1], "
             f"got values from {y.min()} to {y.max()}"
         )
-    row_sums = y.sum(axis=1)
-    sums_to_one = np.abs(row_sums - 1) <= ONE_HOT_TOLERANCE
-    if activation == "softmax" or task is MULTICLASS:
+    if activation == "softmax":
+        row_sums = y.sum(axis=1)
+        sums_to_one = np.abs(row_sums - 1) <= ONE_HOT_TOLERANCE
         if not sums_to_one.all():
             row = int(np.flatnonzero(~sums_to_one)[0])
             raise ValueError(
                 f"each row of a one-hot (or probability) target matrix must sum to 1; "
                 f"row {row} sums to {row_sums[row]}"
             )
-        task = MULTICLASS
-    elif task is None:
-        one_hot = sums_to_one.all() and np.isin(y, (0, 1)).all()
-        task = MULTICLASS if one_hot else MULTILABEL
+        return y.astype(dtype), MULTICLASS, np.arange(units) if classes is None else classes
+    # Independent outputs: rows with exactly one high target (1, or 0.99 beside 0.01 as the classic tutorials
+    # write them) stand for one class each; several high targets in a row make it a multi-label matrix.
+    highs = np.count_nonzero(y >= HIGH_TARGET, axis=1)
+    if task is None:
+        task = MULTICLASS if (highs == 1).all() else MULTILABEL
+    elif task is MULTICLASS and not (highs == 1).all():
+        row = int(np.flatnonzero(highs != 1)[0])
+        raise ValueError(f"this model is a multi-class classifier: every target row needs exactly one value >= "
+                         f"{HIGH_TARGET}, but row {row} has {highs[row]}")
     return y.astype(dtype), task, np.arange(units) if classes is None else classes
 
 
