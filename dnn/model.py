@@ -17,6 +17,7 @@ import numpy as np
 from dnn import fit_setup, initializers, losses, persistence, schedules, targets, training
 from dnn.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, canonical_name
 from dnn.checks import check_number, is_int, layer_sizes, per_layer
+from dnn.interop import Interop
 from dnn.layer_arrays import LayerArrays
 from dnn.losses import COMPATIBLE_LOSSES, DEFAULT_LOSS
 from dnn.optimizers import from_config as optimizer_from_config
@@ -30,7 +31,7 @@ from dnn.textbook import Textbook
 DTYPES = ("float32", "float64")
 
 
-class DNN(Querying, Textbook):
+class DNN(Querying, Textbook, Interop):
     """A fully-connected feed-forward neural network.
 
     Parameters
