@@ -23,6 +23,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from dnn.model import DNN
+from dnn.tasks import get_task
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
@@ -38,7 +39,7 @@ class _DNNEstimator(BaseEstimator):
                  optimizer="adam", lr=0.001, decay=0.0, momentum=0.9, nesterov=False, beta1=0.9, beta2=0.999,
                  epsilon=1e-8, l2=0.0, epochs=100, batch_size=32, validation_split=0.0, early_stopping=None,
                  min_delta=0.0, standardize=True, random_state=None, dtype="float32", dropout=0.0, threads=None,
-                 verbose=0):
+                 callbacks=None, shuffle=True, verbose=0):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.output_activation = output_activation
@@ -62,6 +63,8 @@ class _DNNEstimator(BaseEstimator):
         self.dtype = dtype
         self.dropout = dropout
         self.threads = threads
+        self.callbacks = callbacks
+        self.shuffle = shuffle
         self.verbose = verbose
 
     def _build(self, n_features, n_outputs, output_activation):
@@ -69,33 +72,28 @@ class _DNNEstimator(BaseEstimator):
         seed = self.random_state
         if seed is not None and not isinstance(seed, (int, np.integer)):
             seed = int(check_random_state(seed).randint(np.iinfo(np.int32).max))
-        # HOOK(threads): pass threads=self.threads to DNN once it takes it, and drop this check.
-        if self.threads is not None:
-            raise ValueError(f"threads={self.threads!r} is not supported by this dnn version; leave it None")
-        # HOOK(dropout): pass dropout=self.dropout to addHiddenLayer once it takes it, and drop this check.
-        if self.dropout:
-            raise ValueError(f"dropout={self.dropout!r} is not supported by this dnn version; leave it 0")
-        # HOOK(schedules): lr may be a schedule object once DNN(lr=...) takes one; it is passed as given.
+        # lr may be a number or a dnn.schedules.Schedule: it is passed as given, and DNN checks it.
         model = DNN(lr=self.lr, decay=self.decay, optimizer=self.optimizer, momentum=self.momentum,
                     nesterov=self.nesterov, l2=self.l2, beta1=self.beta1, beta2=self.beta2, epsilon=self.epsilon,
-                    seed=seed, dtype=self.dtype, standardize=self.standardize)
+                    seed=seed, dtype=self.dtype, standardize=self.standardize, threads=self.threads)
         model.addInputLayer([n_features])
         sizes = self.hidden_layer_sizes
         sizes = [sizes] if isinstance(sizes, (int, np.integer)) else list(sizes)
         if sizes:
             model.addHiddenLayer([int(s) if isinstance(s, np.integer) else s for s in sizes],
-                                 activation=self.activation)
+                                 activation=self.activation, dropout=self.dropout)
+        elif self.dropout not in (0, 0.0, (), []):
+            raise ValueError(f"dropout={self.dropout!r} needs hidden layers; hidden_layer_sizes is empty")
         model.addOutputLayer([n_outputs], activation=output_activation, loss=self.loss)
         return model
 
     def _train(self, X, y, epochs):
-        # HOOK(callbacks): pass callbacks=... and shuffle=... to fit once it takes them.
         batch_size = self.batch_size
         if isinstance(batch_size, (int, np.integer)) and batch_size > len(X):
             batch_size = len(X)  # small data sets (a cross-validation fold) are not worth DNN's warning
         self.model_.fit(X, y, epochs=epochs, batchSize=batch_size, verbose=self.verbose,
                         validationSplit=self.validation_split, earlyStopping=self.early_stopping,
-                        minDelta=self.min_delta)
+                        minDelta=self.min_delta, callbacks=self.callbacks, shuffle=self.shuffle)
         return self
 
     def _features(self, X, reset):
@@ -119,7 +117,10 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
     back. Settings are those of :class:`dnn.DNN` and ``DNN.fit`` under
     scikit-learn's names (``batch_size``, ``validation_split``,
     ``early_stopping``, ``random_state`` for the seed); ``epochs`` full passes
-    per ``fit``, one per ``partial_fit``.
+    per ``fit``, one per ``partial_fit``. ``dropout`` is one rate for every
+    hidden layer or one per hidden layer, ``lr`` a number or a
+    :class:`dnn.schedules.Schedule`, ``threads`` goes to ``DNN`` and
+    ``callbacks`` and ``shuffle`` to ``DNN.fit``.
     """
 
     def fit(self, X, y) -> DNNClassifier:
@@ -153,7 +154,7 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
         units = 1 if binary and activation == "sigmoid" else len(self.classes_)
         self.model_ = self._build(n_features, units, activation)
         # The classes are known before the first batch, so a batch lacking some of them still trains.
-        self.model_.task = "binary" if units == 1 else "multiclass"
+        self.model_.task = get_task("binary" if units == 1 else "multiclass")
         self.model_.classes = self._dnn_classes()
 
     def _dnn_classes(self):

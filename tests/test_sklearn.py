@@ -15,6 +15,8 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 from dnn import DNN  # noqa: E402
+from dnn.callbacks import Callback  # noqa: E402
+from dnn.schedules import StepDecay  # noqa: E402
 from dnn.sklearn import DNNClassifier, DNNRegressor  # noqa: E402
 
 #: Small and quick instances for scikit-learn's checks, which fit a few hundred times.
@@ -50,7 +52,7 @@ def test_settings_reach_the_network():
     model = clf.model_
     assert isinstance(model, DNN)
     assert model.units == [4, 8, 4, 3] and model.activations == [None, "tanh", "tanh", "softmax"]
-    assert (model.lr, model.optimizer, model.momentum, model.l2, model.seed) == (0.05, "sgd", 0.5, 1e-3, 3)
+    assert (model.lr, model.optimizer.name, model.momentum, model.l2, model.seed) == (0.05, "sgd", 0.5, 1e-3, 3)
     assert model.dtype == np.float64 and model.epochs == 2
 
 
@@ -126,4 +128,47 @@ def test_settings_are_checked_at_fit_not_in_init():
     with pytest.raises(ValueError, match="lr"):
         clf.fit(*iris())
     with pytest.raises(ValueError, match="dropout"):
-        DNNClassifier(dropout=0.5).fit(*iris())
+        DNNClassifier(dropout=1.5).fit(*iris())
+    with pytest.raises(ValueError, match="dropout.*needs hidden layers"):
+        DNNClassifier(hidden_layer_sizes=(), dropout=0.5).fit(*iris())
+    with pytest.raises(ValueError, match="threads"):
+        DNNClassifier(threads=0).fit(*iris())
+
+
+def test_dropout_threads_and_a_schedule_reach_the_network():
+    X, y = iris()
+    schedule = StepDecay(0.04, factor=0.5, every=2)
+    clf = DNNClassifier(hidden_layer_sizes=(8, 4), dropout=(0.25, 0.0), threads=1, lr=schedule, epochs=4,
+                        random_state=0).fit(X, y)
+    assert clf.model_.dropout == [0.0, 0.25, 0.0, 0.0] and clf.model_.threads == 1
+    assert clf.model_.lr is schedule and clf.get_params()["lr"] is schedule  # passed as given (schedules are stateless)
+    np.testing.assert_allclose(clf.model_.history["lr"], [0.04, 0.04, 0.02, 0.02])
+    assert DNNRegressor(hidden_layer_sizes=(8,), dropout=0.5, epochs=1, random_state=0).fit(
+        X, X[:, 0]).model_.dropout == [0.0, 0.5, 0.0]
+
+
+class EpochCounter(Callback):
+    def __init__(self):
+        self.epochs = []
+
+    def on_epoch_end(self, run, epoch, logs):
+        self.epochs.append(epoch)
+
+
+def test_callbacks_and_shuffle_reach_fit():
+    X, y = iris()
+    counter = EpochCounter()
+    DNNClassifier(hidden_layer_sizes=(4,), epochs=3, callbacks=[counter], random_state=0).fit(X, y)
+    assert counter.epochs == [0, 1, 2]
+    # Unshuffled, the estimator trains exactly as DNN.fit(shuffle=False) on the same rows in the same order.
+    clf = DNNClassifier(hidden_layer_sizes=(4,), epochs=2, batch_size=10, shuffle=False, random_state=0,
+                        optimizer="sgd", lr=0.1, momentum=0.0, standardize=False).fit(X, y)
+    model = DNN(lr=0.1, seed=0)
+    model.addInputLayer([4])
+    model.addHiddenLayer([4])
+    model.addOutputLayer([3])
+    model.fit(X, y, epochs=2, batchSize=10, verbose=0, shuffle=False)
+    np.testing.assert_array_equal(clf.model_.w[2], model.w[2])
+    shuffled = DNNClassifier(hidden_layer_sizes=(4,), epochs=2, batch_size=10, random_state=0, optimizer="sgd",
+                             lr=0.1, momentum=0.0, standardize=False).fit(X, y)
+    assert not np.array_equal(shuffled.model_.w[2], model.w[2])
