@@ -13,6 +13,7 @@ dimension, and one output:
 
 Nodes: Sub and Div for the model's standardization, one Gemm per layer and
 one activation node (Relu, Sigmoid, Tanh, LeakyRelu, Softmax; none for identity).
+Dropout has no node: it does nothing at prediction time.
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ The Sequential computes the network's output layer exactly as dnn does:
 - a :class:`Standardize` module first when the model scales its inputs,
 - per layer a ``Linear`` (weight = ``w[l].T``, bias = ``b[l]``) and the
   layer's activation: ``ReLU``, ``Sigmoid``, ``Tanh``, ``LeakyReLU(0.01)``,
-  ``Identity`` or ``Softmax(dim=1)``.
+  ``Identity`` or ``Softmax(dim=1)``, then ``Dropout(p)`` for a hidden layer
+  with dropout rate p > 0 (inverted dropout, as in dnn: call ``.eval()``
+  before predicting with the Sequential, as with any torch model).
 
 So its output is ``predictProba`` for a softmax classifier, the probability of
 ``classes[1]`` (``predictProba[:, 1]``) for one sigmoid unit, the independent
@@ -84,7 +86,8 @@ def to_torch(model):
             linear.bias.copy_(torch.from_numpy(b.copy()))
         modules.append(linear)
         modules.append(_activation_module(nn, model.activations[layer - 1]))
-        # HOOK(dropout): append nn.Dropout(p) here when the layer has dropout p > 0.
+        if model.dropout[layer - 1] > 0:  # dnn drops a hidden layer's outputs, after its activation
+            modules.append(nn.Dropout(model.dropout[layer - 1]))
     return nn.Sequential(*modules)
 
 
@@ -105,9 +108,9 @@ def from_torch(cls, sequential, **options):
     ----------
     sequential : torch.nn.Sequential
         An optional :class:`Standardize` first, then ``Linear`` layers, each
-        followed by at most one supported activation (none means identity).
-        ``Dropout`` modules are accepted and left out: they do nothing at
-        prediction time.
+        followed by at most one supported activation (none means identity)
+        and, for a hidden layer, at most one ``Dropout(p)``, whose ``p``
+        becomes that layer's dropout rate.
     **options
         Passed to the ``cls`` constructor (lr, optimizer, seed...), for
         training further in dnn. ``dtype`` comes from the Linear weights.
@@ -126,7 +129,7 @@ def from_torch(cls, sequential, **options):
     if modules and isinstance(modules[0][1], standardize_module_class()):
         mean, scale = modules[0][1].mean, modules[0][1].scale
         modules = modules[1:]
-    layers = []  # (weight (in, out) array, bias array, activation name)
+    layers = []  # [weight (in, out) array, bias array, activation name, (module index, dropout rate)]
     for index, module in modules:
         if isinstance(module, nn.Linear):
             weight = module.weight.detach().cpu().numpy().T
@@ -135,28 +138,36 @@ def from_torch(cls, sequential, **options):
             if layers and layers[-1][0].shape[1] != weight.shape[0]:
                 raise ValueError(f"module {index} (Linear) takes {weight.shape[0]} inputs but the layer before it "
                                  f"has {layers[-1][0].shape[1]} outputs")
-            layers.append([weight, bias, None])
+            layers.append([weight, bias, None, None])
             continue
-        if isinstance(module, nn.Dropout):
-            continue  # HOOK(dropout): carry module.p to addHiddenLayer(..., dropout=p) once dnn has dropout.
-        name = _activation_name(nn, module, index)
         if not layers:
             raise ValueError(f"module {index} ({type(module).__name__}) comes before any Linear layer")
+        if layers[-1][3] is not None:
+            raise ValueError(f"module {index} ({type(module).__name__}) follows a Dropout; dnn drops a layer's "
+                             f"outputs once, after its activation")
+        if isinstance(module, nn.Dropout):
+            layers[-1][3] = (index, float(module.p))
+            continue
+        name = _activation_name(nn, module, index)
         if layers[-1][2] is not None:
             raise ValueError(f"module {index} ({type(module).__name__}) is a second activation after one Linear "
                              f"layer; dnn has one activation per layer")
         layers[-1][2] = name
     if not layers:
         raise ValueError("the Sequential has no Linear layer")
+    if layers[-1][3] is not None:
+        raise ValueError(f"module {layers[-1][3][0]} (Dropout) follows the output layer; dnn has dropout on hidden "
+                         f"layers only")
     dtype = str(layers[0][0].dtype)
     if dtype not in TORCH_DTYPES:
         raise ValueError(f"the Linear weights must be float32 or float64, got {dtype}")
     model = cls(dtype=dtype, **options)
     model.addInputLayer([layers[0][0].shape[0]])
-    for weight, _, name in layers[:-1]:
-        model.addHiddenLayer([weight.shape[1]], activation=name or "identity")
+    for weight, _, name, dropout in layers[:-1]:
+        model.addHiddenLayer([weight.shape[1]], activation=name or "identity",
+                             dropout=0.0 if dropout is None else dropout[1])
     model.addOutputLayer([layers[-1][0].shape[1]], activation=layers[-1][2] or "identity")
-    for layer, (weight, bias, _) in enumerate(layers, start=2):
+    for layer, (weight, bias, _, _) in enumerate(layers, start=2):
         model.w[layer], model.b[layer] = weight.astype(dtype), bias.astype(dtype)
     if mean is not None:
         model.feature_mean = mean.detach().cpu().numpy().astype(dtype)

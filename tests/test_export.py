@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 
 
 def trained(rng, output="softmax", units=3, hidden=("relu", "leaky_relu", "tanh", "sigmoid", "identity"),
-            dtype="float32", standardize=True, n=120, features=5):
+            dtype="float32", standardize=True, n=120, features=5, dropout=0.0):
     X = rng.normal(loc=3.0, scale=[1, 10, 100, 0.1, 5][:features], size=(n, features))
     if output == "identity":
         y = X @ rng.normal(size=(features, units))
@@ -21,7 +21,7 @@ def trained(rng, output="softmax", units=3, hidden=("relu", "leaky_relu", "tanh"
         y = rng.integers(0, units, size=n)
     model = DNN(lr=0.01, seed=0, dtype=dtype, standardize=standardize)
     model.addInputLayer([features])
-    model.addHiddenLayer([7] * len(hidden), activation=list(hidden))
+    model.addHiddenLayer([7] * len(hidden), activation=list(hidden), dropout=dropout)
     model.addOutputLayer([units], activation=output)
     model.fit(X, y, epochs=3, batchSize=16, verbose=0)
     return model, X, y
@@ -45,6 +45,7 @@ def test_torch_softmax_classifier_equals_predict_proba(rng, dtype):
     np.testing.assert_allclose(out, model.predictProba(X), rtol=0, atol=1e-6 if dtype == "float32" else 1e-12)
 
 
+@pytest.mark.filterwarnings("ignore::dnn.TrainingStalledWarning")  # 3 epochs: about the export, not the fit
 def test_torch_binary_and_regression_outputs(rng):
     model, X, _ = trained(rng, output="sigmoid", units=1)
     np.testing.assert_allclose(torch_outputs(model.toTorch(), X, "float32")[:, 0], model.predictProba(X)[:, 1],
@@ -80,7 +81,7 @@ def test_from_torch_takes_a_network_built_in_torch(rng):
                                nn.Softmax(dim=-1))
     sequential.eval()
     model = DNN.fromTorch(sequential)
-    assert model.dtype == np.float64 and model.units == [4, 6, 5, 3]
+    assert model.dtype == np.float64 and model.units == [4, 6, 5, 3] and model.dropout == [0.0, 0.3, 0.0, 0.0]
     assert model.activations == [None, "tanh", "identity", "softmax"]
     np.testing.assert_array_equal(model.b[3], np.zeros(5))
     X = rng.normal(size=(9, 4))
@@ -96,6 +97,12 @@ def test_from_torch_takes_a_network_built_in_torch(rng):
     (lambda nn: [nn.Linear(3, 4), nn.Linear(5, 2)], "takes 5 inputs"),
     (lambda nn: [nn.Conv1d(1, 1, 3)], "Conv1d"),
     (lambda nn: [nn.Linear(3, 4), nn.Softmax(dim=1), nn.Linear(4, 2)], "softmax is only available in the output"),
+    (lambda nn: [nn.Dropout(0.2), nn.Linear(3, 2)], "module 0 (Dropout) comes before any Linear"),
+    (lambda nn: [nn.Linear(3, 4), nn.Dropout(0.2), nn.ReLU(), nn.Linear(4, 2)], "module 2 (ReLU) follows a Dropout"),
+    (lambda nn: [nn.Linear(3, 4), nn.ReLU(), nn.Dropout(0.2), nn.Dropout(0.1), nn.Linear(4, 2)],
+     "module 3 (Dropout) follows a Dropout"),
+    (lambda nn: [nn.Linear(3, 2), nn.Softmax(dim=1), nn.Dropout(0.2)], "module 2 (Dropout) follows the output layer"),
+    (lambda nn: [nn.Linear(3, 4), nn.ReLU(), nn.Dropout(1.0), nn.Linear(4, 2)], "dropout must be < 1"),
 ])
 def test_from_torch_names_what_it_cannot_take(modules, message):
     with pytest.raises(ValueError, match=re.escape(message)):
@@ -112,3 +119,19 @@ def test_exported_sequential_pickles_with_its_standardization(rng, tmp_path):
     torch.save(model.toTorch(), tmp_path / "net.pt")
     loaded = torch.load(tmp_path / "net.pt", weights_only=False)
     np.testing.assert_allclose(torch_outputs(loaded, X, "float32"), model.predictProba(X), rtol=0, atol=1e-6)
+
+
+def test_dropout_becomes_torch_dropout_after_the_activation_and_comes_back(rng):
+    model, X, _ = trained(rng, hidden=("relu", "tanh", "sigmoid"), dropout=[0.5, 0.0, 0.25])
+    sequential = model.toTorch()
+    kinds = [type(m).__name__ for m in sequential]
+    assert kinds == ["Standardize", "Linear", "ReLU", "Dropout", "Linear", "Tanh", "Linear", "Sigmoid", "Dropout",
+                     "Linear", "Softmax"]
+    assert (sequential[3].p, sequential[8].p) == (0.5, 0.25)
+    # Evaluation mode switches dropout off, as dnn's predictions do; training mode drops units (outputs change).
+    sequential.eval()
+    np.testing.assert_allclose(torch_outputs(sequential, X, "float32"), model.predictProba(X), rtol=0, atol=1e-6)
+    sequential.train()
+    assert not np.allclose(torch_outputs(sequential, X, "float32"), model.predictProba(X), atol=1e-3)
+    back = DNN.fromTorch(sequential)
+    assert back.dropout == model.dropout == [0.0, 0.5, 0.0, 0.25, 0.0]

@@ -42,10 +42,11 @@ def test_regression_predictions(tmp_path, rng, dtype):
     y = np.column_stack([X @ [1, 0.1, 0.01, 0.001], np.sin(X[:, 0])])
     model = DNN(lr=0.01, seed=0, dtype=dtype, standardize=True)
     model.addInputLayer([4])
-    model.addHiddenLayer([8], activation="leaky_relu")
+    model.addHiddenLayer([8], activation="leaky_relu", dropout=0.25)  # dropout: nothing at prediction time
     model.addOutputLayer([2], activation="identity")
     model.fit(X, y, epochs=5, verbose=0)
     model.exportONNX(tmp_path / "reg.onnx")
+    assert [o.name for o in onnx.load(tmp_path / "reg.onnx").graph.output] == ["predictions"]
     np.testing.assert_allclose(run(tmp_path / "reg.onnx", X, dtype), model.predict(X), rtol=1e-5, atol=1e-5)
 
 
