@@ -10,18 +10,25 @@ orchestrates; the formulas live in ``activations``, ``losses``, ``backprop``
 and ``optimizers``, the training loop in ``training``.
 """
 
+from __future__ import annotations
+
 import copy
+import os
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from dnn import fit_setup, initializers, losses, persistence, schedules, targets, training
 from dnn.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, canonical_name
+from dnn.callbacks import Callback
 from dnn.checks import check_number, is_int, layer_sizes, per_layer
 from dnn.interop import Interop
 from dnn.layer_arrays import LayerArrays
 from dnn.losses import COMPATIBLE_LOSSES, DEFAULT_LOSS
+from dnn.optimizers import Optimizer, make_optimizer
 from dnn.optimizers import from_config as optimizer_from_config
-from dnn.optimizers import make_optimizer
 from dnn.parameters import Parameters, checked_array
 from dnn.querying import Querying
 from dnn.reporting import summary_table
@@ -72,8 +79,10 @@ class DNN(Querying, Textbook, Interop):
     epochs = StateField("epochs")
     stoppedEarly = StateField("stopped_early")  # noqa: N815 (the tutorial's name)
 
-    def __init__(self, lr=0.01, decay=0.0, optimizer="sgd", momentum=0.0, nesterov=False, l2=0.0,
-                 beta1=0.9, beta2=0.999, epsilon=1e-8, seed=None, dtype="float32", standardize=False, threads=None):
+    def __init__(self, lr: float | schedules.Schedule = 0.01, decay: float = 0.0, optimizer: str | Optimizer = "sgd",
+                 momentum: float = 0.0, nesterov: bool = False, l2: float = 0.0, beta1: float = 0.9,
+                 beta2: float = 0.999, epsilon: float = 1e-8, seed: int | None = None, dtype: DTypeLike = "float32",
+                 standardize: bool = False, threads: int | None = None) -> None:
         schedule = schedules.make_schedule(lr, decay)
         check_number(l2, "l2", low=0)
         optimizer = make_optimizer(optimizer, momentum=momentum, nesterov=nesterov, beta1=beta1, beta2=beta2,
@@ -111,17 +120,17 @@ class DNN(Querying, Textbook, Interop):
         self._cache = None
 
     @property
-    def optimizer(self):
+    def optimizer(self) -> Optimizer:
         """The :class:`dnn.optimizers.Optimizer` (its state included); assign a name or an instance to change it."""
         return self.state.optimizer
 
     @optimizer.setter
-    def optimizer(self, optimizer):
+    def optimizer(self, optimizer: str | Optimizer) -> None:
         self.state.optimizer = make_optimizer(optimizer)
 
     # ------------------------------------------------------------------ building
 
-    def addInputLayer(self, units):
+    def addInputLayer(self, units: int | Sequence[int]) -> None:
         """Add the input layer (layer 1): ``units`` is ``[n_features]``."""
         sizes = layer_sizes(units, "addInputLayer")
         if len(sizes) != 1:
@@ -133,7 +142,8 @@ class DNN(Querying, Textbook, Interop):
         self.dropout.append(0.0)
         self.initializers.append(None)
 
-    def addHiddenLayer(self, units, activation="relu", dropout=0.0, initializer=None):
+    def addHiddenLayer(self, units: int | Sequence[int], activation: str | Sequence[str] = "relu",
+                       dropout: float | Sequence[float] = 0.0, initializer: Any = None) -> None:
         """Add hidden layers, one per entry of ``units`` (for example ``[32, 16]``).
 
         ``activation`` is one name for all of them or a list with one name per
@@ -162,7 +172,8 @@ class DNN(Querying, Textbook, Interop):
         for size, name, rate, spec in zip(sizes, names, rates, specs):
             self._append_layer(size, name, float(rate), spec)
 
-    def addOutputLayer(self, units, activation="softmax", loss=None, initializer=None):
+    def addOutputLayer(self, units: int | Sequence[int], activation: str = "softmax", loss: str | None = None,
+                       initializer: Any = None) -> None:
         """Add the output layer.
 
         ``activation`` is softmax, sigmoid, identity or step; ``loss`` defaults
@@ -201,13 +212,13 @@ class DNN(Querying, Textbook, Interop):
         self.dropout.append(dropout)
         self.initializers.append(spec)
 
-    def summary(self):
+    def summary(self) -> str:
         """Print a table of the layers and return it as text."""
         text = summary_table(self)
         print(text)
         return text
 
-    def getConfig(self):
+    def getConfig(self) -> dict:
         """The architecture and settings as plain data: everything needed to build an untrained twin.
 
         Returns
@@ -236,7 +247,7 @@ class DNN(Querying, Textbook, Interop):
         }
 
     @classmethod
-    def fromConfig(cls, config):
+    def fromConfig(cls, config: dict) -> DNN:
         """Build the untrained model that ``getConfig`` describes (same seed: same initial weights).
 
         A layer without an ``initializer`` entry (configs from before
@@ -263,9 +274,12 @@ class DNN(Querying, Textbook, Interop):
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, X, y, epochs=20, batchSize=30, verbose=1, parameterList=None, recordEvery="epoch",
-            validationData=None, validationSplit=0.0, earlyStopping=None, minDelta=0.0, classWeight=None,
-            sampleWeight=None, standardize=None, callbacks=None, shuffle=True):
+    def fit(self, X: ArrayLike, y: ArrayLike, epochs: int = 20, batchSize: int = 30, verbose: int = 1,
+            parameterList: Sequence[tuple] | None = None, recordEvery: str = "epoch",
+            validationData: tuple[ArrayLike, ArrayLike] | None = None, validationSplit: float = 0.0,
+            earlyStopping: int | None = None, minDelta: float = 0.0, classWeight: dict | str | None = None,
+            sampleWeight: ArrayLike | None = None, standardize: bool | None = None,
+            callbacks: Sequence[Callback] | None = None, shuffle: bool = True) -> dict:
         """Train with mini-batch gradient descent.
 
         Parameters
@@ -345,7 +359,7 @@ class DNN(Querying, Textbook, Interop):
 
     # ------------------------------------------------------------------ files
 
-    def saveModel(self, path):
+    def saveModel(self, path: str | os.PathLike[str]) -> None:
         """Write the model to ``path``, atomically: the file holds the old model or the new one, never half.
 
         The file keeps everything needed to predict and to continue training
@@ -356,7 +370,7 @@ class DNN(Querying, Textbook, Interop):
         persistence.save(self, path)
 
     @classmethod
-    def importModel(cls, path, maxBytes=persistence.DEFAULT_MAX_BYTES):
+    def importModel(cls, path: str | os.PathLike[str], maxBytes: int = persistence.DEFAULT_MAX_BYTES) -> DNN:
         """Read a model written by saveModel.
 
         Loading is safe for files from anywhere: only plain data and numeric
@@ -368,13 +382,13 @@ class DNN(Querying, Textbook, Interop):
 
     # ------------------------------------------------------------------ for the modules dnn delegates to
 
-    def require_network(self, method):
+    def require_network(self, method: str) -> None:
         """Raise ValueError unless the input and output layers are added."""
         if not self.units or self.loss is None:
             raise ValueError(f"{method} needs a complete network: add the input layer, any hidden layers and "
                              f"the output layer first (addInputLayer, addHiddenLayer, addOutputLayer)")
 
-    def checked_parameters(self):
+    def checked_parameters(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """The weights and biases as lists (layers 2..L), after checking arrays assigned by hand.
 
         They are views into one flat array (see :mod:`dnn.parameters`), kept
@@ -407,7 +421,7 @@ class DNN(Querying, Textbook, Interop):
         for layer, w, b in zip(range(2, len(self.units) + 1), params.weights, params.biases):
             self.w[layer], self.b[layer] = w, b
 
-    def encode_targets(self, y, dtype=None):
+    def encode_targets(self, y: ArrayLike, dtype: DTypeLike | None = None) -> tuple:
         """Target matrix, task and classes for ``y`` (see :func:`dnn.targets.encode_targets`).
 
         A model not fitted yet reads its classes off y without keeping them;

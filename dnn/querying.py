@@ -5,7 +5,13 @@ uses the model's public state (``units``, ``activations``, ``task``...) and
 ``checked_parameters``.
 """
 
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from dnn import plotting, preprocessing, targets
 from dnn.checks import is_int
@@ -13,11 +19,14 @@ from dnn.inference import forward_chunks, gather_outputs
 from dnn.losses import objective
 from dnn.reporting import metrics_table
 
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from matplotlib.figure import Figure
+
 
 class Querying:
     """predict, predictProba, modelEvaluate and the draw* figures of :class:`dnn.DNN`."""
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Class labels (classifiers) or values (regression) for the rows of ``X``.
 
         Returns
@@ -39,7 +48,7 @@ class Querying:
             result[start:stop] = part
         return result
 
-    def predictProba(self, X):
+    def predictProba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities, shape (n, k).
 
         For one sigmoid output the columns are P(classes[0]) and P(classes[1]);
@@ -53,7 +62,7 @@ class Querying:
             raise ValueError("predictProba is for classifiers; this model has an identity (regression) output")
         return task.probabilities(self._outputs(X), self.activations[-1])
 
-    def modelEvaluate(self, X, y, verbose=1):
+    def modelEvaluate(self, X: ArrayLike, y: ArrayLike, verbose: int = 1) -> dict:
         """Loss and metrics of the model on ``X``, ``y``.
 
         Returns
@@ -100,21 +109,22 @@ class Querying:
 
     # ------------------------------------------------------------------ figures
 
-    def drawConvergenceCurve(self, path=None):
+    def drawConvergenceCurve(self, path: str | os.PathLike[str] | None = None) -> Figure:
         """Plot every parameter recorded with fit(parameterList=...) against epoch (or batch).
 
         Returns the matplotlib Figure; with ``path``, also saves it as a PNG.
         """
         return plotting.convergence_curve(self.parameterRecord, self.state.record_every, path)
 
-    def drawHistory(self, path=None):
+    def drawHistory(self, path: str | os.PathLike[str] | None = None) -> Figure:
         """Plot loss and accuracy per epoch (training and validation) and the learning rate.
 
         Returns the matplotlib Figure; with ``path``, also saves it as a PNG.
         """
         return plotting.history(self.history, path)
 
-    def drawDigits(self, X_vector, y_vector=None, path=None, predictions=None):
+    def drawDigits(self, X_vector: ArrayLike, y_vector: ArrayLike | None = None,
+                   path: str | os.PathLike[str] | None = None, predictions: bool | None = None) -> Figure:
         """Show image rows (8x8, 28x28: any square) with their label and the model's prediction.
 
         Parameters
@@ -151,7 +161,7 @@ class Querying:
             raise ValueError(f"{count} images but {len(labels)} labels")
         return labels
 
-    def drawWeights(self, layer=2, path=None):
+    def drawWeights(self, layer: int = 2, path: str | os.PathLike[str] | None = None) -> Figure:
         """Each unit's incoming weights drawn as an image: the classic picture of what a layer learned.
 
         Parameters
@@ -170,7 +180,7 @@ class Querying:
         weights, _ = self.checked_parameters()
         return plotting.weights(weights[layer - 2], layer, path)
 
-    def drawConfusionMatrix(self, X, y, path=None):
+    def drawConfusionMatrix(self, X: ArrayLike, y: ArrayLike, path: str | os.PathLike[str] | None = None) -> Figure:
         """Plot the confusion matrix of the model on ``X``, ``y``, with counts.
 
         Returns the matplotlib Figure; with ``path``, also saves it as a PNG.

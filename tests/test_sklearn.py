@@ -129,7 +129,7 @@ def test_settings_are_checked_at_fit_not_in_init():
         clf.fit(*iris())
     with pytest.raises(ValueError, match="dropout"):
         DNNClassifier(dropout=1.5).fit(*iris())
-    with pytest.raises(ValueError, match="dropout.*needs hidden layers"):
+    with pytest.raises(ValueError, match=r"dropout.*needs hidden layers"):
         DNNClassifier(hidden_layer_sizes=(), dropout=0.5).fit(*iris())
     with pytest.raises(ValueError, match="threads"):
         DNNClassifier(threads=0).fit(*iris())
