@@ -10,17 +10,25 @@ orchestrates; the formulas live in ``activations``, ``losses``, ``backprop``
 and ``optimizers``, the training loop in ``training``.
 """
 
+from __future__ import annotations
+
 import copy
+import os
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from dnn import fit_setup, initializers, losses, persistence, schedules, targets, training
 from dnn.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, canonical_name
+from dnn.callbacks import Callback
 from dnn.checks import check_number, is_int, layer_sizes, per_layer
+from dnn.interop import Interop
 from dnn.layer_arrays import LayerArrays
 from dnn.losses import COMPATIBLE_LOSSES, DEFAULT_LOSS
+from dnn.optimizers import Optimizer, make_optimizer
 from dnn.optimizers import from_config as optimizer_from_config
-from dnn.optimizers import make_optimizer
 from dnn.parameters import Parameters, checked_array
 from dnn.querying import Querying
 from dnn.reporting import summary_table
@@ -31,7 +39,7 @@ from dnn.threads import ThreadPolicy, check_threads
 DTYPES = ("float32", "float64")
 
 
-class DNN(Querying, Textbook):
+class DNN(Querying, Textbook, Interop):
     """A fully-connected feed-forward neural network.
 
     Parameters
@@ -73,8 +81,10 @@ class DNN(Querying, Textbook):
     stoppedEarly = StateField("stopped_early")  # noqa: N815 (the tutorial's name)
     restoredEpoch = StateField("restored_epoch")  # noqa: N815 (camelCase like stoppedEarly)
 
-    def __init__(self, lr=0.01, decay=0.0, optimizer="sgd", momentum=0.0, nesterov=False, l2=0.0,
-                 beta1=0.9, beta2=0.999, epsilon=1e-8, seed=None, dtype="float32", standardize=False, threads=None):
+    def __init__(self, lr: float | schedules.Schedule = 0.01, decay: float = 0.0, optimizer: str | Optimizer = "sgd",
+                 momentum: float = 0.0, nesterov: bool = False, l2: float = 0.0, beta1: float = 0.9,
+                 beta2: float = 0.999, epsilon: float = 1e-8, seed: int | None = None, dtype: DTypeLike = "float32",
+                 standardize: bool = False, threads: int | None = None) -> None:
         schedule = schedules.make_schedule(lr, decay)
         l2 = check_number(l2, "l2", low=0)
         optimizer = make_optimizer(optimizer, momentum=momentum, nesterov=nesterov, beta1=beta1, beta2=beta2,
@@ -113,7 +123,7 @@ class DNN(Querying, Textbook):
         self._cache = None
 
     @property
-    def threads(self):
+    def threads(self) -> int | None:
         """BLAS threads for this model's training and predictions: an int, or None to choose by measuring."""
         return self._threads
 
@@ -122,14 +132,14 @@ class DNN(Querying, Textbook):
         self._threads = check_threads(threads)
         self._thread_policy = None
 
-    def thread_policy(self):
+    def thread_policy(self) -> ThreadPolicy:
         """The model's :class:`dnn.threads.ThreadPolicy`; it remembers what it measured from one fit to the next."""
         if self._thread_policy is None:
             self._thread_policy = ThreadPolicy(self._threads)
         return self._thread_policy
 
     @property
-    def l2(self):
+    def l2(self) -> float:
         """The L2 penalty (a float); assigning checks it and converts it to float."""
         return self._l2
 
@@ -138,17 +148,17 @@ class DNN(Querying, Textbook):
         self._l2 = check_number(value, "l2", low=0)
 
     @property
-    def optimizer(self):
+    def optimizer(self) -> Optimizer:
         """The :class:`dnn.optimizers.Optimizer` (its state included); assign a name or an instance to change it."""
         return self.state.optimizer
 
     @optimizer.setter
-    def optimizer(self, optimizer):
+    def optimizer(self, optimizer: str | Optimizer) -> None:
         self.state.optimizer = make_optimizer(optimizer)
 
     # ------------------------------------------------------------------ building
 
-    def addInputLayer(self, units):
+    def addInputLayer(self, units: int | Sequence[int]) -> None:
         """Add the input layer (layer 1): ``units`` is ``[n_features]``."""
         sizes = layer_sizes(units, "addInputLayer")
         if len(sizes) != 1:
@@ -160,7 +170,8 @@ class DNN(Querying, Textbook):
         self.dropout.append(0.0)
         self.initializers.append(None)
 
-    def addHiddenLayer(self, units, activation="relu", dropout=0.0, initializer=None):
+    def addHiddenLayer(self, units: int | Sequence[int], activation: str | Sequence[str] = "relu",
+                       dropout: float | Sequence[float] = 0.0, initializer: Any = None) -> None:
         """Add hidden layers, one per entry of ``units`` (for example ``[32, 16]``).
 
         ``activation`` is one name for all of them or a list with one name per
@@ -189,7 +200,8 @@ class DNN(Querying, Textbook):
         for size, name, rate, spec in zip(sizes, names, rates, specs):
             self._append_layer(size, name, float(rate), spec)
 
-    def addOutputLayer(self, units, activation="softmax", loss=None, initializer=None):
+    def addOutputLayer(self, units: int | Sequence[int], activation: str = "softmax", loss: str | None = None,
+                       initializer: Any = None) -> None:
         """Add the output layer.
 
         ``activation`` is softmax, sigmoid, identity or step; ``loss`` defaults
@@ -228,13 +240,13 @@ class DNN(Querying, Textbook):
         self.dropout.append(dropout)
         self.initializers.append(spec)
 
-    def summary(self):
+    def summary(self) -> str:
         """Print a table of the layers and return it as text."""
         text = summary_table(self)
         print(text)
         return text
 
-    def getConfig(self):
+    def getConfig(self) -> dict:
         """The architecture and settings as plain data: everything needed to build an untrained twin.
 
         Returns
@@ -263,7 +275,7 @@ class DNN(Querying, Textbook):
         }
 
     @classmethod
-    def fromConfig(cls, config):
+    def fromConfig(cls, config: dict) -> DNN:
         """Build the untrained model that ``getConfig`` describes (same seed: same initial weights).
 
         A layer without an ``initializer`` entry (configs from before
@@ -290,10 +302,13 @@ class DNN(Querying, Textbook):
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, X, y, epochs=20, batchSize=None, verbose=1, parameterList=None, recordEvery="epoch",
-            validationData=None, validationSplit=0.0, earlyStopping=None, minDelta=0.0, classWeight=None,
-            sampleWeight=None, standardize=None, callbacks=None, shuffle=True, restoreBest=None, task=None,
-            classes=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, epochs: int = 20, batchSize: int | None = None, verbose: int = 1,
+            parameterList: Sequence[tuple] | None = None, recordEvery: str = "epoch",
+            validationData: tuple[ArrayLike, ArrayLike] | None = None, validationSplit: float = 0.0,
+            earlyStopping: int | float | None = None, minDelta: float = 0.0, classWeight: dict | str | None = None,
+            sampleWeight: ArrayLike | None = None, standardize: bool | None = None,
+            callbacks: Sequence[Callback] | None = None, shuffle: bool = True, restoreBest: bool | None = None,
+            task: str | None = None, classes: ArrayLike | None = None) -> dict:
         """Train with mini-batch gradient descent.
 
         Parameters
@@ -386,7 +401,7 @@ class DNN(Querying, Textbook):
 
     # ------------------------------------------------------------------ files
 
-    def saveModel(self, path):
+    def saveModel(self, path: str | os.PathLike[str]) -> None:
         """Write the model to ``path``, atomically: the file holds the old model or the new one, never half.
 
         The file keeps everything needed to predict and to continue training
@@ -397,7 +412,7 @@ class DNN(Querying, Textbook):
         persistence.save(self, path)
 
     @classmethod
-    def importModel(cls, path, maxBytes=persistence.DEFAULT_MAX_BYTES):
+    def importModel(cls, path: str | os.PathLike[str], maxBytes: int = persistence.DEFAULT_MAX_BYTES) -> DNN:
         """Read a model written by saveModel.
 
         Loading is safe for files from anywhere: only plain data and numeric
@@ -409,13 +424,13 @@ class DNN(Querying, Textbook):
 
     # ------------------------------------------------------------------ for the modules dnn delegates to
 
-    def require_network(self, method):
+    def require_network(self, method: str) -> None:
         """Raise ValueError unless the input and output layers are added."""
         if not self.units or self.loss is None:
             raise ValueError(f"{method} needs a complete network: add the input layer, any hidden layers and "
                              f"the output layer first (addInputLayer, addHiddenLayer, addOutputLayer)")
 
-    def checked_parameters(self):
+    def checked_parameters(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """The weights and biases as lists (layers 2..L), after checking arrays assigned by hand.
 
         They are views into one flat array (see :mod:`dnn.parameters`), kept
@@ -448,7 +463,7 @@ class DNN(Querying, Textbook):
         for layer, w, b in zip(range(2, len(self.units) + 1), params.weights, params.biases):
             self.w[layer], self.b[layer] = w, b
 
-    def encode_targets(self, y, dtype=None):
+    def encode_targets(self, y: ArrayLike, dtype: DTypeLike | None = None) -> tuple:
         """Target matrix, task and classes for ``y`` (see :func:`dnn.targets.encode_targets`).
 
         A model not fitted yet reads its classes off y without keeping them;

@@ -5,7 +5,13 @@ uses the model's public state (``units``, ``activations``, ``task``...) and
 ``checked_parameters``.
 """
 
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from dnn import plotting, preprocessing, targets
 from dnn.checks import is_int
@@ -15,11 +21,14 @@ from dnn.losses import l2_penalty, mean_loss
 from dnn.reporting import metrics_table
 from dnn.threads import blas_threads, predict_threads
 
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from matplotlib.figure import Figure
+
 
 class Querying:
     """predict, predictProba, modelEvaluate and the draw* figures of :class:`dnn.DNN`."""
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Class labels (classifiers) or values (regression) for the rows of ``X``.
 
         Returns
@@ -41,7 +50,7 @@ class Querying:
             result[start:stop] = part
         return result
 
-    def predictProba(self, X):
+    def predictProba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities, shape (n, k).
 
         For one sigmoid output the columns are P(classes[0]) and P(classes[1]);
@@ -55,7 +64,7 @@ class Querying:
             raise ValueError("predictProba is for classifiers; this model has an identity (regression) output")
         return task.probabilities(self._outputs(X), self.activations[-1])
 
-    def predictLogProba(self, X):
+    def predictLogProba(self, X: ArrayLike) -> np.ndarray:
         """Logarithms of :meth:`predictProba`, shape (n, k).
 
         Computed from the output layer's pre-activations (log-softmax,
@@ -75,7 +84,8 @@ class Querying:
             result[start:stop] = part
         return result
 
-    def modelEvaluate(self, X, y, verbose=1, sampleWeight=None):
+    def modelEvaluate(self, X: ArrayLike, y: ArrayLike, verbose: int = 1,
+                      sampleWeight: ArrayLike | None = None) -> dict:
         """Loss and metrics of the model on ``X``, ``y``.
 
         With ``sampleWeight`` (n,), the loss is the training loss with those
@@ -140,21 +150,22 @@ class Querying:
 
     # ------------------------------------------------------------------ figures
 
-    def drawConvergenceCurve(self, path=None):
+    def drawConvergenceCurve(self, path: str | os.PathLike[str] | None = None) -> Figure:
         """Plot every parameter recorded with fit(parameterList=...) against epoch (or batch).
 
         Returns the matplotlib Figure; with ``path``, also saves it as a PNG.
         """
         return plotting.convergence_curve(self.parameterRecord, self.state.record_every, path)
 
-    def drawHistory(self, path=None):
+    def drawHistory(self, path: str | os.PathLike[str] | None = None) -> Figure:
         """Plot loss and accuracy per epoch (training and validation) and the learning rate.
 
         Returns the matplotlib Figure; with ``path``, also saves it as a PNG.
         """
         return plotting.history(self.history, path)
 
-    def drawDigits(self, X_vector, y_vector=None, path=None, predictions=None):
+    def drawDigits(self, X_vector: ArrayLike, y_vector: ArrayLike | None = None,
+                   path: str | os.PathLike[str] | None = None, predictions: bool | None = None) -> Figure:
         """Show image rows (8x8, 28x28: any square) with their label and the model's prediction.
 
         Parameters
@@ -191,7 +202,7 @@ class Querying:
             raise ValueError(f"{count} images but {len(labels)} labels")
         return labels
 
-    def drawWeights(self, layer=2, path=None):
+    def drawWeights(self, layer: int = 2, path: str | os.PathLike[str] | None = None) -> Figure:
         """Each unit's incoming weights drawn as an image: the classic picture of what a layer learned.
 
         Parameters
@@ -210,7 +221,7 @@ class Querying:
         weights, _ = self.checked_parameters()
         return plotting.weights(weights[layer - 2], layer, path)
 
-    def drawConfusionMatrix(self, X, y, path=None):
+    def drawConfusionMatrix(self, X: ArrayLike, y: ArrayLike, path: str | os.PathLike[str] | None = None) -> Figure:
         """Plot the confusion matrix of the model on ``X``, ``y``, with counts.
 
         Returns the matplotlib Figure; with ``path``, also saves it as a PNG.

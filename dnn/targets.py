@@ -177,7 +177,11 @@ def _class_index(y, n_classes, classes):
         return y.astype(np.intp), classes
     try:
         index = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
-        known = classes[index] == y
+        if (classes.dtype.kind in "US") != (y.dtype.kind in "US"):
+            # Numbers never equal strings, and numpy < 1.25 compares such arrays to one scalar False, not elementwise.
+            known = np.zeros(len(y), dtype=bool)
+        else:
+            known = classes[index] == y
     except TypeError:
         raise ValueError(f"labels of mixed types cannot be matched to the classes {classes.tolist()}") from None
     if not np.all(known):

@@ -3,7 +3,10 @@
 A mixin of :class:`dnn.DNN`, kept in its own file so each file stays small.
 """
 
+from __future__ import annotations
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from dnn import preprocessing, targets
 from dnn.backprop import backward_pass, forward_pass
@@ -15,7 +18,7 @@ from dnn.losses import add_l2_gradient, objective, output_delta
 class Textbook:
     """forwardPropagation, layerOutputs, backPropagation, gradientCheck and dataFormatConversion of :class:`dnn.DNN`."""
 
-    def forwardPropagation(self, X):
+    def forwardPropagation(self, X: ArrayLike) -> np.ndarray:
         """Output matrix (n, units of layer L) for ``X``; keeps every layer's output for backPropagation."""
         self.require_network("forwardPropagation")
         weights, biases = self.checked_parameters()
@@ -23,7 +26,7 @@ class Textbook:
         return self._cache[-1]
 
     @property
-    def layerOutputs(self):
+    def layerOutputs(self) -> LayerArrays:
         """Every layer's output from the last forwardPropagation, keyed by layer number like ``w``.
 
         ``layerOutputs[1]`` is the input as the first layer sees it (after
@@ -35,7 +38,7 @@ class Textbook:
         return LayerArrays("layerOutputs", outputs, what="outputs", empty="call forwardPropagation(X) first",
                            read_only=True)
 
-    def backPropagation(self, y):
+    def backPropagation(self, y: ArrayLike) -> tuple[dict, dict]:
         """Gradients of the loss for the last forwardPropagation's input and targets ``y``.
 
         Returns
@@ -53,7 +56,7 @@ class Textbook:
         layers = range(2, len(self.units) + 1)
         return dict(zip(layers, grad_w)), dict(zip(layers, grad_b))
 
-    def gradientCheck(self, X, y, entries=None, seed=0):
+    def gradientCheck(self, X: ArrayLike, y: ArrayLike, entries: int | None = None, seed: int = 0) -> dict:
         """Compare backpropagation with central differences of the loss.
 
         Computed in float64 on copies of the parameters; the model is unchanged.
@@ -96,7 +99,7 @@ class Textbook:
         return compare_gradients(current_loss, weights, biases, grad_w, grad_b, entries, seed)
 
     @classmethod
-    def dataFormatConversion(cls, X_df, y_df, classNum):
+    def dataFormatConversion(cls, X_df: ArrayLike, y_df: ArrayLike, classNum: int) -> tuple[np.ndarray, np.ndarray]:
         """The tutorial's conversion of tables: a float feature matrix and a one-hot label matrix.
 
         Parameters

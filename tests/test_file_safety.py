@@ -205,7 +205,10 @@ def test_every_protocol_passes_the_scan_and_loads_identically(protocol, tmp_path
 
 
 def test_shipped_model_passes_the_scan():
-    data = (ROOT / "models" / "digits.pkl").read_bytes()
+    path = ROOT / "models" / "digits.pkl"
+    if not path.exists():
+        pytest.skip(f"no shipped model at {path}: models/ sits beside tests/ in the repository and the sdist")
+    data = path.read_bytes()
     pickle_scan.scan(data)  # raises if refused
     assert safe_pickle.loads(data)["format"] == "dnn-model"
 

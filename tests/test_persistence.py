@@ -336,7 +336,10 @@ def test_shipped_digits_model_loads_and_is_accurate():
 
     from dnn.datasets import load_digits
 
-    model = DNN.importModel(Path(__file__).resolve().parents[1] / "models" / "digits.pkl")
+    path = Path(__file__).resolve().parents[1] / "models" / "digits.pkl"
+    if not path.exists():
+        pytest.skip(f"no shipped model at {path}: models/ sits beside tests/ in the repository and the sdist")
+    model = DNN.importModel(path)
     X, y = load_digits()
     _, X_test, _, y_test = train_test_split(X / 16, y, test_size=0.1, random_state=0)
     assert model.modelEvaluate(X_test, y_test, verbose=0)["accuracy"] >= 0.97

@@ -1,0 +1,198 @@
+"""A dnn model as a ``torch.nn.Sequential`` and back.
+
+An adapter at the edge: the core never imports it, and torch is imported only
+inside these functions (``pip install "dnn-numpy[torch]"``).
+
+The Sequential computes the network's output layer exactly as dnn does:
+
+- a :class:`Standardize` module first when the model scales its inputs,
+- per layer a ``Linear`` (weight = ``w[l].T``, bias = ``b[l]``) and the
+  layer's activation: ``ReLU``, ``Sigmoid``, ``Tanh``, ``LeakyReLU(0.01)``,
+  ``Identity`` or ``Softmax(dim=1)``, then ``Dropout(p)`` for a hidden layer
+  with dropout rate p > 0 (inverted dropout, as in dnn: call ``.eval()``
+  before predicting with the Sequential, as with any torch model).
+
+So its output is ``predictProba`` for a softmax classifier, the probability of
+``classes[1]`` (``predictProba[:, 1]``) for one sigmoid unit, the independent
+label probabilities of a multi-label model and the values of ``predict`` (as
+(n, k)) for regression.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: dnn activation name -> torch.nn class name (LeakyReLU with dnn's slope).
+TORCH_ACTIVATIONS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "leaky_relu": "LeakyReLU",
+                     "identity": "Identity", "softmax": "Softmax"}
+TORCH_DTYPES = {"float32": "float32", "float64": "float64"}
+
+_standardize_class = None
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        raise ImportError("PyTorch is needed for toTorch/fromTorch: pip install 'dnn-numpy[torch]'") from None
+    return torch
+
+
+def standardize_module_class():
+    """The ``Standardize`` module class, created at first use so that importing dnn never imports torch."""
+    global _standardize_class
+    if _standardize_class is None:
+        torch = _torch()
+
+        class Standardize(torch.nn.Module):
+            """(x - mean) / scale per feature: dnn's input standardization, as a torch module."""
+
+            def __init__(self, mean, scale):
+                super().__init__()
+                self.register_buffer("mean", torch.as_tensor(mean))
+                self.register_buffer("scale", torch.as_tensor(scale))
+
+            def forward(self, x):
+                return (x - self.mean) / self.scale
+
+        # Named as a module attribute (see __getattr__ below) so pickled Sequentials find it again.
+        Standardize.__module__ = __name__
+        Standardize.__qualname__ = "Standardize"
+        _standardize_class = Standardize
+    return _standardize_class
+
+
+def __getattr__(name):
+    if name == "Standardize":
+        return standardize_module_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def to_torch(model):
+    """``torch.nn.Sequential`` computing ``model``'s output layer; see the module docstring."""
+    torch = _torch()
+    nn = torch.nn
+    dtype = getattr(torch, str(model.dtype))
+    modules = []
+    if model.feature_mean is not None:
+        modules.append(standardize_module_class()(torch.tensor(np.asarray(model.feature_mean), dtype=dtype),
+                                                  torch.tensor(np.asarray(model.feature_scale), dtype=dtype)))
+    for layer in range(2, len(model.units) + 1):
+        w = np.asarray(model.w[layer], dtype=model.dtype)
+        b = np.asarray(model.b[layer], dtype=model.dtype)
+        linear = nn.Linear(w.shape[0], w.shape[1], dtype=dtype)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(w.T)))
+            linear.bias.copy_(torch.from_numpy(b.copy()))
+        modules.append(linear)
+        modules.append(_activation_module(nn, model.activations[layer - 1]))
+        if model.dropout[layer - 1] > 0:  # dnn drops a hidden layer's outputs, after its activation
+            modules.append(nn.Dropout(model.dropout[layer - 1]))
+    return nn.Sequential(*modules)
+
+
+def _activation_module(nn, name):
+    if name == "leaky_relu":
+        from dnn.activations import LEAKY_RELU_SLOPE
+
+        return nn.LeakyReLU(LEAKY_RELU_SLOPE)
+    if name == "softmax":
+        return nn.Softmax(dim=1)
+    return getattr(nn, TORCH_ACTIVATIONS[name])()
+
+
+def from_torch(cls, sequential, **options):
+    """A dnn model (class ``cls``) with the layers and weights of ``sequential``.
+
+    Parameters
+    ----------
+    sequential : torch.nn.Sequential
+        An optional :class:`Standardize` first, then ``Linear`` layers, each
+        followed by at most one supported activation (none means identity)
+        and, for a hidden layer, at most one ``Dropout(p)``, whose ``p``
+        becomes that layer's dropout rate.
+    **options
+        Passed to the ``cls`` constructor (lr, optimizer, seed...), for
+        training further in dnn. ``dtype`` comes from the Linear weights.
+
+    Raises
+    ------
+    ValueError
+        Naming the first module it cannot take, or a shape mismatch.
+    """
+    torch = _torch()
+    nn = torch.nn
+    if not isinstance(sequential, nn.Sequential):
+        raise ValueError(f"fromTorch takes a torch.nn.Sequential, got {type(sequential).__name__}")
+    modules = list(sequential.named_children())
+    mean = scale = None
+    if modules and isinstance(modules[0][1], standardize_module_class()):
+        mean, scale = modules[0][1].mean, modules[0][1].scale
+        modules = modules[1:]
+    layers = []  # [weight (in, out) array, bias array, activation name, (module index, dropout rate)]
+    for index, module in modules:
+        if isinstance(module, nn.Linear):
+            weight = module.weight.detach().cpu().numpy().T
+            bias = (np.zeros(weight.shape[1], weight.dtype) if module.bias is None
+                    else module.bias.detach().cpu().numpy())
+            if layers and layers[-1][0].shape[1] != weight.shape[0]:
+                raise ValueError(f"module {index} (Linear) takes {weight.shape[0]} inputs but the layer before it "
+                                 f"has {layers[-1][0].shape[1]} outputs")
+            layers.append([weight, bias, None, None])
+            continue
+        if not layers:
+            raise ValueError(f"module {index} ({type(module).__name__}) comes before any Linear layer")
+        if layers[-1][3] is not None:
+            raise ValueError(f"module {index} ({type(module).__name__}) follows a Dropout; dnn drops a layer's "
+                             f"outputs once, after its activation")
+        if isinstance(module, nn.Dropout):
+            layers[-1][3] = (index, float(module.p))
+            continue
+        name = _activation_name(nn, module, index)
+        if layers[-1][2] is not None:
+            raise ValueError(f"module {index} ({type(module).__name__}) is a second activation after one Linear "
+                             f"layer; dnn has one activation per layer")
+        layers[-1][2] = name
+    if not layers:
+        raise ValueError("the Sequential has no Linear layer")
+    if layers[-1][3] is not None:
+        raise ValueError(f"module {layers[-1][3][0]} (Dropout) follows the output layer; dnn has dropout on hidden "
+                         f"layers only")
+    dtype = str(layers[0][0].dtype)
+    if dtype not in TORCH_DTYPES:
+        raise ValueError(f"the Linear weights must be float32 or float64, got {dtype}")
+    model = cls(dtype=dtype, **options)
+    model.addInputLayer([layers[0][0].shape[0]])
+    for weight, _, name, dropout in layers[:-1]:
+        model.addHiddenLayer([weight.shape[1]], activation=name or "identity",
+                             dropout=0.0 if dropout is None else dropout[1])
+    model.addOutputLayer([layers[-1][0].shape[1]], activation=layers[-1][2] or "identity")
+    for layer, (weight, bias, _, _) in enumerate(layers, start=2):
+        model.w[layer], model.b[layer] = weight.astype(dtype), bias.astype(dtype)
+    if mean is not None:
+        model.feature_mean = mean.detach().cpu().numpy().astype(dtype)
+        model.feature_scale = scale.detach().cpu().numpy().astype(dtype)
+        if model.feature_mean.shape != (model.units[0],) or model.feature_scale.shape != (model.units[0],):
+            raise ValueError(f"the Standardize module's mean and scale must have shape ({model.units[0]},)")
+        model.standardize = True
+    return model
+
+
+def _activation_name(nn, module, index):
+    kind = type(module).__name__
+    if isinstance(module, nn.LeakyReLU):
+        from dnn.activations import LEAKY_RELU_SLOPE
+
+        if module.negative_slope != LEAKY_RELU_SLOPE:
+            raise ValueError(f"module {index} is LeakyReLU({module.negative_slope}); dnn's leaky_relu has slope "
+                             f"{LEAKY_RELU_SLOPE}")
+        return "leaky_relu"
+    if isinstance(module, nn.Softmax):
+        if module.dim not in (1, -1):
+            raise ValueError(f"module {index} is Softmax(dim={module.dim}); dnn takes the softmax over dim=1")
+        return "softmax"
+    for name, torch_name in TORCH_ACTIVATIONS.items():
+        if type(module) is getattr(nn, torch_name):
+            return name
+    supported = "Linear, Dropout, " + ", ".join(TORCH_ACTIVATIONS.values()) + " and a leading Standardize"
+    raise ValueError(f"module {index} ({kind}) is not supported by fromTorch; it takes {supported}")
