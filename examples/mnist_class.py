@@ -25,7 +25,8 @@ from dnn.datasets import load_mnist
 
 MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 CENTRE = 14 * 28 + 14 + 1   # 1-based input neuron of pixel (14, 14); neuron 1 is the always-blank corner
-WATCHED = [("w", 2, 1, 1), ("w", 2, 1, CENTRE), ("w", 2, 2, CENTRE), ("w", 2, 3, CENTRE), ("w", 3, 1, 1), ("b", 2, 1), ("b", 4, 1)]
+WATCHED = [("w", 2, 1, 1), ("w", 2, 1, CENTRE), ("w", 2, 2, CENTRE), ("w", 2, 3, CENTRE),
+           ("w", 3, 1, 1), ("b", 2, 1), ("b", 4, 1)]
 
 
 def main(argv=None):
@@ -54,7 +55,7 @@ def main(argv=None):
           f"{model.history['loss'][-1]:.4f}, lr {model.history['lr'][0]:.4f} -> {model.history['lr'][-1]:.4f}")
     print("Recorded parameters, first value -> last (how far each moved):")
     for spec, values in model.parameterRecord.items():
-        print(f"  {str(spec):22s} {values[0]:+.4f} -> {values[-1]:+.4f}  (moved {abs(values[-1] - values[0]):.4f})")
+        print(f"  {spec!s:22s} {values[0]:+.4f} -> {values[-1]:+.4f}  (moved {abs(values[-1] - values[0]):.4f})")
 
     model.drawConvergenceCurve(args.out / "mnist_convergence.png")
     model.drawWeights(2, path=args.out / "mnist_weights.png")
