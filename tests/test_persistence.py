@@ -341,5 +341,9 @@ def test_shipped_digits_model_loads_and_is_accurate():
         pytest.skip(f"no shipped model at {path}: models/ sits beside tests/ in the repository and the sdist")
     model = DNN.importModel(path)
     X, y = load_digits()
-    _, X_test, _, y_test = train_test_split(X / 16, y, test_size=0.1, random_state=0)
+    _, X_test, _, y_test = train_test_split(X, y, test_size=0.1, random_state=0)
+    # raw 0..16 pixels, as load_digits gives them: the model scales them itself
+    assert model.standardize and model.feature_mean.shape == (64,)
     assert model.modelEvaluate(X_test, y_test, verbose=0)["accuracy"] >= 0.97
+    # the scaling is the model's: dividing by 16 first would be a different input and score far worse
+    assert model.modelEvaluate(X_test / 16, y_test, verbose=0)["accuracy"] < 0.5
