@@ -6,7 +6,8 @@ per fit (a :class:`dnn.TrainingStalledWarning`) naming the likely cause and
 the fix:
 
 - a hidden ReLU layer whose units all output 0 for every row of a fixed sample
-  of the training set (dead ReLUs: nothing flows back through them, ever);
+  of the training set (dead ReLUs: nothing flows back through them, ever), or
+  all but 1% of them in a layer of 100 units or more;
 - a fit that ends with its last ``patience`` epochs at the no-information
   level: the training loss at the cross-entropy of predicting the class
   frequencies (ln k for k balanced classes), and an accuracy no better than
@@ -38,7 +39,7 @@ ACCURACY_MARGIN = 0.02
 class StallMonitor(Callback):
     """Warn once per fit when training has stalled (see the module docstring)."""
 
-    def __init__(self, patience=3):
+    def __init__(self, patience=2):
         self.patience = patience
 
     def on_train_begin(self, run):
@@ -65,8 +66,9 @@ class StallMonitor(Callback):
         self._track_no_information(run, logs)
         dead = self._dead_layers(run)
         if dead:
-            self._warn(run, f"every unit of hidden layer{'s' if len(dead) > 1 else ''} {', '.join(map(str, dead))} "
-                            f"outputs 0 for every sampled training row (dead ReLUs: no gradient flows through them)")
+            self._warn(run, f"(almost) every unit of hidden layer{'s' if len(dead) > 1 else ''} "
+                            f"{', '.join(map(str, dead))} outputs 0 for every sampled training row (dead ReLUs: no "
+                            f"gradient flows through them)")
 
     def on_train_end(self, run):
         if not self.warned and self.flat_epochs >= self.patience:
@@ -87,7 +89,9 @@ class StallMonitor(Callback):
             return []
         params = run.state.params
         cache = forward_pass(self.sample, params.weights[:-1], params.biases[:-1], run.model.activations[1:-1])
-        return [layer for layer in self.relu_layers if not cache[layer - 1].any()]
+        # A layer of 100 units or more counts as dead with 1% of them alive: raw 0-255 pixels leave one or two.
+        return [layer for layer in self.relu_layers
+                if np.count_nonzero(cache[layer - 1].any(axis=0)) <= cache[layer - 1].shape[1] // 100]
 
     def _track_no_information(self, run, logs):
         """Count the epochs in a row whose loss and accuracy are those of knowing only the class frequencies."""

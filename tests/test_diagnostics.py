@@ -45,3 +45,24 @@ def test_no_warning_when_the_network_learns(activation):
         warnings.simplefilter("error", TrainingStalledWarning)
         model.fit(frame, price, epochs=10, batchSize=32, verbose=0)
     assert model.history["accuracy"][-1] > 0.9
+
+
+def test_raw_mnist_pixels_are_reported():
+    """MNIST on raw 0-255 pixels with relu: all but a unit or two die in the first epoch, accuracy stays at chance."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from dnn.datasets import load_mnist
+
+    folder = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+    if not folder.exists():
+        pytest.skip("the MNIST test set is not in ../shared/data/mnist")
+    X, y = load_mnist(folder)
+    model = DNN(lr=0.05, momentum=0.9, seed=0, threads=1)
+    model.addInputLayer([784])
+    model.addHiddenLayer([256, 128])
+    model.addOutputLayer([10])
+    with pytest.warns(TrainingStalledWarning, match="hidden layer"):
+        model.fit(X[:3000].astype(np.float32), y[:3000], epochs=3, batchSize=64, verbose=0)
+    assert model.history["accuracy"][-1] < 0.2
