@@ -103,7 +103,9 @@ def predict_threads(threads, rows, widths, cpus=None, load=runnable_others):
     if largest < SMALL_PRODUCT:
         return 1
     cpus = available_cpus() if cpus is None else max(1, int(cpus))
-    others = load() or 0
+    # Right after a product this process's own BLAS workers still spin and count as runnable: they are not others.
+    own_workers = max(get_blas_threads(), default=1) - 1
+    others = max(0, (load() or 0) - own_workers)
     return max(1, min(cpus, cpus - others))
 
 
