@@ -3,7 +3,9 @@
 The workload: 784-256-128-10, relu hidden layers, softmax + cross-entropy, SGD
 with momentum 0.9, batches of 128, float32, 60,000 MNIST-shaped rows of random
 pixels. The GEMM floor times only the matrix products one epoch needs at these
-shapes (forward, weight gradients, and the deltas of the hidden layers).
+shapes (forward, weight gradients, and the deltas of the hidden layers), at the
+BLAS thread count dnn's automatic policy chose in the same round (dnn runs
+first in every round; without dnn, at every available CPU).
 
 Every system runs in a fresh process (PyTorch's worker threads keep spinning
 after its calls and would slow whatever ran next), trains one warm-up epoch,
@@ -49,8 +51,15 @@ def timed(run, epochs):
     return times
 
 
-def floor_epochs(epochs):
-    """The matrix products of one epoch, into preallocated arrays."""
+def floor_epochs(epochs, threads=None):
+    """The matrix products of one epoch, into preallocated arrays, at ``threads`` BLAS threads."""
+    from dnn.threads import available_cpus, blas_threads
+
+    with blas_threads(threads or available_cpus()):
+        return _floor_epochs(epochs)
+
+
+def _floor_epochs(epochs):
     rng = np.random.default_rng(1)
     sizes = [FEATURES, *HIDDEN, CLASSES]
     weights = [rng.standard_normal((a, b), dtype=np.float32) for a, b in zip(sizes[:-1], sizes[1:])]
@@ -73,7 +82,7 @@ def floor_epochs(epochs):
     return timed(epoch, epochs)
 
 
-def dnn_epochs(epochs):
+def dnn_epochs(epochs, threads=None):
     from dnn import DNN
 
     X, y = data()
@@ -87,10 +96,10 @@ def dnn_epochs(epochs):
     total = time.perf_counter() - started
     # each epoch's own time, plus an equal share of fit's setup and checks
     per_epoch = model.history["time"][-epochs:]
-    return [t + (total - sum(per_epoch)) / epochs for t in per_epoch]
+    return [t + (total - sum(per_epoch)) / epochs for t in per_epoch], model.thread_policy().chosen
 
 
-def torch_epochs(epochs):
+def torch_epochs(epochs, threads=None):
     import torch
 
     X, y = data()
@@ -123,7 +132,7 @@ def torch_epochs(epochs):
     return timed(epoch, epochs)
 
 
-def sklearn_epochs(epochs):
+def sklearn_epochs(epochs, threads=None):
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
@@ -158,10 +167,14 @@ def available(system):
     return True
 
 
-def run_worker(system, epochs):
-    result = subprocess.run([sys.executable, __file__, "--worker", system, "--epochs", str(epochs)],
-                            capture_output=True, text=True, check=True)
-    return json.loads(result.stdout.strip().splitlines()[-1])["seconds"]
+def run_worker(system, epochs, threads=None):
+    """Seconds of each epoch, and the thread count dnn chose (None for the other systems)."""
+    command = [sys.executable, __file__, "--worker", system, "--epochs", str(epochs)]
+    if threads:
+        command += ["--threads", str(threads)]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    return answer["seconds"], answer["threads"]
 
 
 def report(times, ratio_pairs, unit="s/epoch"):
@@ -192,9 +205,14 @@ def main():
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--systems", default="floor,dnn,torch,sklearn")
     parser.add_argument("--worker", choices=sorted(WORKERS))
+    parser.add_argument("--threads", type=int, help="worker only: the floor's BLAS threads")
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps({"seconds": WORKERS[args.worker](args.epochs)}))
+        seconds = WORKERS[args.worker](args.epochs, args.threads)
+        threads = None
+        if args.worker == "dnn":
+            seconds, threads = seconds
+        print(json.dumps({"seconds": seconds, "threads": threads}))
         return
     systems = []
     for system in args.systems.split(","):
@@ -202,12 +220,17 @@ def main():
             systems.append(system)
         else:
             print(f"skipping {system}: not installed")
-    times = {system: [] for system in systems}
+    # dnn first in every round, so that the floor runs at the count dnn chose in that round
+    systems.sort(key=lambda system: system != "dnn")
+    times, chosen = {system: [] for system in systems}, []
     for round_number in range(args.rounds):
         for system in systems:
-            times[system].append(run_worker(system, args.epochs))
-        print(f"round {round_number + 1}: " + ", ".join(f"{s} {statistics.median(times[s][-1]):.3f}" for s in systems),
-              flush=True)
+            seconds, threads = run_worker(system, args.epochs, chosen[-1] if chosen else None)
+            times[system].append(seconds)
+            if threads:
+                chosen.append(threads)
+        print(f"round {round_number + 1}: " + ", ".join(f"{s} {statistics.median(times[s][-1]):.3f}" for s in systems)
+              + (f" (dnn chose {chosen[-1]} BLAS threads; the floor ran at that count)" if chosen else ""), flush=True)
     report(times, [("dnn", "floor"), ("torch", "dnn"), ("sklearn", "dnn")])
 
 

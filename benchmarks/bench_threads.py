@@ -24,8 +24,9 @@ includes what it costs to find the count.
         [--rounds 3] [--budget 1.0] [--cap 4.0] [--systems dnn,dnn-1,dnn-all,torch,torch-1,sklearn] [--json out.json]
     python benchmarks/bench_threads.py --task predict [--predict-rows 200000] [--networks ...] [--busy ...]
 
-With ``--task predict`` the same systems predict class probabilities for 200,000 rows (dnn chunk by chunk, 2,048
-rows at a time, its automatic count measured over the chunks), as often as fill the budget.
+With ``--task predict`` the same systems predict class probabilities for 200,000 rows (dnn through
+``model.predictProba``, which picks its count once per call from the layer sizes and the machine's load), as often
+as fill the budget.
 
 Run it from the repository with the dnn to measure importable (``PYTHONPATH=.`` from a worktree); the workers
 inherit the environment.
@@ -77,34 +78,16 @@ def run_size(network, batch, budget):
 # Workers: each returns (seconds, rows trained, what dnn's policy chose)
 
 
-# What the patched Trainer.step reports to: the policy of the fit under way, and the run's meter.
-ACTIVE = {"policy": None, "meter": None}
+# What the patched Trainer.step reports to: the run's meter (rows trained, and the time cap).
+ACTIVE = {"meter": None}
 
 
-def attach_policy(model, threads):
-    """Emulate ``DNN(threads=threads)`` until dnn takes it: the policy around every fit, timing every batch.
+def install_step_hook():
+    """Count every training batch's rows into the active meter, and stop the run at its deadline.
 
-    Patches ``model.fit`` (and, once per worker process, ``dnn.training.Trainer.step``); the benchmark only.
+    Patches ``dnn.training.Trainer.step`` once per worker process; the benchmark only. The model's own thread policy
+    (a fit callback) times the batches; the hook only counts and stops.
     """
-    from dnn.threads import ThreadPolicy
-
-    install_step_hooks()
-    policy, fit = ThreadPolicy(threads), model.fit
-
-    def fit_with_policy(*args, **kwargs):
-        ACTIVE["policy"] = policy
-        try:
-            with policy.session(kwargs.get("verbose", 0)):
-                return fit(*args, **kwargs)
-        finally:
-            ACTIVE["policy"] = None
-
-    model.fit = fit_with_policy
-    return policy
-
-
-def install_step_hooks():
-    """Wrap every training batch in the active policy's timing and the active meter's count and deadline."""
     from dnn import training
 
     step = training.Trainer.step
@@ -112,12 +95,8 @@ def install_step_hooks():
         return
 
     def hooked_step(self, data, index, lr):
-        policy, meter = ACTIVE["policy"], ACTIVE["meter"]
-        if policy is not None:
-            policy.batch_begin()
         result = step(self, data, index, lr)
-        if policy is not None:
-            policy.batch_end()
+        meter = ACTIVE["meter"]
         if meter is not None:
             meter["rows"] += len(index)
             if time.perf_counter() > meter["deadline"]:
@@ -137,9 +116,7 @@ def dnn_run(network, batch, rows, epochs, cap, threads):
     X, y = data(network, rows)
 
     def model():
-        m = DNN(lr=LR, momentum=MOMENTUM, seed=0)
-        # When DNN takes threads=, replace the next line by: m = DNN(lr=LR, momentum=MOMENTUM, seed=0, threads=threads)
-        m.policy = attach_policy(m, threads)
+        m = DNN(lr=LR, momentum=MOMENTUM, seed=0, threads=threads)
         m.addInputLayer([widths[0]])
         m.addHiddenLayer(list(widths[1:-1]), activation="relu")
         m.addOutputLayer([widths[-1]], activation="softmax")
@@ -148,12 +125,13 @@ def dnn_run(network, batch, rows, epochs, cap, threads):
     warm = model()
     warm.fit(X[: 4 * batch], y[: 4 * batch], epochs=1, batchSize=batch, verbose=0)
     trained = model()
-    install_step_hooks()
+    install_step_hook()
     started = time.perf_counter()
     ACTIVE["meter"] = meter = {"rows": 0, "deadline": started + cap}
     with contextlib.suppress(DeadlineError):
         trained.fit(X, y, epochs=epochs, batchSize=batch, verbose=0)
-    return time.perf_counter() - started, meter["rows"], trained.policy.changes
+    ACTIVE["meter"] = None
+    return time.perf_counter() - started, meter["rows"], trained.thread_policy().changes
 
 
 def torch_run(network, batch, rows, epochs, cap, threads):
@@ -253,21 +231,14 @@ def repeat_until(run, repeats, cap):
 
 
 def dnn_predict(network, rows, repeats, cap, threads):
-    from dnn.threads import PREDICT_CHUNK, ThreadPolicy, available_cpus
+    from dnn.threads import available_cpus, predict_threads
 
     threads = {"auto": None, "all": available_cpus()}.get(threads, threads)
     model, (X, _) = network_model(network), data(network, rows)
-    policy = ThreadPolicy(threads)
-
-    def run():
-        # When DNN takes threads=, this becomes: model.threads = threads; model.predictProba(X)
-        with policy.session():
-            for start in range(0, rows, PREDICT_CHUNK):
-                with policy.batch():
-                    model.predictProba(X[start:start + PREDICT_CHUNK])
-
-    seconds, passes = repeat_until(run, repeats, cap)
-    return seconds, passes * rows, policy.changes
+    model.threads = threads
+    seconds, passes = repeat_until(lambda: model.predictProba(X), repeats, cap)
+    # what the automatic choice gives now (predictProba picks its count per call, from one look at the machine)
+    return seconds, passes * rows, [(0, predict_threads(threads, rows, model.units))]
 
 
 def torch_predict(network, rows, repeats, cap, threads):
