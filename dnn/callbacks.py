@@ -69,6 +69,19 @@ class CallbackList:
             if method is not None:
                 method(*arguments)
 
+    def call_all(self, hook, *arguments):
+        """Call ``hook`` on every callback even if some raise (cleanup: files, threads); then raise the first error."""
+        first = None
+        for callback in self.callbacks:
+            method = getattr(callback, hook, None)
+            try:
+                if method is not None:
+                    method(*arguments)
+            except Exception as error:
+                first = first or error
+        if first is not None:
+            raise first
+
 
 def _overrides(callback, hook):
     method = getattr(type(callback), hook, None)
@@ -158,6 +171,7 @@ class EarlyStopping(Callback):
         if not isinstance(restore_best, bool):
             raise ValueError(f"restoreBest must be True or False, got {restore_best!r}")
         self.restore_best = restore_best
+        self.ended = None  # epochs finished in this fit; None until on_train_begin has run
 
     def on_train_begin(self, run):
         self.key = monitored(run, self.monitor)
@@ -191,7 +205,7 @@ class EarlyStopping(Callback):
     def on_train_end(self, run):
         # The epochs ran out before the patience: the best epoch may still be an earlier one. Only after a
         # normal end: an interrupted, diverged or failed fit keeps the state it reports.
-        if run.stop_training or self.ended != run.epochs or run.state.stopped_early is not None:
+        if self.ended is None or run.stop_training or self.ended != run.epochs or run.state.stopped_early is not None:
             return
         restored = self._restore(run)
         if restored is not None and restored != run.state.epochs and run.verbose:
@@ -293,13 +307,12 @@ class CSVLogger(Callback):
         self.file = None
 
     def on_train_begin(self, run):
-        exists = self.append and os.path.exists(self.path) and os.path.getsize(self.path) > 0
         self.file = open(self.path, "a" if self.append else "w", newline="")  # noqa: SIM115 (closed at train end)
-        self.writer = None if not exists else "continue"
+        self.writer = None
 
     def on_epoch_end(self, run, epoch, logs):
         row = {"epoch": run.state.epochs, **logs}
-        if self.writer is None or self.writer == "continue":
+        if self.writer is None:
             self.writer = csv.DictWriter(self.file, fieldnames=list(row), extrasaction="ignore", restval="")
             if self.file.tell() == 0:
                 self.writer.writeheader()

@@ -254,7 +254,8 @@ def _class_weights(class_weight, classes, index):
         raise ValueError(f"classWeight names classes {unknown} that the model does not have; its classes: {labels}")
     weights = np.ones(len(labels))
     for key, value in class_weight.items():
-        weights[labels.index(key)] = value if isinstance(value, (int, float)) and not isinstance(value, bool) else -1
+        number = None if isinstance(value, (bool, np.bool_)) else as_float(value)
+        weights[labels.index(key)] = -1 if number is None else number
     _check_weights(weights, "classWeight")
     return weights
 

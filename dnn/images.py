@@ -81,8 +81,14 @@ def image_to_row(image, side=8, max_value=16, invert=False):
 def _area_average(square, side):
     """Exact area averaging of a (size, size) array down to (side, side): each pixel split into side x side parts."""
     size = square.shape[0]
-    fine = np.repeat(np.repeat(square, side, axis=0), side, axis=1)
-    return fine.reshape(side, size, side, size).mean(axis=(1, 3))
+    # In units of 1/side of a source pixel, output cell i spans [i*size, (i+1)*size) and source pixel j spans
+    # [j*side, (j+1)*side): their overlap over the cell's length weighs pixel j in cell i. A @ square @ A.T is the
+    # area average in O(side * size) memory (repeating every pixel side x side times took (size * side)^2).
+    cells = np.arange(side)[:, None]
+    pixels = np.arange(size)[None, :]
+    overlap = np.minimum((cells + 1) * size, (pixels + 1) * side) - np.maximum(cells * size, pixels * side)
+    weights = np.clip(overlap, 0, None) / size
+    return weights @ square @ weights.T
 
 
 def split_characters(image, invert=False, min_gap=1):

@@ -44,8 +44,9 @@ class DNN(Building, Querying, Textbook, Interop):
         Learning rate, or a schedule giving it per epoch.
     decay : float
         Shorthand for the schedule lr / (1 + decay * epoch).
-    optimizer : {"sgd", "adam"} or a dnn.optimizers.Optimizer
-        A name takes its settings from the arguments below; an instance is copied.
+    optimizer : {"sgd", "adam", "rmsprop"} or a dnn.optimizers.Optimizer
+        A name takes its settings from the arguments below (RMSprop's rho
+        only through ``dnn.optimizers.RMSprop(rho=...)``); an instance is copied.
     momentum : float in [0, 1)
         Momentum of "sgd".
     nesterov : bool

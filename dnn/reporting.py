@@ -97,8 +97,3 @@ class ProgressBar:
 
     def close(self):
         self._bar.close()
-
-
-def progress_bar(epoch, epochs, batches):
-    """A :class:`ProgressBar` for an epoch of ``batches`` mini-batches."""
-    return ProgressBar(epoch, epochs, batches)

@@ -176,9 +176,9 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
         return self.model_.predictProba(self._features(X, reset=False))
 
     def predict_log_proba(self, X) -> np.ndarray:
-        """Logarithms of ``predict_proba``."""
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+        """Logarithms of ``predict_proba``, from the pre-activations (finite where a probability rounds to 0)."""
+        check_is_fitted(self)
+        return self.model_.predictLogProba(self._features(X, reset=False))
 
 
 class DNNRegressor(RegressorMixin, _DNNEstimator):

@@ -111,7 +111,9 @@ class OptimizerSetting:
             raise AttributeError(f"{self.name} is not a setting of the {optimizer.name} optimizer "
                                  f"(its settings: {', '.join(optimizer.settings) or 'none'})")
         changed = optimizers.from_config({**optimizer.config(), self.name: value})
-        changed.state = optimizer.state
+        # Keep the state the changed optimizer still uses (a velocity, Adam's averages), not what it dropped.
+        kept = set(changed.state_arrays) | ({"step"} if "step" in optimizer.state else set())
+        changed.state = {key: value for key, value in optimizer.state.items() if key in kept}
         model.state.optimizer = changed
 
 

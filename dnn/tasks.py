@@ -69,7 +69,7 @@ class Task:
     def probabilities(self, outputs, activation):
         """Class probabilities (n, classes) from the network's outputs."""
         if activation in SIGMOID_LIKE:  # independent units of a single-label model: normalized to sum to 1
-            outputs /= np.maximum(outputs.sum(axis=1, keepdims=True), np.finfo(outputs.dtype).tiny)
+            outputs = outputs / np.maximum(outputs.sum(axis=1, keepdims=True), np.finfo(outputs.dtype).tiny)
         return outputs
 
     def log_probabilities(self, z, activation):

@@ -63,7 +63,7 @@ class TrainingRun:
 def train(model, plan):
     """Run the epochs of ``plan`` on ``model``; returns the history."""
     state = model.state
-    state.stopped_early = None
+    state.stopped_early = state.restored_epoch = None
     callbacks = CallbackList([model.thread_policy(), *_built_in_callbacks(plan)])
     run = TrainingRun(model, plan)
     trainer = Trainer(state, model.activations[1:], model.loss, plan.task, model.l2, plan.batch_size,
@@ -77,7 +77,7 @@ def train(model, plan):
                 if not done or run.stop_training:
                     break
     finally:
-        callbacks.call("on_train_end", run)
+        callbacks.call_all("on_train_end", run)
     return state.history
 
 

@@ -1,5 +1,6 @@
 """Reading and setting the BLAS thread count through threadpoolctl, and the static choice for predict."""
 
+import time
 from contextlib import contextmanager
 
 import numpy as np  # noqa: F401  (loads the BLAS that threadpoolctl must find)
@@ -12,6 +13,10 @@ from .cpus import available_cpus, runnable_others
 SMALL_PRODUCT = 1 << 22
 # Rows per predict chunk (dnn's predict works in chunks of this size).
 PREDICT_CHUNK = 2048
+#: How long after dnn's last products its own BLAS workers may still be spinning (seconds).
+SPIN_SECONDS = 0.2
+#: When a `blas_threads` block last ended (time.monotonic()).
+_LAST_USE = [-float("inf")]
 
 _controller = None
 
@@ -69,6 +74,7 @@ def blas_threads(n):
         yield
     finally:
         set_blas_threads(previous)
+        _LAST_USE[0] = time.monotonic()
 
 
 def predict_threads(threads, rows, widths, cpus=None, load=runnable_others):
@@ -103,8 +109,10 @@ def predict_threads(threads, rows, widths, cpus=None, load=runnable_others):
     if largest < SMALL_PRODUCT:
         return 1
     cpus = available_cpus() if cpus is None else max(1, int(cpus))
-    # Right after a product this process's own BLAS workers still spin and count as runnable: they are not others.
-    own_workers = max(get_blas_threads(), default=1) - 1
+    # For a moment after dnn's last products (OpenBLAS workers spin before they sleep) this process's own workers
+    # count as runnable; they are not other load. Later, every runnable thread is someone else's.
+    spinning = time.monotonic() - _LAST_USE[0] < SPIN_SECONDS
+    own_workers = max(get_blas_threads(), default=1) - 1 if spinning else 0
     others = max(0, (load() or 0) - own_workers)
     return max(1, min(cpus, cpus - others))
 

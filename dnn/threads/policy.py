@@ -156,6 +156,7 @@ class ThreadPolicy:
             self._apply(1)
             self._say("threads: 1 BLAS thread (one CPU available)")
             return
+        self._say(f"threads: choosing among {', '.join(map(str, counts))} BLAS threads by timing batches")
         if counts == self._counts and self.chosen in counts:
             # A later fit of the same model: measure only the count kept last time (to know what it gives now); the
             # others keep their estimates and are tried within the exploration budget, which carries over too, so a
