@@ -68,14 +68,19 @@ def train(model, plan):
     run = TrainingRun(model, plan)
     trainer = Trainer(state, model.activations[1:], model.loss, plan.task, model.l2, plan.batch_size,
                       model.dropout[1:])
-    previous = None
+    # Epochs whose starting state followed the lowest training loss so far (the first epoch of the fit counts):
+    # where a diverging fit goes back to. The last two are kept, in case the latest fails at its first batch.
+    safe_starts, best, starts_safe = [], math.inf, True
     try:
         callbacks.call("on_train_begin", run)
         with InterruptFlag() as interrupted:
             for epoch in range(plan.epochs):
-                done, previous = _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, previous)
+                done = _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, safe_starts,
+                                    starts_safe)
                 if not done or run.stop_training:
                     break
+                loss = state.history["loss"][-1]
+                starts_safe, best = loss < best, min(best, loss)
     finally:
         callbacks.call_all("on_train_end", run)
     return state.history
@@ -101,18 +106,25 @@ def _built_in_callbacks(plan):
 
 
 class Epoch:
-    """What replaying an epoch needs: its row order, learning rate, starting state and batch count."""
+    """What replaying an epoch needs: its row order, learning rate, starting state, batch count and number."""
 
-    def __init__(self, order, lr, snapshot, batches):
+    def __init__(self, order, lr, snapshot, batches, epochs):
         self.order, self.lr, self.snapshot, self.batches = order, lr, snapshot, batches
+        self.epochs = epochs  # epochs trained before it
 
 
-def _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, previous):
-    """Run one epoch and record it; returns (completed, its :class:`Epoch`)."""
+def _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, safe_starts, starts_safe):
+    """Run one epoch and record it; returns whether it completed.
+
+    With ``starts_safe`` its starting state joins ``safe_starts`` (see :func:`train`).
+    """
     state = model.state
     lr = state.learning_rate()
     order = plan.data.epoch_order(state.rng, plan.batch_size, plan.shuffle)
-    current = Epoch(order, lr, state.snapshot(), batch_count(len(order), plan.batch_size))
+    current = Epoch(order, lr, state.snapshot(), batch_count(len(order), plan.batch_size), state.epochs)
+    if starts_safe:
+        safe_starts.append(current)
+        del safe_starts[:-2]
     callbacks.call("on_epoch_begin", run, epoch)
     progress = run.progress = EpochProgress()
     started = time.perf_counter()
@@ -128,13 +140,13 @@ def _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, previ
         # check the weights themselves, once per epoch (one pass over the parameters, cheap next to an epoch).
         progress.diverged, updated_to_nan = progress.batches, True
     if progress.diverged is not None:
-        _recover_from_divergence(model, trainer, plan, current, previous, progress.diverged, updated_to_nan)
+        _recover_from_divergence(model, plan, current, safe_starts, progress.diverged, updated_to_nan)
     if interrupted() or (run.stop_training and progress.batches < current.batches):
         if interrupted():
             print(f"Training interrupted in epoch {state.epochs + 1} after batch {progress.batches} of "
                   f"{current.batches}; the model keeps the weights of that batch and the history of the "
                   f"{state.completed_epochs()} completed epochs.", file=sys.stderr)
-        return False, current
+        return False
     values = {"loss": progress.mean_loss, "lr": lr}
     if plan.task.is_classifier:
         values["accuracy"] = progress.correct / progress.rows
@@ -146,40 +158,43 @@ def _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, previ
     state.record_history(values)
     state.epochs += 1
     callbacks.call("on_epoch_end", run, epoch, values)
-    return True, current
+    return True
 
 
-def _recover_from_divergence(model, trainer, plan, current, previous, batch, updated_to_nan=False):
-    """Put the model back in the last state whose loss was finite, then raise TrainingDivergedError.
+def _recover_from_divergence(model, plan, current, safe_starts, batch, updated_to_nan=False):
+    """Put the model back in a state that is safe to continue from, then raise TrainingDivergedError.
 
-    Batch ``batch`` of the current epoch saw a non-finite loss, so the state
-    it started from is bad and the last good one is a batch earlier: in this
-    epoch, or at the end of the previous one when ``batch`` is its first. The
-    optimizer's state (momentum, Adam's averages) is then reset: it carries the
-    runaway steps, and would repeat them at any learning rate. With
-    ``updated_to_nan``, ``batch`` is the number of batches run and the update of
-    the last of them made the weights non-finite.
+    Batch ``batch`` of the current epoch saw a non-finite loss (with
+    ``updated_to_nan``: the update of batch ``batch`` made the weights
+    non-finite). The state one batch earlier has a finite loss but is usually
+    already blown up, and training on from it at a lower rate mostly diverges
+    again; so the model goes back to the start of the epoch that followed the
+    lowest training loss of this fit, before the loss took off (the start of
+    the fit at the latest). The epochs after it are undone (history, epoch
+    count, records), and the optimizer's state, which carries the runaway
+    steps, is reset.
     """
     state = model.state
     where = f"epoch {state.epochs + 1}, batch {batch + 1}"
     what = f" in {where}: the loss became infinite or NaN"
     if updated_to_nan:
         what = f": the update of epoch {state.epochs + 1}, batch {batch} made the weights infinite or NaN"
-    by_batch = plan.specs and plan.record_every == "batch"
-    if batch > 0:
-        _replay(trainer, plan.data, current, batch - 1, keep_records=batch - 1 if by_batch else 0)
-    elif previous is not None:
-        _replay(trainer, plan.data, previous, previous.batches - 1,
-                keep_records=previous.batches - 1 if by_batch else 0)
-    else:
+    bad_start = batch == 0 and not updated_to_nan  # the current epoch's starting weights give no finite loss
+    usable = [epoch for epoch in safe_starts if not (epoch is current and bad_start)]
+    if not usable:
         raise TrainingDivergedError(f"the loss is infinite or NaN with the model's weights as they were when fit "
                                     f"started ({where}); the weights are unchanged. Check the weights set by "
                                     f"hand, or lower the learning rate.")
+    target = usable[-1]
+    state.restore(target.snapshot)
+    for values in state.history.values():
+        del values[target.epochs:]
+    state.epochs = target.epochs
     state.optimizer.reset()
     hint = "" if plan.standardize else " or standardize=True (for features of very different scales)"
     raise TrainingDivergedError(
-        f"training diverged{what}. The model keeps the last weights with a finite loss. Try a lower learning "
-        f"rate (lr={_describe(model.lr)}){hint}."
+        f"training diverged{what}. The model is back at the start of epoch {state.epochs + 1}, before the loss "
+        f"took off, and its momentum is reset. Try a lower learning rate (lr={_describe(model.lr)}){hint}."
     )
 
 

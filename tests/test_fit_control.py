@@ -3,6 +3,7 @@
 import copy
 import math
 import os
+import re
 import signal
 
 import numpy as np
@@ -259,14 +260,19 @@ def test_divergence_stops_restores_the_last_finite_state_and_says_what_to_do(sca
         model.fit(X, y, epochs=30, batchSize=8, verbose=0, parameterList=ALL_PARAMETERS_OF_A_2_3_2_NET,
                   recordEvery="batch")
     assert isinstance(raised.value, ArithmeticError)
-    # the model holds exactly the last recorded state, and that state has a finite loss
+    # the model is back at the start of an epoch before the loss took off (after the lowest loss so far)
+    epoch, batch = (int(n) for n in where.replace("epoch ", "").replace("batch ", "").split(", "))
+    kept = int(re.search(r"back at the start of epoch (\d+)", str(raised.value)).group(1))
+    assert 1 <= kept <= (epoch - 1 if batch == 1 else epoch)
     assert all(np.isfinite(model.w[layer]).all() and np.isfinite(model.b[layer]).all() for layer in (2, 3))
     assert weights_now(model) == {spec: values[-1] for spec, values in model.parameterRecord.items()}
-    assert np.isfinite(model.modelEvaluate(X, y, verbose=0)["loss"])
-    # ... which is the state one batch before the failing one, as an uninterrupted record shows
-    epoch, batch = (int(n) for n in where.replace("epoch ", "").replace("batch ", "").split(", "))
-    assert len(next(iter(model.parameterRecord.values()))) == 1 + 8 * (epoch - 1) + batch - 2
-    assert len(model.history.get("loss", [])) == epoch - 1 == model.epochs
+    assert len(next(iter(model.parameterRecord.values()))) == 1 + 8 * (kept - 1)
+    assert len(model.history.get("loss", [])) == kept - 1 == model.epochs
+    # ... which is exactly where an uninterrupted run of kept - 1 epochs stands
+    reference = tiny_net(lr=lr)
+    if kept > 1:
+        reference.fit(X, y, epochs=kept - 1, batchSize=8, verbose=0)
+    assert weights_now(model) == weights_now(reference)
     model.lr = 1e-4  # and training can go on
     model.fit(X, y, epochs=1, batchSize=8, verbose=0)
 
@@ -314,3 +320,26 @@ def test_ctrl_c_leaves_the_model_at_its_last_whole_batch(how, monkeypatch, capsy
     message = capsys.readouterr().err
     assert f"interrupted in epoch 2 after batch {done - 8} of 8" in message
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3])
+def test_after_a_divergence_a_lower_rate_trains_on(seed):
+    """The rate a fresh model trains at also continues a rolled-back one (one batch back, it diverged again)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(0, 10, (64, 3))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+
+    def net(lr):
+        model = DNN(lr=lr, momentum=0.9, seed=seed)
+        model.addInputLayer([3])
+        model.addHiddenLayer([8])
+        model.addOutputLayer([2])
+        return model
+
+    net(0.1).fit(X, y, epochs=30, batchSize=8, verbose=0)  # from scratch, 0.1 trains
+    model = net(1.0)
+    with pytest.raises(TrainingDivergedError):
+        model.fit(X, y, epochs=30, batchSize=8, verbose=0)
+    model.lr = 0.1
+    model.fit(X, y, epochs=30, batchSize=8, verbose=0)  # no TrainingDivergedError
+    assert np.isfinite(model.history["loss"][-1])
