@@ -62,3 +62,72 @@ def regression_scores(p, y):
         "mae": float(np.abs(residual).mean()),
         "r2": float(r2.mean()),
     }
+
+
+class ConfusionCounts:
+    """Single-label scores accumulated chunk by chunk: a confusion matrix of class indices."""
+
+    def __init__(self, n_classes):
+        self.confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
+
+    def add(self, true_index, predicted_index):
+        self.confusion += confusion_matrix(true_index, predicted_index, len(self.confusion))
+
+    def result(self, classes):
+        """``accuracy``, macro averages, per-class scores and the ``confusion_matrix``."""
+        result = {"accuracy": float(np.trace(self.confusion) / max(self.confusion.sum(), 1))}
+        result.update(per_class_scores(*precision_recall_f1(self.confusion), classes))
+        result["confusion_matrix"] = self.confusion
+        return result
+
+
+class LabelCounts:
+    """Multi-label scores accumulated chunk by chunk: a yes/no confusion matrix per label, and whole-row hits."""
+
+    def __init__(self, n_labels):
+        self.per_label = np.zeros((n_labels, 2, 2), dtype=np.int64)
+        self.rows = self.correct = 0
+
+    def add(self, actual, predicted):
+        """``actual``, ``predicted``: boolean (n, labels)."""
+        for k in range(self.per_label.shape[0]):
+            self.per_label[k] += confusion_matrix(actual[:, k], predicted[:, k], 2)[::-1, ::-1]
+        self.rows += len(actual)
+        self.correct += int(np.count_nonzero((actual == predicted).all(axis=1)))
+
+    def result(self, classes):
+        """``accuracy`` (rows with every label right) and per-label precision, recall, F1 and support."""
+        scores = np.array([[s[0] for s in precision_recall_f1(c)] for c in self.per_label]).T
+        result = {"accuracy": self.correct / max(self.rows, 1)}
+        result.update(per_class_scores(scores[0], scores[1], scores[2], scores[3].astype(np.int64), classes))
+        return result
+
+
+class RegressionSums:
+    """:func:`regression_scores` accumulated chunk by chunk, in float64 around the first chunk's mean."""
+
+    def __init__(self):
+        self.n, self.shift = 0, None
+
+    def add(self, p, y):
+        p, y = np.asarray(p, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        residual = p - y
+        if self.shift is None:
+            self.shift = y.mean(axis=0)
+            self.squares = self.absolute = 0.0
+            self.ss_res = self.y_sum = self.y_squares = np.zeros(y.shape[1])
+        self.n += len(y)
+        self.squares += float((residual**2).sum())
+        self.absolute += float(np.abs(residual).sum())
+        self.ss_res = self.ss_res + (residual**2).sum(axis=0)
+        centred = y - self.shift
+        self.y_sum = self.y_sum + centred.sum(axis=0)
+        self.y_squares = self.y_squares + (centred**2).sum(axis=0)
+
+    def result(self, classes=None):
+        """``mse``, ``mae`` and ``r2`` as :func:`regression_scores` defines them."""
+        size = self.n * len(self.ss_res)
+        ss_tot = np.maximum(self.y_squares - self.y_sum**2 / self.n, 0.0)
+        r2 = np.where(ss_tot > 0, 1 - self.ss_res / np.where(ss_tot > 0, ss_tot, 1),
+                      np.where(self.ss_res == 0, 1.0, 0.0))
+        return {"mse": self.squares / size, "mae": self.absolute / size, "r2": float(r2.mean())}

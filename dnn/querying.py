@@ -17,7 +17,7 @@ from dnn import plotting, preprocessing, targets
 from dnn.checks import is_int
 from dnn.fit_setup import sample_weights
 from dnn.inference import forward_chunks, gather_outputs
-from dnn.losses import l2_penalty, mean_loss
+from dnn.losses import l2_penalty, summed_loss
 from dnn.reporting import metrics_table
 from dnn.threads import blas_threads, predict_threads
 
@@ -105,15 +105,32 @@ class Querying:
             ``mse``, ``mae`` and ``r2``. With ``verbose`` tables are printed.
         """
         self.require_network("modelEvaluate")
-        outputs, target_matrix, task, classes = self._outputs_and_targets(X, y)
+        if self.task is None:  # not fitted: the classes are read off y as a whole
+            target_matrix, task, classes = self.encode_targets(y)
+            labels, encode = target_matrix, None
+        else:  # y is encoded chunk by chunk beside the outputs: memory stays bounded for any number of rows
+            task, classes = self.task, self.classes
+            labels = targets.as_array(y)
+            encode = self.encode_targets
+        rows, chunks = self._output_chunks(X)
+        if len(labels) != rows:
+            raise ValueError(f"X has {rows} samples but y has {len(labels)}")
         weights = None
         if sampleWeight is not None:
-            weights = sample_weights(target_matrix, task, classes, sampleWeight, None, np.float64)
-        result = {"loss": mean_loss(self.loss, outputs, target_matrix, weights)
-                  + l2_penalty(self.checked_parameters()[0], self.l2)}
-        result.update(task.scores(outputs, target_matrix, classes))
+            weights = sample_weights(labels, task, classes, sampleWeight, None, np.float64)
+        scorer = task.scorer(classes)
+        loss_sum = weighted_hits = 0.0
+        for start, stop, p in chunks:
+            t = labels[start:stop] if encode is None else encode(labels[start:stop])[0]
+            w = None if weights is None else weights[start:stop]
+            loss_sum += summed_loss(self.loss, p, t, w)
+            task.add_to(scorer, p, t)
+            if w is not None and task.is_classifier:
+                weighted_hits += float(w @ task.correct_rows(p, t))
+        result = {"loss": loss_sum / rows + l2_penalty(self.checked_parameters()[0], self.l2)}
+        result.update(scorer.result(classes))
         if weights is not None and task.is_classifier:
-            result["accuracy"] = float(weights @ task.correct_rows(outputs, target_matrix) / weights.sum())
+            result["accuracy"] = weighted_hits / float(weights.sum())
         if verbose:
             print(metrics_table(result))
         return result

@@ -85,11 +85,16 @@ class Task:
 
     def scores(self, outputs, targets, classes):
         """Accuracy, per-class precision, recall, F1 and support, macro averages and the confusion matrix."""
-        confusion = metrics.confusion_matrix(self.class_indices(targets), self.class_indices(outputs), len(classes))
-        result = {"accuracy": self.count_correct(outputs, targets) / len(outputs)}
-        result.update(metrics.per_class_scores(*metrics.precision_recall_f1(confusion), classes))
-        result["confusion_matrix"] = confusion
-        return result
+        scorer = self.scorer(classes)
+        self.add_to(scorer, outputs, targets)
+        return scorer.result(classes)
+
+    def scorer(self, classes):
+        """An accumulator for :meth:`add_to`, chunk by chunk; ``scorer.result(classes)`` gives :meth:`scores`."""
+        return metrics.ConfusionCounts(len(classes))
+
+    def add_to(self, scorer, outputs, targets):
+        scorer.add(self.class_indices(targets), self.class_indices(outputs))
 
     def groups(self, targets):
         """Row indices of every class present, for stratified splits."""
@@ -155,15 +160,12 @@ class Multilabel(Task):
     def probabilities(self, outputs, activation):
         return outputs
 
-    def scores(self, outputs, targets, classes):
+    def scorer(self, classes):
         """Accuracy, then every label scored as its own yes/no question; no confusion matrix."""
-        predicted, actual = outputs >= THRESHOLD, targets >= THRESHOLD
-        per_label = [metrics.confusion_matrix(actual[:, k], predicted[:, k], 2)[::-1, ::-1]
-                     for k in range(len(classes))]
-        scores = np.array([[s[0] for s in metrics.precision_recall_f1(c)] for c in per_label]).T
-        result = {"accuracy": self.count_correct(outputs, targets) / len(outputs)}
-        result.update(metrics.per_class_scores(scores[0], scores[1], scores[2], scores[3].astype(np.int64), classes))
-        return result
+        return metrics.LabelCounts(len(classes))
+
+    def add_to(self, scorer, outputs, targets):
+        scorer.add(targets >= THRESHOLD, outputs >= THRESHOLD)
 
     def groups(self, targets):
         return [np.arange(len(targets))]
@@ -184,8 +186,11 @@ class Regression(Task):
     def predictions(self, z, classes, activation):
         return z[:, 0] if z.shape[1] == 1 else z
 
-    def scores(self, outputs, targets, classes):
-        return metrics.regression_scores(outputs, targets)
+    def scorer(self, classes):
+        return metrics.RegressionSums()
+
+    def add_to(self, scorer, outputs, targets):
+        scorer.add(outputs, targets)
 
     def groups(self, targets):
         return [np.arange(len(targets))]
