@@ -27,6 +27,7 @@ import time
 import warnings
 
 import numpy as np
+from torch_reference import mlp_trainer  # beside this script; torch is imported inside
 
 ROWS, FEATURES, CLASSES = 60_000, 784, 10
 HIDDEN = (256, 128)
@@ -100,36 +101,8 @@ def dnn_epochs(epochs, threads=None):
 
 
 def torch_epochs(epochs, threads=None):
-    import torch
-
-    X, y = data()
-    X, y = torch.from_numpy(X), torch.from_numpy(y)
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(
-        torch.nn.Linear(FEATURES, HIDDEN[0]), torch.nn.ReLU(),
-        torch.nn.Linear(HIDDEN[0], HIDDEN[1]), torch.nn.ReLU(),
-        torch.nn.Linear(HIDDEN[1], CLASSES),
-    )
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    loss_function = torch.nn.CrossEntropyLoss()
-
-    def epoch():
-        # the same bookkeeping dnn does: running loss and accuracy from the batches
-        order = torch.randperm(ROWS)
-        total, correct = 0.0, 0
-        for start in range(0, ROWS, BATCH):
-            index = order[start:start + BATCH]
-            xb, yb = X[index], y[index]
-            optimizer.zero_grad(set_to_none=True)
-            logits = model(xb)
-            loss = loss_function(logits, yb)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(index)
-            correct += int((logits.argmax(dim=1) == yb).sum())
-        return total, correct
-
-    return timed(epoch, epochs)
+    train = mlp_trainer((FEATURES, *HIDDEN, CLASSES), *data(), LR, MOMENTUM)
+    return timed(lambda: train(ROWS, BATCH), epochs)
 
 
 def sklearn_epochs(epochs, threads=None):

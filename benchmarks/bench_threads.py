@@ -45,6 +45,7 @@ import time
 import warnings
 
 import numpy as np
+from torch_reference import mlp_trainer  # beside this script; torch is imported inside
 
 NETWORKS = {"digits": ((64, 256, 128, 10), 1_797), "mnist": ((784, 256, 128, 10), 60_000),
             "wide": ((784, 2048, 2048, 10), 60_000)}
@@ -140,35 +141,14 @@ def torch_run(network, batch, rows, epochs, cap, threads):
     if threads == 1:
         torch.set_num_threads(1)
     widths, _ = NETWORKS[network]
-    X, y = data(network, rows)
-    X, y = torch.from_numpy(X), torch.from_numpy(y)
-    torch.manual_seed(0)
-    layers = []
-    for a, b in zip(widths[:-2], widths[1:-1]):
-        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
-    model = torch.nn.Sequential(*layers, torch.nn.Linear(widths[-2], widths[-1]))
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    loss_function = torch.nn.CrossEntropyLoss()
+    epoch = mlp_trainer(widths, *data(network, rows), LR, MOMENTUM)
 
     def train(epochs, limit, deadline):
         done = 0
         for _ in range(epochs):
-            # the same bookkeeping dnn does: running loss and accuracy from the batches
-            order = torch.randperm(limit)
-            total, correct = 0.0, 0
-            for start in range(0, limit, batch):
-                index = order[start:start + batch]
-                xb, yb = X[index], y[index]
-                optimizer.zero_grad(set_to_none=True)
-                logits = model(xb)
-                loss = loss_function(logits, yb)
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * len(index)
-                correct += int((logits.argmax(dim=1) == yb).sum())
-                done += len(index)
-                if time.perf_counter() > deadline:
-                    return done
+            done += epoch(limit, batch, deadline)
+            if time.perf_counter() > deadline:
+                break
         return done
 
     train(1, min(rows, 4 * batch), math.inf)  # warm-up
