@@ -1,6 +1,5 @@
 """Defects a review found, each pinned by the value it got wrong."""
 
-import time
 import tracemalloc
 
 import numpy as np
@@ -9,8 +8,7 @@ import pytest
 from dnn import DNN
 from dnn.callbacks import Callback
 from dnn.images import image_to_row
-from dnn.threads import blas as blas_module
-from dnn.threads import blas_threads, predict_threads
+from dnn.threads import predict_threads, runnable_others
 
 
 def blobs(n=60, seed=0):
@@ -66,14 +64,18 @@ def test_class_weights_may_be_numpy_numbers():
     np.testing.assert_array_equal(plain.w[2], numpy_typed.w[2])
 
 
-def test_a_runnable_thread_is_someone_elses_unless_dnn_just_computed(monkeypatch):
+def test_this_processs_own_runnable_threads_are_not_other_load(tmp_path):
+    """After a product, dnn's own BLAS workers still spin: counted as others, they made predict alternate 2, 1, 2."""
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc" / "loadavg").write_text("0.10 0.20 0.30 3/100 999\n")
+    for task, state in ((101, "R"), (102, "R"), (103, "S")):  # the caller and a spinning worker run; one sleeps
+        (tmp_path / "proc" / "self" / "task" / str(task)).mkdir(parents=True)
+        (tmp_path / "proc" / "self" / "task" / str(task) / "stat").write_text(f"{task} (py thon) {state} 1 2 3\n")
+    assert runnable_others(tmp_path) == 1  # 3 running on the machine, 2 of them ours
     big = (784, 256, 128, 10)
-    with blas_threads(2):
-        monkeypatch.setattr(blas_module, "SPIN_SECONDS", 0.0)  # long after dnn's last products
-        assert predict_threads(None, 200_000, big, cpus=2, load=lambda: 1) == 1
-        monkeypatch.setattr(blas_module, "SPIN_SECONDS", 60.0)
-        monkeypatch.setattr(blas_module, "_LAST_USE", [time.monotonic()])  # right after them: it is our worker
-        assert predict_threads(None, 200_000, big, cpus=2, load=lambda: 1) == 2
+    assert predict_threads(None, 200_000, big, cpus=2, load=lambda: runnable_others(tmp_path)) == 1
+    (tmp_path / "proc" / "loadavg").write_text("0.10 0.20 0.30 2/100 999\n")  # only ours: both cores are free
+    assert predict_threads(None, 200_000, big, cpus=2, load=lambda: runnable_others(tmp_path)) == 2
 
 
 def test_a_large_photo_becomes_a_row_in_little_memory():

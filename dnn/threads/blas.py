@@ -1,6 +1,5 @@
 """Reading and setting the BLAS thread count through threadpoolctl, and the static choice for predict."""
 
-import time
 from contextlib import contextmanager
 
 import numpy as np  # noqa: F401  (loads the BLAS that threadpoolctl must find)
@@ -13,10 +12,7 @@ from .cpus import available_cpus, runnable_others
 SMALL_PRODUCT = 1 << 22
 # Rows per predict chunk (dnn's predict works in chunks of this size).
 PREDICT_CHUNK = 2048
-#: How long after dnn's last products its own BLAS workers may still be spinning (seconds).
-SPIN_SECONDS = 0.2
-#: When a `blas_threads` block last ended (time.monotonic()).
-_LAST_USE = [-float("inf")]
+
 
 _controller = None
 
@@ -74,7 +70,6 @@ def blas_threads(n):
         yield
     finally:
         set_blas_threads(previous)
-        _LAST_USE[0] = time.monotonic()
 
 
 def predict_threads(threads, rows, widths, cpus=None, load=runnable_others):
@@ -109,11 +104,7 @@ def predict_threads(threads, rows, widths, cpus=None, load=runnable_others):
     if largest < SMALL_PRODUCT:
         return 1
     cpus = available_cpus() if cpus is None else max(1, int(cpus))
-    # For a moment after dnn's last products (OpenBLAS workers spin before they sleep) this process's own workers
-    # count as runnable; they are not other load. Later, every runnable thread is someone else's.
-    spinning = time.monotonic() - _LAST_USE[0] < SPIN_SECONDS
-    own_workers = max(get_blas_threads(), default=1) - 1 if spinning else 0
-    others = max(0, (load() or 0) - own_workers)
+    others = load() or 0  # other processes' runnable threads (this process's own spinning workers left out)
     return max(1, min(cpus, cpus - others))
 
 

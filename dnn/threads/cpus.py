@@ -108,14 +108,26 @@ def available_cpus(root="/", affinity=None):
 
 
 def runnable_others(root="/"):
-    """How many other threads on the machine are ready to run right now (``/proc/loadavg``), or None if unknown.
+    """How many threads of other processes are ready to run right now (``/proc/loadavg``), or None if unknown.
 
     An instantaneous count, host-wide even in a container: a hint for whether more BLAS threads would find free
-    cores, never a bound (the policy's measurements decide).
+    cores, never a bound (the policy's measurements decide). This process's own runnable threads are left out: its
+    BLAS workers keep spinning for a while after a product, and would otherwise look like someone else's load.
     """
     text = _read(os.path.join(root, "proc", "loadavg"))
     try:
         running = int(text.split()[3].split("/")[0])
     except (AttributeError, IndexError, ValueError):
         return None
-    return max(0, running - 1)  # this thread is one of them
+    return max(0, running - _own_runnable(root))
+
+
+def _own_runnable(root):
+    """This process's threads that run or are ready to (state R), the caller included; 1 if unknown."""
+    tasks = os.path.join(root, "proc", "self", "task")
+    try:
+        names = os.listdir(tasks)
+    except OSError:
+        return 1
+    states = (_read(os.path.join(tasks, name, "stat")) for name in names)
+    return max(1, sum(1 for text in states if text and text.rpartition(") ")[2][:1] == "R"))

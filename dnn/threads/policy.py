@@ -219,8 +219,8 @@ class ThreadPolicy:
         count = self._queue[0]
         self._samples[count].append(seconds)
         others = self.load()
-        if others is not None:  # less this process's own BLAS threads beyond the calling one
-            self._others.append(max(0, others - (count - 1)))
+        if others is not None:
+            self._others.append(others)
         best = min((_median(s) for c, s in self._samples.items() if s and c not in self._queue), default=None)
         done = len(self._samples[count]) >= self.probe_batches or sum(self._samples[count]) >= self.probe_seconds
         if done or (best is not None and seconds > self.abort * best):
