@@ -27,7 +27,7 @@ import time
 import warnings
 
 import numpy as np
-from torch_reference import mlp_trainer  # beside this script; torch is imported inside
+from common import available, mlp_trainer  # beside this script; torch is imported inside
 
 ROWS, FEATURES, CLASSES = 60_000, 784, 10
 HIDDEN = (256, 128)
@@ -129,17 +129,6 @@ WORKERS = {"floor": floor_epochs, "dnn": dnn_epochs, "torch": torch_epochs, "skl
 REQUIRES = {"torch": "torch", "sklearn": "sklearn"}
 
 
-def available(system):
-    module = REQUIRES.get(system)
-    if module is None:
-        return True
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
-
-
 def run_worker(system, epochs, threads=None):
     """Seconds of each epoch, and the thread count dnn chose (None for the other systems)."""
     command = [sys.executable, __file__, "--worker", system, "--epochs", str(epochs)]
@@ -189,7 +178,7 @@ def main():
         return
     systems = []
     for system in args.systems.split(","):
-        if available(system):
+        if available(system, REQUIRES):
             systems.append(system)
         else:
             print(f"skipping {system}: not installed")

@@ -45,7 +45,7 @@ import time
 import warnings
 
 import numpy as np
-from torch_reference import mlp_trainer  # beside this script; torch is imported inside
+from common import available, mlp_trainer  # beside this script; torch is imported inside
 
 NETWORKS = {"digits": ((64, 256, 128, 10), 1_797), "mnist": ((784, 256, 128, 10), 60_000),
             "wide": ((784, 2048, 2048, 10), 60_000)}
@@ -314,17 +314,6 @@ def _terminate(signum, frame):
 # The matrix
 
 
-def available(system):
-    module = REQUIRES.get(system)
-    if module is None:
-        return True
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
-
-
 def run_worker(system, network, batch, budget, cap, task="fit", predict_rows=200_000):
     if task == "predict":
         widths, _ = NETWORKS[network]
@@ -397,7 +386,7 @@ def main():
     signal.signal(signal.SIGHUP, _terminate)
     systems = []
     for system in args.systems.split(","):
-        if available(system):
+        if available(system, REQUIRES):
             systems.append(system)
         else:
             print(f"skipping {system}: not installed")

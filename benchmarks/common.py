@@ -1,7 +1,19 @@
-"""The PyTorch reference both benchmarks time: an MLP trained as dnn trains, with the same per-batch bookkeeping."""
+"""What both benchmarks share: which systems are installed, and the PyTorch reference MLP they time."""
 
 import math
 import time
+
+
+def available(system, requires):
+    """Whether ``system`` can run: the module ``requires[system]`` names imports (systems not named always can)."""
+    module = requires.get(system)
+    if module is None:
+        return True
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
 
 
 def mlp_trainer(widths, X, y, lr, momentum):
