@@ -52,8 +52,12 @@ NETWORKS = {"digits": ((64, 256, 128, 10), 1_797), "mnist": ((784, 256, 128, 10)
 SYSTEMS = ["dnn", "dnn-1", "dnn-all", "torch", "torch-1", "sklearn"]
 REQUIRES = {"torch": "torch", "torch-1": "torch", "sklearn": "sklearn"}
 LR, MOMENTUM = 0.01, 0.9
-# The rough cost model that sizes a run: multiply-adds per second of one core, and Python's cost per batch.
-MACS_PER_SECOND, SECONDS_PER_BATCH = 5e9, 100e-6
+# The rough cost model that sizes a run: multiply-adds per second of one core (float32, measured on the 2-core
+# development machine: 3e10 predicts dnn's one-thread time per row within 20 % on digits and mnist at batch 16 and
+# 128), Python's cost per batch, and the cost per parameter per batch of writing gradients and updates (memory-bound:
+# 3 ns per parameter at batch 1 on the wide network). A lower figure would make runs of large networks a few batches
+# long, mostly the thread policy's start-up measurement.
+MACS_PER_SECOND, SECONDS_PER_BATCH, SECONDS_PER_PARAMETER = 3e10, 100e-6, 3e-9
 
 
 class DeadlineError(Exception):
@@ -69,7 +73,8 @@ def data(network, rows):
 def run_size(network, batch, budget):
     """Rows and epochs that fill about ``budget`` seconds of training at one thread."""
     widths, rows = NETWORKS[network]
-    per_row = 3 * sum(a * b for a, b in zip(widths[:-1], widths[1:])) / MACS_PER_SECOND + SECONDS_PER_BATCH / batch
+    parameters = sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    per_row = 3 * parameters / MACS_PER_SECOND + (SECONDS_PER_BATCH + parameters * SECONDS_PER_PARAMETER) / batch
     rows = max(min(rows, int(budget / per_row)), min(rows, 8 * batch))
     epochs = max(1, min(100, round(budget / (rows * per_row))))
     return rows, epochs

@@ -104,7 +104,9 @@ def predict_threads(threads, rows, widths, cpus=None, load=runnable_others):
     if largest < SMALL_PRODUCT:
         return 1
     cpus = available_cpus() if cpus is None else max(1, int(cpus))
-    others = load() or 0  # other processes' runnable threads (this process's own spinning workers left out)
+    # other processes' runnable threads (this process's own spinning workers left out): the fewest of three looks,
+    # since a single look on a quiet machine catches a passing kernel thread now and then (see ThreadPolicy)
+    others = min(load() or 0 for _ in range(3))
     return max(1, min(cpus, cpus - others))
 
 

@@ -39,14 +39,15 @@ class ThreadPolicy:
        ``abort`` times the best median so far is dropped after that one batch, so a count that falls off a cliff
        under load costs one batch, not several. Even one such batch can cost a hundred short ones, so while batches
        take under ``cliff`` seconds a larger count is measured at once only if the threads ready to run elsewhere
-       (``load``) leave it free cores; otherwise it waits for the exploration budget (below).
+       (``load``, the fewest seen while measuring) leave it free cores; otherwise it waits for the exploration
+       budget (below).
     2. *Keep the fastest* by median batch time.
     3. *Watch*: when ``patience`` batches in a row take over ``drift`` times (or under 1/``drift`` of) what the
        chosen count gave when measured, the load has changed: measure again. Load that leaves while one thread is
        in use does not slow that thread, so now and then a single batch tries another count, spending at most
        ``explore_share`` of the time so far on such tries (a costly count, or one that keeps losing, is retried
        ever more rarely; a larger count while ``load`` leaves it no free core, four times more rarely); a try
-       faster than recent batches by 10 % starts a new measurement. A new measurement
+       faster than the fastest recent batch by 10 % starts a new measurement. A new measurement
        that keeps the same count doubles the patience, so noisy batch times do not buy one every few batches.
     4. *Remember*: a later fit with the same policy measures only the count it kept, and tries the others within
        the exploration budget, which carries over.
@@ -242,7 +243,10 @@ class ThreadPolicy:
         done = [_median(s) for c, s in self._samples.items() if s and c not in self._queue]
         if count <= min((c for c, s in self._samples.items() if s), default=count) or min(done) >= self.cliff:
             return True
-        return bool(self._others) and _median(self._others) + count <= self._cpus
+        # The fewest seen, not the median: a process that keeps a core busy is ready to run at every look, while
+        # on a quiet machine one look in three or so catches a kernel thread or this process's own worker between
+        # two reads (measured), and the median of three looks then kept two threads from ever being measured.
+        return bool(self._others) and min(self._others) + count <= self._cpus
 
     def _keep(self, count):
         changed = count != self.chosen
@@ -296,7 +300,10 @@ class ThreadPolicy:
         self._explore_spent += max(seconds - reference, reference)
         self._mode = "steady"
         self._apply(self.chosen)
-        if seconds * 1.1 < reference:
-            self._say(f"threads: a batch at {_threads(count)} took {_ms(seconds)} against {_ms(reference)}; "
+        # against the fastest recent batch, not their median: a single try beats the median by 10 % by chance
+        # often enough (short batches jitter) to start a measurement every few hundred batches
+        fastest = min(self._recent)
+        if seconds * 1.1 < fastest:
+            self._say(f"threads: a batch at {_threads(count)} took {_ms(seconds)} against {_ms(fastest)} at best; "
                       "measuring again")
             self._measure()
