@@ -1,6 +1,6 @@
 """Seconds per training epoch: dnn against the GEMM floor, PyTorch (CPU) and scikit-learn.
 
-The workload: 784-256-128-10, relu hidden layers, softmax + cross-entropy, SGD
+The workload (by default): 784-256-128-10, relu hidden layers, softmax + cross-entropy, SGD
 with momentum 0.9, batches of 128, float32, 60,000 MNIST-shaped rows of random
 pixels. The GEMM floor times only the matrix products one epoch needs at these
 shapes (forward, weight gradients, and the deltas of the hidden layers), at the
@@ -16,6 +16,10 @@ On a shared machine other tenants only ever slow a measurement down, so next
 to the medians the minimum is printed too: the least disturbed run.
 
     python benchmarks/bench_fit.py [--rounds 8] [--epochs 4] [--systems floor,dnn,torch,sklearn]
+        [--hidden 256,128] [--batch 128] [--rows 60000]
+
+``--hidden``, ``--batch`` and ``--rows`` change the workload (e.g. ``--hidden 2048,2048 --batch 16 --rows 4000``
+for bench_threads' wide network), to find how close any system can come to the floor there.
 """
 
 import argparse
@@ -131,7 +135,8 @@ REQUIRES = {"torch": "torch", "sklearn": "sklearn"}
 
 def run_worker(system, epochs, threads=None):
     """Seconds of each epoch, and the thread count dnn chose (None for the other systems)."""
-    command = [sys.executable, __file__, "--worker", system, "--epochs", str(epochs)]
+    command = [sys.executable, __file__, "--worker", system, "--epochs", str(epochs), "--rows", str(ROWS),
+               "--batch", str(BATCH), "--hidden", ",".join(map(str, HIDDEN))]
     if threads:
         command += ["--threads", str(threads)]
     result = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -166,9 +171,14 @@ def main():
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--systems", default="floor,dnn,torch,sklearn")
+    parser.add_argument("--hidden", default=",".join(map(str, HIDDEN)), help="hidden layer widths")
+    parser.add_argument("--batch", type=int, default=BATCH)
+    parser.add_argument("--rows", type=int, default=ROWS)
     parser.add_argument("--worker", choices=sorted(WORKERS))
     parser.add_argument("--threads", type=int, help="worker only: the floor's BLAS threads")
     args = parser.parse_args()
+    global HIDDEN, BATCH, ROWS
+    HIDDEN, BATCH, ROWS = tuple(int(h) for h in args.hidden.split(",")), args.batch, args.rows
     if args.worker:
         seconds = WORKERS[args.worker](args.epochs, args.threads)
         threads = None
