@@ -298,6 +298,22 @@ def test_a_single_lucky_try_does_not_start_a_measurement():
     assert "2, 2" not in ", ".join(map(str, used[8:]))
 
 
+def test_an_epochs_shorter_last_batch_is_left_out_of_the_measurement():
+    # 1,797 rows in batches of 1,024: every other batch has 773 rows. Two threads are 1.25 times faster per row; timed
+    # batch by batch, one thread's samples (773, 1,024, 773 rows) would beat two's (1,024, 773, 1,024).
+    clock = Clock()
+    policy = ThreadPolicy(clock=clock, cpus=lambda: 2, load=quiet)
+    run = SimpleNamespace(verbose=0)
+    policy.on_train_begin(run)
+    for b in range(40):
+        rows = 1024 if b % 2 == 0 else 773
+        policy.on_batch_begin(run, b)
+        clock.now += rows * {1: 5e-6, 2: 4e-6}[policy.current]
+        policy.on_batch_end(run, b, {"loss": 0.0, "size": rows})
+    policy.on_train_end(run)
+    assert policy.changes[0][1] == 2 and len(policy.changes) == 1
+
+
 def test_long_batches_are_measured_once_each():
     # a batch of half a second times reliably: the warm-up counts, and one batch per count decides
     clock = Clock()
