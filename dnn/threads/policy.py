@@ -1,6 +1,7 @@
 """The adaptive thread policy: a fit callback that measures batch times and keeps the fastest BLAS thread count."""
 
 import time
+from collections import deque
 from contextlib import contextmanager
 
 from .blas import candidate_counts, check_threads, get_blas_threads, set_blas_threads
@@ -167,7 +168,7 @@ class ThreadPolicy:
             self._measure(only=self.chosen)
             return
         self._counts, self._estimates = counts, {}
-        self._explore_spent = self._steady_time = 0.0
+        self._explore_spent = self._steady_time = self._next_look = 0.0
         self._measure()
 
     def batch_begin(self):
@@ -264,7 +265,7 @@ class ThreadPolicy:
         self._patience = self.patience if changed else self._patience * 2 if self._redo else self._patience
         self.chosen, self._mode, self._redo = count, "steady", False
         self._baseline = self._estimates[count]
-        self._recent, self._slow, self._fast = [], 0, 0
+        self._recent, self._slow, self._fast = deque(maxlen=9), 0, 0
         self._apply(count)
         if changed or not self.changes:
             self.changes.append((self._batch, count))
@@ -273,7 +274,7 @@ class ThreadPolicy:
 
     def _steady(self, seconds):
         self._steady_time += seconds
-        self._recent = [*self._recent[-8:], seconds]
+        self._recent.append(seconds)
         self._slow = self._slow + 1 if seconds > self.drift * self._baseline else 0
         self._fast = self._fast + 1 if seconds * self.drift < self._baseline else 0
         if self._slow >= self._patience or self._fast >= self._patience:
@@ -293,21 +294,34 @@ class ThreadPolicy:
 
     def _maybe_explore(self):
         budget = self.explore_share * self._steady_time - self._explore_spent
-        due = [c for c in self._counts if c != self.chosen and self._explore_cost(c) <= budget]
-        if due and len(self._recent) >= 3:
-            count = min(due, key=self._explore_cost)
-            others = self.load() if count > self.chosen else None
-            if others is not None and others + count > self._cpus and self._explore_cost(count) * 4 > budget:
-                return  # no free core for it right now: try it only when the budget covers four such tries
-            self._trying = count
-            self._mode = "explore"
-            self._apply(self._trying)
+        if budget < self._baseline or len(self._recent) < 3:
+            return  # a try costs at least a batch: most batches end here, cheaply
+        costs = {c: self._explore_cost(c) for c in self._counts if c != self.chosen}
+        count = min(costs, key=costs.get)
+        cost = costs[count]
+        if cost > budget:
+            return
+        if count > self.chosen and cost * 4 > budget:
+            # Reading the load costs about 0.1 ms: after a look that found no free core, look again only when the
+            # budget has grown by another try's cost (or covers four tries, and the try goes ahead regardless).
+            if self._steady_time < self._next_look:
+                return
+            others = self.load()
+            if others is not None and others + count > self._cpus:
+                self._next_look = self._steady_time + cost / self.explore_share
+                return
+        self._trying, self._planned = count, cost
+        self._mode = "explore"
+        self._apply(count)
 
     def _explored(self, seconds):
         count, reference = self._trying, _median(self._recent)
         self._estimates[count] = seconds
         self._losses[count] = self._losses.get(count, 0) + 1
-        self._explore_spent += max(seconds - reference, reference)
+        # The planned cost is charged, not only what the try took: a count that keeps losing then waits for the
+        # budget to grow by its doubled cost again (charging one batch let tries recur every 20 batches once the
+        # budget had grown past the cap of 32, which cost 7 % at batch 16 on digits).
+        self._explore_spent += max(seconds - reference, self._planned)
         self._mode = "steady"
         self._apply(self.chosen)
         # against the fastest recent batch, not their median: a single try beats the median by 10 % by chance
