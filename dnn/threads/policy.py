@@ -97,6 +97,7 @@ class ThreadPolicy:
         self.abort, self.explore_share, self.cliff = abort, explore_share, cliff
         self.clock, self.cpus, self.load = clock, cpus, load
         self.current = self.chosen = None
+        self._settling = False
         self.changes, self._counts, self._estimates = [], None, {}
         self._previous = None
 
@@ -154,7 +155,7 @@ class ThreadPolicy:
         if self.max_threads is not None:
             most = min(most, self.max_threads)
         counts, self._cpus = candidate_counts(max(1, most)), most
-        self._warmup, self._patience, self._redo = True, self.patience, False
+        self._patience, self._redo = self.patience, False
         if len(counts) == 1:
             self._counts = counts
             self._apply(1)
@@ -191,11 +192,13 @@ class ThreadPolicy:
                 # not the other it would make that count look faster (on 1,797 rows in batches of 1,024, every
                 # other batch). It is left out; a try in progress waits for the next full batch.
                 return
-        if self._warmup:
-            self._warmup = False
-            if seconds >= self.probe_seconds and self._mode == "measure":
-                self._measured(seconds)  # long batches: the first is as good a measurement as any
-        elif self._mode == "measure":
+        if self._settling:
+            self._settling = False
+            if not self._decisive(seconds):
+                if self._mode == "explore":
+                    self._explore_spent += max(seconds - _median(self._recent), 0.0)
+                return
+        if self._mode == "measure":
             self._measured(seconds)
         elif self._mode == "explore":
             self._explored(seconds)
@@ -214,6 +217,22 @@ class ThreadPolicy:
         if count != self.current:
             set_blas_threads(count)
             self.current = count
+            self._settling = True
+
+    def _decisive(self, seconds):
+        """Whether the first batch after a change of count is timed all the same.
+
+        It pays for the new count's threads waking up and for cold caches (a 128 x 784 x 256 product took 700 us
+        right after a change to 2 threads, 460 us later), which on short batches made more threads look no faster
+        than one (digits and mnist, quiet: 1 thread kept where 2 were 1.2-1.3 times faster). It is timed when it is
+        long, since that cost is then small, or already so slow that another batch of it would be waste.
+        """
+        if seconds >= self.probe_seconds:
+            return self._mode != "steady"
+        if self._mode == "measure":
+            best = min((_median(s) for c, s in self._samples.items() if s and c not in self._queue), default=None)
+            return best is not None and seconds > self.abort * best
+        return self._mode == "explore" and seconds > self.abort * _median(self._recent)
 
     def _say(self, text):
         if getattr(self, "verbose", 0) >= 2:
