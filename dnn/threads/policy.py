@@ -34,21 +34,22 @@ class ThreadPolicy:
 
     With ``threads`` an int, the count is pinned for the whole fit. With None:
 
-    1. *Measure*: the first batch is not timed (cold caches) unless it takes ``probe_seconds``; then every
-       candidate count (1, powers of two, all available CPUs) runs ``probe_batches`` batches, or fewer that take
-       ``probe_seconds`` together, starting with the count chosen last time. A candidate whose batch takes over
-       ``abort`` times the best median so far is dropped after that one batch, so a count that falls off a cliff
-       under load costs one batch, not several. Even one such batch can cost a hundred short ones, so while batches
-       take under ``cliff`` seconds a larger count is measured at once only if the threads ready to run elsewhere
-       (``load``, the fewest seen while measuring) leave it free cores; otherwise it waits for the exploration
-       budget (below).
+    1. *Measure*: the first batch after any change of count (the fit's first too) is not timed, since it pays
+       for waking threads and cold caches, unless it takes ``probe_seconds`` or is already ``abort`` times too
+       slow. Every candidate count (1, powers of two, all available CPUs) runs ``probe_batches`` batches, or fewer
+       that take ``probe_seconds`` together, starting with the count chosen last time. A candidate whose batch
+       takes over ``abort`` times the best median so far is dropped after that one batch, so a count that falls
+       off a cliff under load costs one batch, not several. Even one such batch can cost a hundred short ones, so
+       while batches take under ``cliff`` seconds a larger count is measured at once only if the threads ready to
+       run elsewhere (``load``, the fewest seen while measuring) leave it free cores; otherwise it waits for the
+       exploration budget (below).
     2. *Keep the fastest* by median batch time.
     3. *Watch*: when ``patience`` batches in a row take over ``drift`` times (or under 1/``drift`` of) what the
        chosen count gave when measured, the load has changed: measure again. Load that leaves while one thread is
-       in use does not slow that thread, so now and then a single batch tries another count, spending at most
-       ``explore_share`` of the time so far on such tries (a costly count, or one that keeps losing, is retried
-       ever more rarely; a larger count while ``load`` leaves it no free core, four times more rarely); a try
-       faster than the fastest recent batch by 10 % starts a new measurement. A new measurement
+       in use does not slow that thread, so now and then a batch tries another count (after an untimed one),
+       spending at most ``explore_share`` of the time so far on such tries (a costly count, or one that keeps
+       losing, is retried ever more rarely; a larger count while ``load`` leaves it no free core, four times more
+       rarely); a try faster than the fastest recent batch by 10 % starts a new measurement. A new measurement
        that keeps the same count doubles the patience, so noisy batch times do not buy one every few batches.
     4. *Remember*: a later fit with the same policy measures only the count it kept, and tries the others within
        the exploration budget, which carries over.
