@@ -335,6 +335,20 @@ def test_the_load_is_read_rarely_while_it_keeps_a_larger_count_waiting():
     assert len(looks) <= 3 + 6  # three while measuring, then about one per try's worth of budget
 
 
+def test_waking_threads_do_not_drop_a_faster_count():
+    # the first batch after a change to 2 threads takes 1.7 times one thread's (its threads wake up, measured on
+    # digits at batch 128), the next ones 0.8 times: 2 must win, not be dropped as fallen off a cliff
+    clock, previous = Clock(), [None]
+
+    def seconds(count, b):
+        woke, previous[0] = count == 2 and previous[0] != 2, count
+        return 0.001 * (1.7 if woke else 0.8 if count == 2 else 1.0)
+
+    policy = ThreadPolicy(clock=clock, cpus=lambda: 2, load=quiet)
+    train(policy, clock, seconds, 20)
+    assert policy.changes[0][1] == 2
+
+
 def test_long_batches_are_measured_once_each():
     # a batch of half a second times reliably: the warm-up counts, and one batch per count decides
     clock = Clock()
@@ -355,8 +369,9 @@ def test_policy_measures_again_when_batches_drift(recorded):
 
     used = train(policy, clock, seconds, 100)
     assert used[13:50].count(1) >= 35  # at most a try or two of another count
-    # 1 warm-up, 3 batches at 1, 1 untimed and 3 at 2 (not over 1.5 times 1), 1 at 4 (over it: dropped at once)
-    assert policy.changes[0] == (9, 1)
+    # 1 warm-up, 3 batches at 1, 1 untimed and 3 at 2 (not over 1.5 times 1), 1 untimed (2 times 1: waking
+    # threads, perhaps) and 1 at 4 (over 1.5 times: dropped at once)
+    assert policy.changes[0] == (10, 1)
     batch, count = policy.changes[1]
     # patience, 3 batches at each count, and an untimed batch after each change of count (to 2, to 4, and back
     # from a try)
@@ -375,9 +390,10 @@ def test_policy_tries_other_counts_when_load_leaves(recorded):
 
     used = train(policy, clock, seconds, 2000)
     assert policy.chosen == 2 and used[-100:].count(2) >= 95
-    # the tries of the slow count cost at most the exploration share of the time, plus the one measured batch
+    # the tries of the slow count cost at most the exploration share of the time, plus the measurement's two
+    # batches at 2 (the untimed first, 5 times one thread's: not yet a cliff; then one over 1.5 times: dropped)
     batches_at_2_before = used[:100].count(2)
-    assert batches_at_2_before * 0.016 <= 0.05 * 100 * 0.004 + 0.016
+    assert batches_at_2_before * 0.016 <= 0.05 * 100 * 0.004 + 2 * 0.016
 
 
 def test_pinned_count_is_honoured_whatever_the_timings():

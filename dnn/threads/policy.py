@@ -10,6 +10,9 @@ from .cpus import available_cpus, runnable_others
 # What a batch at a count whose threads find no free core costs, in batches at one thread: 30 (784-256-128-10,
 # batch 128) to 250 (64-256-128-10, batch 16) measured on 2 busy cores; the lower figure is the prior.
 CLIFF_BATCHES = 30
+# The untimed first batch after a change of count still ends a measurement or try when it takes over this many times
+# the best batch: waking threads made it 1.7 times a 0.75 ms batch (digits, batch 128), a cliff makes it 30 or more.
+SETTLING_ABORT = 5
 
 
 def _median(values):
@@ -35,8 +38,8 @@ class ThreadPolicy:
     With ``threads`` an int, the count is pinned for the whole fit. With None:
 
     1. *Measure*: the first batch after any change of count (the fit's first too) is not timed, since it pays
-       for waking threads and cold caches, unless it takes ``probe_seconds`` or is already ``abort`` times too
-       slow. Every candidate count (1, powers of two, all available CPUs) runs ``probe_batches`` batches, or fewer
+       for waking threads and cold caches, unless it takes ``probe_seconds`` or `SETTLING_ABORT` times the best
+       batch. Every candidate count (1, powers of two, all available CPUs) runs ``probe_batches`` batches, or fewer
        that take ``probe_seconds`` together, starting with the count chosen last time. A candidate whose batch
        takes over ``abort`` times the best median so far is dropped after that one batch, so a count that falls
        off a cliff under load costs one batch, not several. Even one such batch can cost a hundred short ones, so
@@ -226,14 +229,15 @@ class ThreadPolicy:
         It pays for the new count's threads waking up and for cold caches (a 128 x 784 x 256 product took 700 us
         right after a change to 2 threads, 460 us later), which on short batches made more threads look no faster
         than one (digits and mnist, quiet: 1 thread kept where 2 were 1.2-1.3 times faster). It is timed when it is
-        long, since that cost is then small, or already so slow that another batch of it would be waste.
+        long, since that cost is then small, or over `SETTLING_ABORT` times the best batch: a count fallen off a
+        cliff, not worth another batch.
         """
         if seconds >= self.probe_seconds:
             return self._mode != "steady"
         if self._mode == "measure":
             best = min((_median(s) for c, s in self._samples.items() if s and c not in self._queue), default=None)
-            return best is not None and seconds > self.abort * best
-        return self._mode == "explore" and seconds > self.abort * _median(self._recent)
+            return best is not None and seconds > SETTLING_ABORT * best
+        return self._mode == "explore" and seconds > SETTLING_ABORT * _median(self._recent)
 
     def _say(self, text):
         if getattr(self, "verbose", 0) >= 2:
