@@ -167,6 +167,7 @@ def report(times, ratio_pairs, unit="s/epoch"):
 
 
 def main():
+    global HIDDEN, BATCH, ROWS  # the workload: the workers read them
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=4)
@@ -177,7 +178,6 @@ def main():
     parser.add_argument("--worker", choices=sorted(WORKERS))
     parser.add_argument("--threads", type=int, help="worker only: the floor's BLAS threads")
     args = parser.parse_args()
-    global HIDDEN, BATCH, ROWS
     HIDDEN, BATCH, ROWS = tuple(int(h) for h in args.hidden.split(",")), args.batch, args.rows
     if args.worker:
         seconds = WORKERS[args.worker](args.epochs, args.threads)
