@@ -235,7 +235,7 @@ class ThreadPolicy:
         if seconds >= self.probe_seconds:
             return self._mode != "steady"
         if self._mode == "measure":
-            best = min((_median(s) for c, s in self._samples.items() if s and c not in self._queue), default=None)
+            best = self._best_measured()
             return best is not None and seconds > SETTLING_ABORT * best
         return self._mode == "explore" and seconds > SETTLING_ABORT * _median(self._recent)
 
@@ -257,7 +257,7 @@ class ThreadPolicy:
         others = self.load()
         if others is not None:
             self._others.append(others)
-        best = min((_median(s) for c, s in self._samples.items() if s and c not in self._queue), default=None)
+        best = self._best_measured()
         done = len(self._samples[count]) >= self.probe_batches or sum(self._samples[count]) >= self.probe_seconds
         if done or (best is not None and seconds > self.abort * best):
             self._queue.pop(0)
@@ -268,6 +268,10 @@ class ThreadPolicy:
             self._estimates.update({c: _median(s) for c, s in self._samples.items() if s})
             self._keep(min(self._estimates, key=self._estimates.get))
 
+    def _best_measured(self):
+        """The lowest median batch time among the counts whose measurement is over, or None before the first."""
+        return min((_median(s) for c, s in self._samples.items() if s and c not in self._queue), default=None)
+
     def _worth_trying(self, count):
         """Whether to measure ``count`` now rather than leave it to the exploration budget.
 
@@ -275,8 +279,8 @@ class ThreadPolicy:
         it is measured at once only when batches are long enough for that to matter little, or when fewer other
         threads are ready to run than the cores it leaves free.
         """
-        done = [_median(s) for c, s in self._samples.items() if s and c not in self._queue]
-        if count <= min((c for c, s in self._samples.items() if s), default=count) or min(done) >= self.cliff:
+        smallest_measured = min((c for c, s in self._samples.items() if s), default=count)
+        if count <= smallest_measured or self._best_measured() >= self.cliff:
             return True
         # The fewest seen, not the median: a process that keeps a core busy is ready to run at every look, while
         # on a quiet machine one look in three or so catches a kernel thread or this process's own worker between
