@@ -10,9 +10,10 @@ from .cpus import available_cpus, runnable_others
 # What a batch at a count whose threads find no free core costs, in batches at one thread: 30 (784-256-128-10,
 # batch 128) to 250 (64-256-128-10, batch 16) measured on 2 busy cores; the lower figure is the prior.
 CLIFF_BATCHES = 30
-# The untimed first batch after a change of count still ends a measurement or try when it takes over this many times
-# the best batch: waking threads made it 1.7 times a 0.75 ms batch (digits, batch 128), a cliff makes it 30 or more.
-SETTLING_ABORT = 5
+# A batch over this many times the best batch is taken for a count fallen off a cliff and ends its measurement or try
+# at once, even the first after a change of count (untimed otherwise): waking threads made that one 1.7 times a
+# 0.75 ms batch (digits, batch 128), a preempted batch 3 times; a cliff makes it 30 or more.
+CLIFF_RATIO = 5
 
 
 def _median(values):
@@ -38,14 +39,14 @@ class ThreadPolicy:
     With ``threads`` an int, the count is pinned for the whole fit. With None:
 
     1. *Measure*: the first batch after any change of count (the fit's first too) is not timed, since it pays
-       for waking threads and cold caches, unless it takes ``probe_seconds`` or `SETTLING_ABORT` times the best
+       for waking threads and cold caches, unless it takes ``probe_seconds`` or `CLIFF_RATIO` times the best
        batch. Every candidate count (1, powers of two, all available CPUs) runs ``probe_batches`` batches, or fewer
-       that take ``probe_seconds`` together, starting with the count chosen last time. A candidate whose batch
-       takes over ``abort`` times the best median so far is dropped after that one batch, so a count that falls
-       off a cliff under load costs one batch, not several. Even one such batch can cost a hundred short ones, so
-       while batches take under ``cliff`` seconds a larger count is measured at once only if the threads ready to
-       run elsewhere (``load``, the fewest seen while measuring) leave it free cores; otherwise it waits for the
-       exploration budget (below).
+       that take ``probe_seconds`` together, starting with the count chosen last time. A candidate is dropped
+       early when two of its batches take over ``abort`` times the best median so far, or one over `CLIFF_RATIO`
+       times, so a count that falls off a cliff under load costs one batch, not several. Even one such batch can
+       cost a hundred short ones, so while batches take under ``cliff`` seconds a larger count is measured at
+       once only if the threads ready to run elsewhere (``load``, the fewest seen while measuring) leave it free
+       cores, all but one at most (`_room`); otherwise it waits for the exploration budget (below).
     2. *Keep the fastest* by median batch time.
     3. *Watch*: when ``patience`` batches in a row take over ``drift`` times (or under 1/``drift`` of) what the
        chosen count gave when measured, the load has changed: measure again. Load that leaves while one thread is
@@ -229,15 +230,15 @@ class ThreadPolicy:
         It pays for the new count's threads waking up and for cold caches (a 128 x 784 x 256 product took 700 us
         right after a change to 2 threads, 460 us later), which on short batches made more threads look no faster
         than one (digits and mnist, quiet: 1 thread kept where 2 were 1.2-1.3 times faster). It is timed when it is
-        long, since that cost is then small, or over `SETTLING_ABORT` times the best batch: a count fallen off a
+        long, since that cost is then small, or over `CLIFF_RATIO` times the best batch: a count fallen off a
         cliff, not worth another batch.
         """
         if seconds >= self.probe_seconds:
             return self._mode != "steady"
         if self._mode == "measure":
             best = self._best_measured()
-            return best is not None and seconds > SETTLING_ABORT * best
-        return self._mode == "explore" and seconds > SETTLING_ABORT * _median(self._recent)
+            return best is not None and seconds > CLIFF_RATIO * best
+        return self._mode == "explore" and seconds > CLIFF_RATIO * _median(self._recent)
 
     def _say(self, text):
         if getattr(self, "verbose", 0) >= 2:
@@ -253,13 +254,18 @@ class ThreadPolicy:
 
     def _measured(self, seconds):
         count = self._queue[0]
-        self._samples[count].append(seconds)
+        samples = self._samples[count]
+        samples.append(seconds)
         others = self.load()
         if others is not None:
             self._others.append(others)
         best = self._best_measured()
-        done = len(self._samples[count]) >= self.probe_batches or sum(self._samples[count]) >= self.probe_seconds
-        if done or (best is not None and seconds > self.abort * best):
+        done = len(samples) >= self.probe_batches or sum(samples) >= self.probe_seconds
+        # Two slow batches, not one: a batch preempted by the scheduler took 3 times the others (2.03 against
+        # 0.66 ms, digits, batch 128) and, alone, had dropped a count 1.3 times faster for the rest of the fit.
+        slower = best is not None and (seconds > CLIFF_RATIO * best or
+                                       (len(samples) >= 2 and min(samples) > self.abort * best))
+        if done or slower:
             self._queue.pop(0)
             self._queue = [c for c in self._queue if self._worth_trying(c)]
             if self._queue:
@@ -276,8 +282,8 @@ class ThreadPolicy:
         """Whether to measure ``count`` now rather than leave it to the exploration budget.
 
         A count whose threads find no free core can cost a hundred times a batch (they spin-wait for each other), so
-        it is measured at once only when batches are long enough for that to matter little, or when fewer other
-        threads are ready to run than the cores it leaves free.
+        it is measured at once only when batches are long enough for that to matter little, or when the other
+        threads ready to run leave it room.
         """
         smallest_measured = min((c for c, s in self._samples.items() if s), default=count)
         if count <= smallest_measured or self._best_measured() >= self.cliff:
@@ -285,7 +291,18 @@ class ThreadPolicy:
         # The fewest seen, not the median: a process that keeps a core busy is ready to run at every look, while
         # on a quiet machine one look in three or so catches a kernel thread or this process's own worker between
         # two reads (measured), and the median of three looks then kept two threads from ever being measured.
-        return bool(self._others) and min(self._others) + count <= self._cpus
+        return bool(self._others) and self._room(min(self._others), count)
+
+    def _room(self, others, count):
+        """Whether ``count`` threads can run beside ``others`` ready threads of other processes without a cliff.
+
+        One thread more than the free cores is allowed. On 2 cores, 2 threads beside 1 busy process took 2 to 3 times
+        one thread's batch, a loss the measurement drops after two batches; beside 2 busy processes, 30 to 250
+        times. And the hint counts one thread too many at times: in 3 of 10 fits on the quiet machine all three
+        looks saw a third runnable thread (``/proc/loadavg`` 3 running, no third thread in state R anywhere in
+        ``/proc``), which had kept 2 threads unmeasured where they were 1.3 times faster.
+        """
+        return others + count <= self._cpus + 1
 
     def _keep(self, count):
         changed = count != self.chosen
@@ -335,7 +352,7 @@ class ThreadPolicy:
             if self._steady_time < self._next_look:
                 return
             others = self.load()
-            if others is not None and others + count > self._cpus:
+            if others is not None and not self._room(others, count):
                 self._next_look = self._steady_time + cost / self.explore_share
                 return
         self._trying, self._planned = count, cost
