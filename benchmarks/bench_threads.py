@@ -25,8 +25,8 @@ includes what it costs to find the count.
     python benchmarks/bench_threads.py --task predict [--predict-rows 200000] [--networks ...] [--busy ...]
 
 With ``--task predict`` the same systems predict class probabilities for 200,000 rows (dnn through
-``model.predictProba``, which picks its count once per call from the layer sizes and the machine's load), as often
-as fill the budget.
+``model.predictProba``, which times its chunks to choose the count and remembers it from call to call), as often as
+fill the budget.
 
 Run it from the repository with the dnn to measure importable (``PYTHONPATH=.`` from a worktree); the workers
 inherit the environment.
@@ -216,14 +216,14 @@ def repeat_until(run, repeats, cap):
 
 
 def dnn_predict(network, rows, repeats, cap, threads):
-    from dnn.threads import available_cpus, predict_threads
+    from dnn.threads import available_cpus
 
     threads = {"auto": None, "all": available_cpus()}.get(threads, threads)
     model, (X, _) = network_model(network), data(network, rows)
     model.threads = threads
     seconds, passes = repeat_until(lambda: model.predictProba(X), repeats, cap)
-    # what the automatic choice gives now (predictProba picks its count per call, from one look at the machine)
-    return seconds, passes * rows, [(0, predict_threads(threads, rows, model.units))]
+    # the count the automatic choice kept at the last call (it times the chunks, and remembers from call to call)
+    return seconds, passes * rows, [(0, threads or model.thread_policy("predict").chosen)]
 
 
 def torch_predict(network, rows, repeats, cap, threads):

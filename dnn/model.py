@@ -127,13 +127,17 @@ class DNN(Building, Querying, Textbook, Interop):
     @threads.setter
     def threads(self, threads):
         self._threads = check_threads(threads)
-        self._thread_policy = None
+        self._thread_policies = {}
 
-    def thread_policy(self) -> ThreadPolicy:
-        """The model's :class:`dnn.threads.ThreadPolicy`; it remembers what it measured from one fit to the next."""
-        if self._thread_policy is None:
-            self._thread_policy = ThreadPolicy(self._threads)
-        return self._thread_policy
+    def thread_policy(self, work: str = "fit") -> ThreadPolicy:
+        """The model's :class:`dnn.threads.ThreadPolicy` for ``work``: "fit" (timing training batches) or "predict"
+        (timing the chunks of predict, predictProba and modelEvaluate). Each remembers what it measured from one
+        call to the next."""
+        if work not in ("fit", "predict"):
+            raise ValueError(f'work must be "fit" or "predict", got {work!r}')
+        if work not in self._thread_policies:
+            self._thread_policies[work] = ThreadPolicy(self._threads)
+        return self._thread_policies[work]
 
     @property
     def l2(self) -> float:
@@ -335,7 +339,7 @@ class DNN(Building, Querying, Textbook, Interop):
         # back as separate copies that training no longer updates: keep None
         # there and point them at the restored views again.
         attributes = self.__dict__.copy()
-        attributes["_thread_policy"] = None  # what it measured belongs to this process's machine
+        attributes["_thread_policies"] = {}  # what they measured belongs to this process's machine
         params = self.state.params
         if params is not None:
             views = {id(a) for a in params.weights + params.biases}
@@ -347,6 +351,8 @@ class DNN(Building, Querying, Textbook, Interop):
         return attributes
 
     def __setstate__(self, attributes):
+        attributes.pop("_thread_policy", None)  # pickled by dnn 0.2.0, which had one policy
+        attributes.setdefault("_thread_policies", {})
         self.__dict__.update(attributes)
         params = self.state.params
         if params is not None:

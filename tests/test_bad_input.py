@@ -30,7 +30,7 @@ def state(model):
         "optimizer": model.state.optimizer.snapshot(),
         "rng": copy.deepcopy(model.state.rng.bit_generator.state),
         "attributes": copy.deepcopy({**{k: v for k, v in vars(model).items()
-                                        if k not in ("state", "w", "b", "_cache", "_thread_policy")},
+                                        if k not in ("state", "w", "b", "_cache", "_thread_policies")},
                                      **{f"state.{k}": v for k, v in training_state.items()
                                         if k not in ("params", "optimizer", "rng")},
                                      "optimizer": model.state.optimizer.config()}),

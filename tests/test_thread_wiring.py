@@ -89,3 +89,65 @@ def test_pinned_reruns_are_bit_identical_and_threads_is_checked():
         model.threads = "all"
     model.threads = 2
     assert model.thread_policy().threads == 2 and model.getConfig()["threads"] == 2
+
+
+def wide_net():
+    """Products large enough for threads to pay (a 2,048-row chunk through 64 x 64 is 8 M multiply-adds)."""
+    model = DNN(seed=0)
+    model.addInputLayer([64])
+    model.addHiddenLayer([64])
+    model.addOutputLayer([3])
+    return model
+
+
+@pytest.mark.parametrize(("times", "best"), [({1: 0.010, 2: 0.004}, 2), ({1: 0.004, 2: 0.010}, 1)])
+def test_predict_over_many_chunks_keeps_the_count_its_timing_favours(monkeypatch, times, best):
+    from dnn import inference
+    from dnn.threads import ThreadPolicy
+    from dnn.threads import policy as policy_module
+
+    settings = []
+    monkeypatch.setattr(policy_module, "set_blas_threads", settings.append)
+    monkeypatch.setattr(policy_module, "get_blas_threads", lambda: ["user"])
+    clock = SimpleClock()
+    model = wide_net()
+    policy = model._thread_policies["predict"] = ThreadPolicy(clock=clock, cpus=lambda: 2, load=lambda: 0)
+    used, original = [], inference.forward_pass
+
+    def timed(*args, **kwargs):  # each chunk "takes" what its count's time says
+        used.append(policy.current)
+        clock.now += times[policy.current]
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "forward_pass", timed)
+    X = np.random.default_rng(0).normal(size=(30 * 2048, 64)).astype(np.float32)
+    model.predictProba(X)
+    # untimed first chunk and 3 timed at each count, then the faster for the rest
+    assert policy.chosen == best and used[8:] == [best] * 22
+    assert model.thread_policy("predict") is policy and settings[-1] == ["user"]
+    # the next call measures only the count it kept, and tries the other within the exploration budget (5 % of the
+    # time), carried over from the first call: one try at most in 30 chunks (an untimed chunk and a timed one)
+    used.clear()
+    model.predict(X)
+    assert used[:4] == [best] * 4 and used.count(3 - best) <= 2 and policy.chosen == best
+
+
+def test_predict_of_one_chunk_takes_the_static_choice_and_errors_restore_blas(user_setting):
+    model = wide_net()
+    X = np.random.default_rng(0).normal(size=(5 * 2048, 64))
+    model.predict(X[:2048])
+    assert model.thread_policy("predict").chosen is None  # not timed: one chunk
+    X[3 * 2048 + 5, 7] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        model.predict(X)  # raised inside the timed chunks
+    assert get_blas_threads() == user_setting
+    with pytest.raises(ValueError, match="work"):
+        model.thread_policy("train")
+
+
+class SimpleClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now

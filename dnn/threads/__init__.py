@@ -4,8 +4,8 @@ numpy's BLAS runs every product on all the machine's cores and its threads spin-
 processes keep the cores busy a product waits for descheduled threads and training slows by 2 to over 100 times.
 This package bounds the thread count by what the process may really use (`available_cpus`: CPU affinity and a
 container's CPU quota), sets it through `threadpoolctl` only around dnn's own work (`blas_threads`: the user's setting
-comes back afterwards), and picks it during a fit from measured batch times (`ThreadPolicy`), so that it follows the
-machine's load as it changes.
+comes back afterwards), and picks it during a fit, or over a predict's chunks, from measured times (`ThreadPolicy`),
+so that it follows the machine's load as it changes.
 
 It imports nothing from the rest of dnn but `dnn.checks`.
 """
@@ -17,6 +17,7 @@ from .blas import (
     candidate_counts,
     check_threads,
     get_blas_threads,
+    large_products,
     predict_threads,
     set_blas_threads,
 )
@@ -24,5 +25,6 @@ from .cpus import available_cpus, cgroup_cpu_quota, runnable_others
 from .policy import ThreadPolicy
 
 __all__ = ["PREDICT_CHUNK", "SMALL_PRODUCT", "ThreadPolicy", "available_cpus", "blas_threads", "candidate_counts",
-           "cgroup_cpu_quota", "check_threads", "get_blas_threads", "predict_threads", "runnable_others",
+           "cgroup_cpu_quota", "check_threads", "get_blas_threads", "large_products",
+           "predict_threads", "runnable_others",
            "set_blas_threads"]

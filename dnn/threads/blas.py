@@ -17,8 +17,6 @@ PREDICT_CHUNK = 2048
 _controller = None
 
 
-
-
 def check_threads(value, name="threads"):
     """Return ``value`` if it is None (automatic) or a positive integer; raise ValueError naming it otherwise."""
     if value is None:
@@ -92,22 +90,25 @@ def predict_threads(threads, rows, widths, cpus=None, load=runnable_others):
     -------
     int
         1 when the largest product of a chunk has fewer than `SMALL_PRODUCT` multiply-adds (threads would only add
-        their start-up cost), else the available CPUs less those other threads need (at least 1). A guess from one
-        look at the machine: over many chunks a `ThreadPolicy` measured chunk by chunk chooses better (its
-        `session` and `batch`).
+        their start-up cost), else the available CPUs less those other threads need (at least 1). A guess from a
+        look at the machine, for a predict of one chunk: over several, dnn times the chunks (`ThreadPolicy.each`).
     """
     threads = check_threads(threads)
     if threads is not None:
         return threads
-    m = min(int(rows), PREDICT_CHUNK)
-    largest = max((m * a * b for a, b in zip(widths[:-1], widths[1:])), default=0)
-    if largest < SMALL_PRODUCT:
+    if not large_products(rows, widths):
         return 1
     cpus = available_cpus() if cpus is None else max(1, int(cpus))
     # other processes' runnable threads (this process's own spinning workers left out): the fewest of three looks,
     # since a single look on a quiet machine catches a passing kernel thread now and then (see ThreadPolicy)
     others = min(load() or 0 for _ in range(3))
     return max(1, min(cpus, cpus - others))
+
+
+def large_products(rows, widths):
+    """Whether the largest product of a predict chunk over ``rows`` rows has `SMALL_PRODUCT` multiply-adds or more."""
+    m = min(int(rows), PREDICT_CHUNK)
+    return max((m * a * b for a, b in zip(widths[:-1], widths[1:])), default=0) >= SMALL_PRODUCT
 
 
 def candidate_counts(most):

@@ -105,8 +105,6 @@ def available_cpus(root="/", affinity=None):
     return max(1, int(cpus))
 
 
-
-
 def runnable_others(root="/"):
     """How many threads of other processes are ready to run right now (``/proc/loadavg``), or None if unknown.
 

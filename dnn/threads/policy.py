@@ -15,6 +15,14 @@ CLIFF_BATCHES = 30
 # 0.75 ms batch (digits, batch 128), a preempted batch 3 times; a cliff makes it 30 or more.
 CLIFF_RATIO = 5
 
+# While the load hint keeps a count unmeasured, it is read again after this many seconds of steady batches, then
+# after twice as many, and so on until the exploration budget's own looks take over (each look costs about 0.1 ms).
+# Looks a few batches apart agree (measured), so the three taken while measuring can all fall in one burst of a
+# thread that runs for a few milliseconds every 30 or so, outside this container's view (see `_room`).
+ROOM_LOOK_SECONDS = 0.01
+
+_END = object()
+
 
 def _median(values):
     ordered = sorted(values)
@@ -144,6 +152,19 @@ class ThreadPolicy:
         yield
         self.batch_end(rows)
 
+    def each(self, steps, rows):
+        """Yield the items of ``steps`` (an iterable of similar steps of work, such as predict's chunks) in a
+        `session`, each step timed as a batch of ``rows(item)`` rows. Closing the generator early ends the session."""
+        with self.session():
+            steps = iter(steps)
+            while True:
+                self.batch_begin()
+                item = next(steps, _END)
+                if item is _END:
+                    return
+                self.batch_end(rows(item))
+                yield item
+
     # -- the policy ------------------------------------------------------------------------------------------------
 
     def begin(self, verbose=0):
@@ -167,6 +188,7 @@ class ThreadPolicy:
             self._say("threads: 1 BLAS thread (one CPU available)")
             return
         self._say(f"threads: choosing among {', '.join(map(str, counts))} BLAS threads by timing batches")
+        self._room_gap, self._next_room_look = ROOM_LOOK_SECONDS, 0.0
         if counts == self._counts and self.chosen in counts:
             # A later fit of the same model: measure only the count kept last time (to know what it gives now); the
             # others keep their estimates and are tried within the exploration budget, which carries over too, so a
@@ -244,12 +266,13 @@ class ThreadPolicy:
         if getattr(self, "verbose", 0) >= 2:
             print(text, flush=True)
 
-    def _measure(self, only=None):
-        """Start measuring every candidate (or ``only`` one), the one kept last time first."""
+    def _measure(self, only=None, seen=None):
+        """Start measuring every candidate (or ``only`` one), the one kept last time first; ``seen``: a look at the
+        load just taken, if any."""
         first = only or (self.chosen if self.chosen in self._counts else self._counts[0])
         self._queue = [first] if only else [first] + [c for c in self._counts if c != first]
         self._samples = {c: [] for c in self._counts}
-        self._mode, self._losses, self._others = "measure", {}, []
+        self._mode, self._losses, self._others = "measure", {}, [] if seen is None else [seen]
         self._apply(self._queue[0])
 
     def _measured(self, seconds):
@@ -296,13 +319,13 @@ class ThreadPolicy:
     def _room(self, others, count):
         """Whether ``count`` threads can run beside ``others`` ready threads of other processes without a cliff.
 
-        One thread more than the free cores is allowed. On 2 cores, 2 threads beside 1 busy process took 2 to 3 times
-        one thread's batch, a loss the measurement drops after two batches; beside 2 busy processes, 30 to 250
-        times. And the hint counts one thread too many at times: in 3 of 10 fits on the quiet machine all three
-        looks saw a third runnable thread (``/proc/loadavg`` 3 running, no third thread in state R anywhere in
-        ``/proc``), which had kept 2 threads unmeasured where they were 1.3 times faster.
+        Only free cores count: on 2 cores, single batches at 2 threads beside 1 busy process took from 1 to over
+        100 times one thread's (0.7 to 77 ms, digits, batch 128). The hint also counts threads this process cannot
+        see: on the quiet development machine ``/proc/loadavg`` showed a third runnable thread, with no third
+        thread in state R anywhere in ``/proc``, for 4 to 10 batches in every 30 to 40 (7 to 10 % of looks), so
+        the load hint is read again later (`ROOM_LOOK_SECONDS`) before a count is left to the exploration budget.
         """
-        return others + count <= self._cpus + 1
+        return others + count <= self._cpus
 
     def _keep(self, count):
         changed = count != self.chosen
@@ -311,6 +334,9 @@ class ThreadPolicy:
         self.chosen, self._mode, self._redo = count, "steady", False
         self._baseline = self._estimates[count]
         self._recent, self._slow, self._fast = deque(maxlen=9), 0, 0
+        # larger counts the load hint kept from being measured, to look again for room for
+        self._unmeasured = [c for c in self._counts if c > count and c not in self._estimates]
+        self._next_room_look = self._steady_time + self._room_gap
         self._apply(count)
         if changed or not self.changes:
             self.changes.append((self._batch, count))
@@ -338,6 +364,8 @@ class ThreadPolicy:
         return excess * 2 ** min(self._losses.get(count, 0), 5)
 
     def _maybe_explore(self):
+        if self._unmeasured and self._steady_time >= self._next_room_look and self._found_room():
+            return
         budget = self.explore_share * self._steady_time - self._explore_spent
         if budget < self._baseline or len(self._recent) < 3:
             return  # a try costs at least a batch: most batches end here, cheaply
@@ -358,6 +386,23 @@ class ThreadPolicy:
         self._trying, self._planned = count, cost
         self._mode = "explore"
         self._apply(count)
+
+    def _found_room(self):
+        """Look at the load again for the smallest count it kept unmeasured; measure every count if it has room now.
+
+        Each look that finds none doubles the wait for the next, until the wait reaches what the exploration
+        budget would take to cover a cliff: from then on, only the budget's tries (and their looks) remain.
+        """
+        count, others = self._unmeasured[0], self.load()
+        if others is not None and self._room(others, count):
+            self._say(f"threads: the load leaves room for {_threads(count)} now; measuring again")
+            self._measure(seen=others)
+            return True
+        self._room_gap *= 2
+        self._next_room_look = self._steady_time + self._room_gap
+        if self._room_gap * self.explore_share > self._explore_cost(count):
+            self._unmeasured = []
+        return False
 
     def _explored(self, seconds):
         count, reference = self._trying, _median(self._recent)
