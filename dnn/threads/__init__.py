@@ -25,6 +25,5 @@ from .cpus import available_cpus, cgroup_cpu_quota, runnable_others
 from .policy import ThreadPolicy
 
 __all__ = ["PREDICT_CHUNK", "SMALL_PRODUCT", "ThreadPolicy", "available_cpus", "blas_threads", "candidate_counts",
-           "cgroup_cpu_quota", "check_threads", "get_blas_threads", "large_products",
-           "predict_threads", "runnable_others",
-           "set_blas_threads"]
+           "cgroup_cpu_quota", "check_threads", "get_blas_threads", "large_products", "predict_threads",
+           "runnable_others", "set_blas_threads"]

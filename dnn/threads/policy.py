@@ -54,7 +54,8 @@ class ThreadPolicy:
        times, so a count that falls off a cliff under load costs one batch, not several. Even one such batch can
        cost a hundred short ones, so while batches take under ``cliff`` seconds a larger count is measured at
        once only if the threads ready to run elsewhere (``load``, the fewest seen while measuring) leave it free
-       cores, all but one at most (`_room`); otherwise it waits for the exploration budget (below).
+       cores. Otherwise the load is looked at again after 10 ms of steady batches, then 20, 40... (a measurement
+       starts as soon as it leaves room), and past a second the count waits for the exploration budget (below).
     2. *Keep the fastest* by median batch time.
     3. *Watch*: when ``patience`` batches in a row take over ``drift`` times (or under 1/``drift`` of) what the
        chosen count gave when measured, the load has changed: measure again. Load that leaves while one thread is
