@@ -370,6 +370,35 @@ def test_long_batches_are_measured_once_each():
     assert policy.changes == [(2, 2)]
 
 
+def test_a_long_first_batch_after_a_change_of_count_is_timed():
+    # 30 ms and 26 ms batches: waking threads is a small part of them, so no batch is left untimed and 50 ms of
+    # batches measure a count
+    clock = Clock()
+    policy = ThreadPolicy(clock=clock, cpus=lambda: 2, load=quiet)
+    used = train(policy, clock, lambda count, b: {1: 0.030, 2: 0.026}[count], 10)
+    assert used[:5] == [1, 1, 2, 2, 2] and policy.changes == [(4, 2)]
+
+
+def test_tries_with_their_untimed_batches_cost_at_most_the_exploration_share():
+    # 2 threads lose by 1 ms a batch, and waking 1 thread again after a try costs another 2 ms: the tries, their
+    # untimed batches and the batch back together take at most 5 % of the time
+    clock = Clock()
+    policy = ThreadPolicy(clock=clock, cpus=lambda: 2, load=quiet)
+    previous = [None]
+
+    def seconds(count, b):
+        waking = 0.002 if count == 1 and previous[0] == 2 and b > 8 else 0.0
+        previous[0] = count
+        return {1: 0.001, 2: 0.002}[count] + waking
+
+    used = train(policy, clock, seconds, 20_000)
+    assert policy.chosen == 1
+    # first try only once the budget covers twice the excess (the measurement was its first loss): 40 batches
+    assert used.index(2, 8) >= 8 + 40
+    extra = clock.now - 20_000 * 0.001
+    assert extra <= 0.05 * clock.now
+
+
 def test_policy_measures_again_when_batches_drift(recorded):
     clock = Clock()
     policy = ThreadPolicy(clock=clock, cpus=lambda: 4, load=quiet)
@@ -385,9 +414,9 @@ def test_policy_measures_again_when_batches_drift(recorded):
     # threads, perhaps) and 2 at 4 (over 1.5 times, twice: dropped without a third)
     assert policy.changes[0] == (11, 1)
     batch, count = policy.changes[1]
-    # patience, 3 batches at each count, and an untimed batch after each change of count (to 2, to 4, and back
-    # from a try)
-    assert count == 4 and batch <= 50 + policy.patience + 3 * 3 + 3 + 1
+    # patience, 3 batches at each count, an untimed batch after each change of count (to 2, to 4), and a try of
+    # another count that may fall in between (an untimed batch and a timed one, and the untimed batch back)
+    assert count == 4 and batch <= 50 + policy.patience + 3 * 3 + 2 + 3
     assert used[-20:] == [4] * 20
     assert set(recorded[:-1]) <= {1, 2, 4} and recorded[-1] == ["user"]
 

@@ -21,6 +21,10 @@ CLIFF_RATIO = 5
 # thread that runs for a few milliseconds every 30 or so, outside this container's view (see `_room`).
 ROOM_LOOK_SECONDS = 0.01
 
+# A batch this long is timed even right after a change of count: waking the threads costs about 0.25 ms (a 128 x 784
+# x 256 product took 700 us right after a change to 2 threads, 460 us later), a small part of it.
+LONG_BATCH_SECONDS = 0.02
+
 _END = object()
 
 
@@ -46,22 +50,23 @@ class ThreadPolicy:
 
     With ``threads`` an int, the count is pinned for the whole fit. With None:
 
-    1. *Measure*: the first batch after any change of count (the fit's first too) is not timed, since it pays
-       for waking threads and cold caches, unless it takes ``probe_seconds`` or `CLIFF_RATIO` times the best
+    1. *Measure*: the first batch after any change of count (the fit's first too) is not timed, since it pays for
+       waking threads and cold caches, unless it is long (`LONG_BATCH_SECONDS`) or over `CLIFF_RATIO` times the best
        batch. Every candidate count (1, powers of two, all available CPUs) runs ``probe_batches`` batches, or fewer
-       that take ``probe_seconds`` together, starting with the count chosen last time. A candidate is dropped
-       early when two of its batches take over ``abort`` times the best median so far, or one over `CLIFF_RATIO`
-       times, so a count that falls off a cliff under load costs one batch, not several. Even one such batch can
-       cost a hundred short ones, so while batches take under ``cliff`` seconds a larger count is measured at
-       once only if the threads ready to run elsewhere (``load``, the fewest seen while measuring) leave it free
-       cores. Otherwise the load is looked at again after 10 ms of steady batches, then 20, 40... (a measurement
-       starts as soon as it leaves room), and past a second the count waits for the exploration budget (below).
+       that take ``probe_seconds`` together, starting with the count chosen last time. A candidate is dropped early
+       when two of its batches take over ``abort`` times the best median so far, or one over `CLIFF_RATIO` times, so
+       a count that falls off a cliff under load costs one batch, not several. Even one such batch can cost a hundred
+       short ones, so while batches take under ``cliff`` seconds a larger count is measured at once only if the
+       threads ready to run elsewhere (``load``, the fewest seen while measuring) leave it free cores. Otherwise the
+       load is looked at again after 10 ms of steady batches, then 20, 40... (a measurement starts as soon as it
+       leaves room), and past a second the count waits for the exploration budget (below).
     2. *Keep the fastest* by median batch time.
     3. *Watch*: when ``patience`` batches in a row take over ``drift`` times (or under 1/``drift`` of) what the
        chosen count gave when measured, the load has changed: measure again. Load that leaves while one thread is
        in use does not slow that thread, so now and then a batch tries another count (after an untimed one),
-       spending at most ``explore_share`` of the time so far on such tries (a costly count, or one that keeps
-       losing, is retried ever more rarely; a larger count while ``load`` leaves it no free core, four times more
+       spending at most ``explore_share`` of the time so far on such tries, the untimed batches and the one back
+       included (a costly count, or one that keeps losing, the measurement counting as its first loss, is retried
+       ever more rarely; a larger count while ``load`` leaves it no free core, four times more
        rarely); a try faster than the fastest recent batch by 10 % starts a new measurement. A new measurement
        that keeps the same count doubles the patience, so noisy batch times do not buy one every few batches.
     4. *Remember*: a later fit with the same policy measures only the count it kept, and tries the others within
@@ -101,7 +106,7 @@ class ThreadPolicy:
         (batch number within this fit, count) each time the count in use for steady work changed.
     """
 
-    def __init__(self, threads=None, max_threads=None, *, probe_batches=3, probe_seconds=0.1, drift=1.5, patience=5,
+    def __init__(self, threads=None, max_threads=None, *, probe_batches=3, probe_seconds=0.05, drift=1.5, patience=5,
                  abort=1.5, explore_share=0.05, cliff=0.05, clock=time.perf_counter, cpus=available_cpus,
                  load=runnable_others):
         self.threads = check_threads(threads)
@@ -197,7 +202,7 @@ class ThreadPolicy:
             self._measure(only=self.chosen)
             return
         self._counts, self._estimates = counts, {}
-        self._explore_spent = self._steady_time = self._next_look = 0.0
+        self._explore_spent = self._steady_time = 0.0
         self._measure()
 
     def batch_begin(self):
@@ -223,8 +228,10 @@ class ThreadPolicy:
         if self._settling:
             self._settling = False
             if not self._decisive(seconds):
-                if self._mode == "explore":
+                # a try's cost includes its untimed first batch and the one back at the chosen count
+                if self._mode == "explore" or self._returning:
                     self._explore_spent += max(seconds - _median(self._recent), 0.0)
+                self._returning = False
                 return
         if self._mode == "measure":
             self._measured(seconds)
@@ -250,13 +257,13 @@ class ThreadPolicy:
     def _decisive(self, seconds):
         """Whether the first batch after a change of count is timed all the same.
 
-        It pays for the new count's threads waking up and for cold caches (a 128 x 784 x 256 product took 700 us
-        right after a change to 2 threads, 460 us later), which on short batches made more threads look no faster
-        than one (digits and mnist, quiet: 1 thread kept where 2 were 1.2-1.3 times faster). It is timed when it is
-        long, since that cost is then small, or over `CLIFF_RATIO` times the best batch: a count fallen off a
-        cliff, not worth another batch.
+        It pays for the new count's threads waking up and for cold caches, which on short batches made more
+        threads look no faster than one (digits and mnist, quiet: 1 thread kept where 2 were 1.2-1.3 times faster).
+        It is timed when it is long (`LONG_BATCH_SECONDS`), since that cost is then small and an untimed batch of
+        the slower count cost 4 % of a 2-second run (784-2048-2048-10, batch 128), or over `CLIFF_RATIO` times the
+        best batch: a count fallen off a cliff, not worth another batch.
         """
-        if seconds >= self.probe_seconds:
+        if seconds >= LONG_BATCH_SECONDS:
             return self._mode != "steady"
         if self._mode == "measure":
             best = self._best_measured()
@@ -274,6 +281,7 @@ class ThreadPolicy:
         self._queue = [first] if only else [first] + [c for c in self._counts if c != first]
         self._samples = {c: [] for c in self._counts}
         self._mode, self._losses, self._others = "measure", {}, [] if seen is None else [seen]
+        self._returning = False
         self._apply(self._queue[0])
 
     def _measured(self, seconds):
@@ -335,6 +343,11 @@ class ThreadPolicy:
         self.chosen, self._mode, self._redo = count, "steady", False
         self._baseline = self._estimates[count]
         self._recent, self._slow, self._fast = deque(maxlen=9), 0, 0
+        # The measurement is a comparison the other counts lost: their first tries cost twice their excess, so
+        # that tries of a count measured slower do not take the whole exploration share from the start (at 2
+        # threads on mnist, batch 16, tries of 1 had cost 5 % of a 2-second run).
+        self._losses = {c: 1 for c in self._estimates if c != count}
+        self._try_at, self._returning = self._baseline, False
         # larger counts the load hint kept from being measured, to look again for room for
         self._unmeasured = [c for c in self._counts if c > count and c not in self._estimates]
         self._next_room_look = self._steady_time + self._room_gap
@@ -368,21 +381,20 @@ class ThreadPolicy:
         if self._unmeasured and self._steady_time >= self._next_room_look and self._found_room():
             return
         budget = self.explore_share * self._steady_time - self._explore_spent
-        if budget < self._baseline or len(self._recent) < 3:
-            return  # a try costs at least a batch: most batches end here, cheaply
+        if budget < self._try_at or len(self._recent) < 3:
+            return  # most batches end here, cheaply (the costs below took 5 us a batch at batch size 1)
         costs = {c: self._explore_cost(c) for c in self._counts if c != self.chosen}
         count = min(costs, key=costs.get)
         cost = costs[count]
         if cost > budget:
+            self._try_at = cost  # the costs change only with a try or a measurement
             return
         if count > self.chosen and cost * 4 > budget:
             # Reading the load costs about 0.1 ms: after a look that found no free core, look again only when the
             # budget has grown by another try's cost (or covers four tries, and the try goes ahead regardless).
-            if self._steady_time < self._next_look:
-                return
             others = self.load()
             if others is not None and not self._room(others, count):
-                self._next_look = self._steady_time + cost / self.explore_share
+                self._try_at = budget + cost
                 return
         self._trying, self._planned = count, cost
         self._mode = "explore"
@@ -413,7 +425,7 @@ class ThreadPolicy:
         # budget to grow by its doubled cost again (charging one batch let tries recur every 20 batches once the
         # budget had grown past the cap of 32, which cost 7 % at batch 16 on digits).
         self._explore_spent += max(seconds - reference, self._planned)
-        self._mode = "steady"
+        self._mode, self._try_at, self._returning = "steady", self._baseline, True
         self._apply(self.chosen)
         # against the fastest recent batch, not their median: a single try beats the median by 10 % by chance
         # often enough (short batches jitter) to start a measurement every few hundred batches
