@@ -399,6 +399,32 @@ def test_tries_with_their_untimed_batches_cost_at_most_the_exploration_share():
     assert extra <= 0.05 * clock.now
 
 
+def test_load_that_stalls_some_batches_is_seen_on_average():
+    # 2 threads win until batch 100; then every third batch at 2 threads stalls 50 times over (beside a busy
+    # process) and the others stay fast: never 5 slow batches in a row, but 17 times slower on average
+    clock = Clock()
+    policy = ThreadPolicy(clock=clock, cpus=lambda: 2, load=quiet)
+
+    def seconds(count, b):
+        if count == 1:
+            return 0.002
+        return 0.05 if b >= 100 and b % 3 == 0 else 0.001
+
+    used = train(policy, clock, seconds, 400)
+    assert used[90:100] == [2] * 10
+    assert policy.chosen == 1 and used[-100:].count(1) >= 95
+
+
+def test_tries_of_a_smaller_count_are_four_times_rarer():
+    # the drift watch sees load that would make a smaller count faster: its tries are a fallback
+    clock = Clock()
+    policy = ThreadPolicy(clock=clock, cpus=lambda: 2, load=quiet)
+    used = train(policy, clock, lambda count, b: {1: 0.002, 2: 0.001}[count], 2000)
+    # the first try waits until 5 % of the time covers four times twice the excess (the measurement was one
+    # loss): 4 * 2 * 0.001 s / 0.05 / 0.001 s = 160 batches
+    assert policy.chosen == 2 and used.index(1, 8) >= 8 + 160
+
+
 def test_policy_measures_again_when_batches_drift(recorded):
     clock = Clock()
     policy = ThreadPolicy(clock=clock, cpus=lambda: 4, load=quiet)
