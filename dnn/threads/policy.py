@@ -391,7 +391,7 @@ class ThreadPolicy:
             return
         budget = self.explore_share * self._steady_time - self._explore_spent
         if budget < self._try_at or len(self._recent) < 3:
-            return  # most batches end here, cheaply (the costs below took 5 us a batch at batch size 1)
+            return  # most batches end here, cheaply (the costs below were computed at nearly every batch before)
         costs = {c: self._explore_cost(c) for c in self._counts if c != self.chosen}
         count = min(costs, key=costs.get)
         cost = costs[count]
