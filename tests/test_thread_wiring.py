@@ -109,14 +109,14 @@ def test_predict_over_many_chunks_keeps_the_count_its_timing_favours(monkeypatch
     settings = []
     monkeypatch.setattr(policy_module, "set_blas_threads", settings.append)
     monkeypatch.setattr(policy_module, "get_blas_threads", lambda: ["user"])
-    clock = SimpleClock()
+    now = [0.0]  # the fake clock's seconds
     model = wide_net()
-    policy = model._thread_policies["predict"] = ThreadPolicy(clock=clock, cpus=lambda: 2, load=lambda: 0)
+    policy = model._thread_policies["predict"] = ThreadPolicy(clock=lambda: now[0], cpus=lambda: 2, load=lambda: 0)
     used, original = [], inference.forward_pass
 
     def timed(*args, **kwargs):  # each chunk "takes" what its count's time says
         used.append(policy.current)
-        clock.now += times[policy.current]
+        now[0] += times[policy.current]
         return original(*args, **kwargs)
 
     monkeypatch.setattr(inference, "forward_pass", timed)
@@ -143,11 +143,3 @@ def test_predict_of_one_chunk_takes_the_static_choice_and_errors_restore_blas(us
     assert get_blas_threads() == user_setting
     with pytest.raises(ValueError, match="work"):
         model.thread_policy("train")
-
-
-class SimpleClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
