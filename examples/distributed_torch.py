@@ -53,6 +53,9 @@ def worker(rank, sequential, X, y, epochs, port, out_path):
             optimizer.step()
     if rank == 0:  # every replica holds the same weights; one writes them
         torch.save(sequential.state_dict(), out_path)
+    # Both ranks leave together: one tearing gloo down while the other was still in it aborted the process once in
+    # CI ("terminate called without an active exception").
+    dist.barrier()
     dist.destroy_process_group()
 
 
