@@ -6,20 +6,13 @@ from contextlib import contextmanager
 
 from .blas import candidate_counts, check_threads, get_blas_threads, set_blas_threads
 from .cpus import available_cpus, runnable_others
+from .exploring import ROOM_LOOK_SECONDS, Exploring
+from .timings import median, milliseconds, thread_count
 
-# What a batch at a count whose threads find no free core costs, in batches at one thread: 30 (784-256-128-10,
-# batch 128) to 250 (64-256-128-10, batch 16) measured on 2 busy cores; the lower figure is the prior.
-CLIFF_BATCHES = 30
 # A batch over this many times the best batch is taken for a count fallen off a cliff and ends its measurement or try
 # at once, even the first after a change of count (untimed otherwise): waking threads made that one 1.7 times a
 # 0.75 ms batch (digits, batch 128), a preempted batch 3 times; a cliff makes it 30 or more.
 CLIFF_RATIO = 5
-
-# While the load hint keeps a count unmeasured, it is read again after this many seconds of steady batches, then
-# after twice as many, and so on until the exploration budget's own looks take over (each look costs about 0.1 ms).
-# Looks a few batches apart agree (measured), so the three taken while measuring can all fall in one burst of a
-# thread that runs for a few milliseconds every 30 or so, outside this container's view (see `_room`).
-ROOM_LOOK_SECONDS = 0.01
 
 # A batch this long is timed even right after a change of count: waking the threads costs about 0.25 ms (a 128 x 784
 # x 256 product took 700 us right after a change to 2 threads, 460 us later), a small part of it.
@@ -28,21 +21,7 @@ LONG_BATCH_SECONDS = 0.02
 _END = object()
 
 
-def _median(values):
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
-def _ms(seconds):
-    return f"{seconds * 1e3:.3g} ms"
-
-
-def _threads(n):
-    return f"{n} BLAS thread{'s' if n != 1 else ''}"
-
-
-class ThreadPolicy:
+class ThreadPolicy(Exploring):
     """Choose the BLAS thread count of a fit from measured batch times, and follow the machine's load.
 
     A fit callback (hooks ``on_train_begin``, ``on_batch_begin``, ``on_batch_end``, ``on_train_end``); outside a fit,
@@ -182,7 +161,7 @@ class ThreadPolicy:
         if self.threads is not None:
             self._counts = [self.threads]
             self._apply(self.threads)
-            self._say(f"threads: {_threads(self.threads)} (pinned)")
+            self._say(f"threads: {thread_count(self.threads)} (pinned)")
             return
         most = self.cpus()
         if self.max_threads is not None:
@@ -195,7 +174,7 @@ class ThreadPolicy:
             self._say("threads: 1 BLAS thread (one CPU available)")
             return
         self._say(f"threads: choosing among {', '.join(map(str, counts))} BLAS threads by timing batches")
-        self._room_gap, self._next_room_look = ROOM_LOOK_SECONDS, 0.0
+        self._room_gap = ROOM_LOOK_SECONDS
         if counts == self._counts and self.chosen in counts:
             # A later fit of the same model: measure only the count kept last time (to know what it gives now); the
             # others keep their estimates and are tried within the exploration budget, which carries over too, so a
@@ -231,7 +210,7 @@ class ThreadPolicy:
             if not self._decisive(seconds):
                 # a try's cost includes its untimed first batch and the one back at the chosen count
                 if self._mode == "explore" or self._returning:
-                    self._explore_spent += max(seconds - _median(self._recent), 0.0)
+                    self._explore_spent += max(seconds - median(self._recent), 0.0)
                 self._returning = False
                 return
         if self._mode == "measure":
@@ -269,7 +248,7 @@ class ThreadPolicy:
         if self._mode == "measure":
             best = self._best_measured()
             return best is not None and seconds > CLIFF_RATIO * best
-        return self._mode == "explore" and seconds > CLIFF_RATIO * _median(self._recent)
+        return self._mode == "explore" and seconds > CLIFF_RATIO * median(self._recent)
 
     def _say(self, text):
         if getattr(self, "verbose", 0) >= 2:
@@ -304,12 +283,12 @@ class ThreadPolicy:
             if self._queue:
                 self._apply(self._queue[0])
                 return
-            self._estimates.update({c: _median(s) for c, s in self._samples.items() if s})
+            self._estimates.update({c: median(s) for c, s in self._samples.items() if s})
             self._keep(min(self._estimates, key=self._estimates.get))
 
     def _best_measured(self):
         """The lowest median batch time among the counts whose measurement is over, or None before the first."""
-        return min((_median(s) for c, s in self._samples.items() if s and c not in self._queue), default=None)
+        return min((median(s) for c, s in self._samples.items() if s and c not in self._queue), default=None)
 
     def _worth_trying(self, count):
         """Whether to measure ``count`` now rather than leave it to the exploration budget.
@@ -355,8 +334,8 @@ class ThreadPolicy:
         self._apply(count)
         if changed or not self.changes:
             self.changes.append((self._batch, count))
-            table = ", ".join(f"{c}: {_ms(t)}" for c, t in sorted(self._estimates.items()))
-            self._say(f"threads: using {_threads(count)} from batch {self._batch} (median batch {table})")
+            table = ", ".join(f"{c}: {milliseconds(t)}" for c, t in sorted(self._estimates.items()))
+            self._say(f"threads: using {thread_count(count)} from batch {self._batch} (median batch {table})")
 
     def _steady(self, seconds):
         self._steady_time += seconds
@@ -366,80 +345,11 @@ class ThreadPolicy:
         self._fast = self._fast + 1 if seconds * self.drift < self._baseline else 0
         # Load that leaves some batches alone and stalls others (2 threads beside 1 busy process: 0.7 ms, then
         # 77 ms) never slows ``patience`` batches in a row: the mean of the recent ones catches it.
-        slow_on_average = (self._since >= max(self._patience, len(self._recent)) and
+        slow_on_average = (self._since >= self._patience and
                            sum(self._recent) > self.drift * self._baseline * len(self._recent))
         if self._slow >= self._patience or self._fast >= self._patience or slow_on_average:
-            ratio = _median(self._recent) / self._baseline
-            self._say(f"threads: batches take {ratio:.2g}x what {_threads(self.chosen)} gave when measured; "
+            ratio = median(self._recent) / self._baseline
+            self._say(f"threads: batches take {ratio:.2g}x what {thread_count(self.chosen)} gave when measured; "
                       "measuring again")
             self._redo = True
-            self._measure()
-
-    def _explore_cost(self, count):
-        """What one try of ``count`` is expected to cost: its excess over the chosen count, at least one batch,
-        doubled for every try in a row that lost (up to 32 times), so tries of a count that keeps losing thin out."""
-        # a count never measured may fall off a cliff: `cliff` seconds, or 30 batches (measured: 30 to 250)
-        unknown = max(self.cliff, CLIFF_BATCHES * self._baseline)
-        excess = max(self._estimates.get(count, unknown) - self._baseline, self._baseline)
-        # Load that makes a smaller count the faster slows the chosen count's batches, which the drift watch sees:
-        # tries of a smaller count are only a fallback, four times rarer (they had cost up to 5 % of a short run).
-        rarer = 4 if count < self.chosen else 1
-        return rarer * excess * 2 ** min(self._losses.get(count, 0), 5)
-
-    def _maybe_explore(self):
-        if self._unmeasured and self._steady_time >= self._next_room_look and self._found_room():
-            return
-        budget = self.explore_share * self._steady_time - self._explore_spent
-        if budget < self._try_at or len(self._recent) < 3:
-            return  # most batches end here, cheaply (the costs below were computed at nearly every batch before)
-        costs = {c: self._explore_cost(c) for c in self._counts if c != self.chosen}
-        count = min(costs, key=costs.get)
-        cost = costs[count]
-        if cost > budget:
-            self._try_at = cost  # the costs change only with a try or a measurement
-            return
-        if count > self.chosen and cost * 4 > budget:
-            # Reading the load costs about 0.1 ms: after a look that found no free core, look again only when the
-            # budget has grown by another try's cost (or covers four tries, and the try goes ahead regardless).
-            others = self.load()
-            if others is not None and not self._room(others, count):
-                self._try_at = budget + cost
-                return
-        self._trying, self._planned = count, cost
-        self._mode = "explore"
-        self._apply(count)
-
-    def _found_room(self):
-        """Look at the load again for the smallest count it kept unmeasured; measure every count if it has room now.
-
-        Each look that finds none doubles the wait for the next, until the wait reaches what the exploration
-        budget would take to cover a cliff: from then on, only the budget's tries (and their looks) remain.
-        """
-        count, others = self._unmeasured[0], self.load()
-        if others is not None and self._room(others, count):
-            self._say(f"threads: the load leaves room for {_threads(count)} now; measuring again")
-            self._measure(seen=others)
-            return True
-        self._room_gap *= 2
-        self._next_room_look = self._steady_time + self._room_gap
-        if self._room_gap * self.explore_share > self._explore_cost(count):
-            self._unmeasured = []
-        return False
-
-    def _explored(self, seconds):
-        count, reference = self._trying, _median(self._recent)
-        self._estimates[count] = seconds
-        self._losses[count] = self._losses.get(count, 0) + 1
-        # The planned cost is charged, not only what the try took: a count that keeps losing then waits for the
-        # budget to grow by its doubled cost again (charging one batch let tries recur every 20 batches once the
-        # budget had grown past the cap of 32, which cost 7 % at batch 16 on digits).
-        self._explore_spent += max(seconds - reference, self._planned)
-        self._mode, self._try_at, self._returning = "steady", self._baseline, True
-        self._apply(self.chosen)
-        # against the fastest recent batch, not their median: a single try beats the median by 10 % by chance
-        # often enough (short batches jitter) to start a measurement every few hundred batches
-        fastest = min(self._recent)
-        if seconds * 1.1 < fastest:
-            self._say(f"threads: a batch at {_threads(count)} took {_ms(seconds)} against {_ms(fastest)} at best; "
-                      "measuring again")
             self._measure()
