@@ -22,8 +22,8 @@ class Interop:
 
     def toTorch(self) -> torch.nn.Sequential:
         """The network as a ``torch.nn.Sequential`` (needs PyTorch); see :mod:`dnn.torch_export`."""
-        self.require_network("toTorch")
-        self.checked_parameters()
+        self._require_network("toTorch")
+        self._checked_parameters()
         from dnn.torch_export import to_torch
 
         return to_torch(self)
@@ -37,8 +37,8 @@ class Interop:
 
     def exportONNX(self, path: str | os.PathLike[str]) -> None:
         """Write the network to ``path`` as an ONNX model (needs onnx); see :mod:`dnn.onnx_export`."""
-        self.require_network("exportONNX")
-        self.checked_parameters()
+        self._require_network("exportONNX")
+        self._checked_parameters()
         from dnn.onnx_export import export_onnx
 
         export_onnx(self, path)

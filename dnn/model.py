@@ -245,9 +245,9 @@ class DNN(Building, Querying, Textbook, Interop):
             When the loss becomes infinite or NaN; the model keeps its last
             weights with a finite loss.
         """
-        self.require_network("fit")
+        self._require_network("fit")
         schedule = schedules.make_schedule(self.lr, self.decay)
-        self.checked_parameters()
+        self._checked_parameters()
         options = fit_setup.FitOptions(epochs, batchSize, verbose, parameterList, recordEvery, validationData,
                                        validationSplit, earlyStopping, minDelta, classWeight, sampleWeight,
                                        standardize, callbacks, shuffle, restoreBest, task, classes)
@@ -265,7 +265,7 @@ class DNN(Building, Querying, Textbook, Interop):
         exactly: layers, weights, optimizer state, random generator state,
         classes and history. Parent directories are created.
         """
-        self.require_network("saveModel")
+        self._require_network("saveModel")
         persistence.save(self, path)
 
     @classmethod
@@ -281,13 +281,13 @@ class DNN(Building, Querying, Textbook, Interop):
 
     # ------------------------------------------------------------------ for the modules dnn delegates to
 
-    def require_network(self, method: str) -> None:
+    def _require_network(self, method: str) -> None:
         """Raise ValueError unless the input and output layers are added."""
         if not self.units or self.loss is None:
             raise ValueError(f"{method} needs a complete network: add the input layer, any hidden layers and "
                              f"the output layer first (addInputLayer, addHiddenLayer, addOutputLayer)")
 
-    def checked_parameters(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def _checked_parameters(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """The weights and biases as lists (layers 2..L), after checking arrays assigned by hand.
 
         They are views into one flat array (see :mod:`dnn.parameters`), kept
@@ -320,7 +320,7 @@ class DNN(Building, Querying, Textbook, Interop):
         for layer, w, b in zip(range(2, len(self.units) + 1), params.weights, params.biases):
             self.w[layer], self.b[layer] = w, b
 
-    def encode_targets(self, y: ArrayLike, dtype: DTypeLike | None = None) -> tuple:
+    def _encode_targets(self, y: ArrayLike, dtype: DTypeLike | None = None) -> tuple:
         """Target matrix, task and classes for ``y`` (see :func:`dnn.targets.encode_targets`).
 
         A model not fitted yet reads its classes off y without keeping them;

@@ -38,7 +38,7 @@ V1_HYPERPARAMETERS = ("lr", "decay", "optimizer", "momentum", "nesterov", "l2", 
 
 def to_payload(model):
     """Everything needed to rebuild ``model`` and continue training it exactly."""
-    weights, biases = model.checked_parameters()
+    weights, biases = model._checked_parameters()
     layers = range(2, len(model.units) + 1)
     state = model.state
     split = state.params.split
@@ -193,7 +193,7 @@ def _restore_parameters(model, payload):
         for layer in layers:
             shape = (model.units[layer - 2], model.units[layer - 1]) if name == "w" else (model.units[layer - 1],)
             store[layer] = _array(arrays[layer], f"{name}[{layer}]", shape, model.dtype)
-    model.checked_parameters()
+    model._checked_parameters()
     params = model.state.params
     shapes = [a.shape for a in params.split(params.flat)]
     optimizer = model.state.optimizer

@@ -2,7 +2,7 @@
 
 A mixin of :class:`dnn.DNN`, kept in its own file so each file stays small; it
 uses the model's public state (``units``, ``activations``, ``task``...) and
-``checked_parameters``.
+``_checked_parameters``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class Querying:
             for a multi-label model, (n,) values for one regression output or
             (n, k) for several.
         """
-        self.require_network("predict")
+        self._require_network("predict")
         task, classes = self._task_and_classes()
         # Labels only need the output layer's pre-activations (see Task.predictions).
         rows, chunks = self._output_chunks(X, activate_output=False)
@@ -58,7 +58,7 @@ class Querying:
         normalized to sum to 1; for a multi-label model each column is the
         probability of its label.
         """
-        self.require_network("predictProba")
+        self._require_network("predictProba")
         task, _ = self._task_and_classes()
         if not task.is_classifier:
             raise ValueError("predictProba is for classifiers; this model has an identity (regression) output")
@@ -71,7 +71,7 @@ class Querying:
         log-sigmoid), so probabilities too small for floating point keep a
         finite, exact logarithm instead of -inf.
         """
-        self.require_network("predictLogProba")
+        self._require_network("predictLogProba")
         task, _ = self._task_and_classes()
         if not task.is_classifier:
             raise ValueError("predictLogProba is for classifiers; this model has an identity (regression) output")
@@ -104,14 +104,14 @@ class Querying:
             classes, in the order of ``model.classes``); for regression
             ``mse``, ``mae`` and ``r2``. With ``verbose`` tables are printed.
         """
-        self.require_network("modelEvaluate")
+        self._require_network("modelEvaluate")
         if self.task is None:  # not fitted: the classes are read off y as a whole
-            target_matrix, task, classes = self.encode_targets(y)
+            target_matrix, task, classes = self._encode_targets(y)
             labels, encode = target_matrix, None
         else:  # y is encoded chunk by chunk beside the outputs: memory stays bounded for any number of rows
             task, classes = self.task, self.classes
             labels = targets.as_array(y)
-            encode = self.encode_targets
+            encode = self._encode_targets
         rows, chunks = self._output_chunks(X)
         if len(labels) != rows:
             raise ValueError(f"X has {rows} samples but y has {len(labels)}")
@@ -127,7 +127,7 @@ class Querying:
             task.add_to(scorer, p, t)
             if w is not None and task.is_classifier:
                 weighted_hits += float(w @ task.correct_rows(p, t))
-        result = {"loss": loss_sum / rows + l2_penalty(self.checked_parameters()[0], self.l2)}
+        result = {"loss": loss_sum / rows + l2_penalty(self._checked_parameters()[0], self.l2)}
         result.update(scorer.result(classes))
         if weights is not None and task.is_classifier:
             result["accuracy"] = weighted_hits / float(weights.sum())
@@ -137,7 +137,7 @@ class Querying:
 
     def _outputs_and_targets(self, X, y):
         """Network outputs for X and the target matrix for y, with the task and classes."""
-        target_matrix, task, classes = self.encode_targets(y)
+        target_matrix, task, classes = self._encode_targets(y)
         outputs = self._outputs(X)
         if len(target_matrix) != len(outputs):
             raise ValueError(f"X has {len(outputs)} samples but y has {len(target_matrix)}")
@@ -153,7 +153,7 @@ class Querying:
 
         Without ``activate_output`` the outputs are the output layer's pre-activations.
         """
-        weights, biases = self.checked_parameters()
+        weights, biases = self._checked_parameters()
         X, _ = preprocessing.feature_matrix(X, self.units[0], self.feature_names)
         activations = self.activations[1:] if activate_output else [*self.activations[1:-1], "identity"]
         chunks = forward_chunks(X, weights, biases, activations, self.units, self.dtype, self.feature_mean,
@@ -243,7 +243,7 @@ class Querying:
         """
         if not is_int(layer) or layer not in self.w:
             raise ValueError(f"layer must be one of the layers with weights, 2..{len(self.units)}, got {layer!r}")
-        weights, _ = self.checked_parameters()
+        weights, _ = self._checked_parameters()
         return plotting.weights(weights[layer - 2], layer, path)
 
     def drawConfusionMatrix(self, X: ArrayLike, y: ArrayLike, path: str | os.PathLike[str] | None = None) -> Figure:
@@ -251,7 +251,7 @@ class Querying:
 
         Returns the matplotlib Figure; with ``path``, also saves it as a PNG.
         """
-        self.require_network("drawConfusionMatrix")
+        self._require_network("drawConfusionMatrix")
         outputs, target_matrix, task, classes = self._outputs_and_targets(X, y)
         if not task.single_label:
             raise ValueError(f"a confusion matrix needs a single-label classifier; this model's task is {task}")

@@ -20,8 +20,8 @@ class Textbook:
 
     def forwardPropagation(self, X: ArrayLike) -> np.ndarray:
         """Output matrix (n, units of layer L) for ``X``; keeps every layer's output for backPropagation."""
-        self.require_network("forwardPropagation")
-        weights, biases = self.checked_parameters()
+        self._require_network("forwardPropagation")
+        weights, biases = self._checked_parameters()
         self._cache = forward_pass(self._model_inputs(X, self.dtype), weights, biases, self.activations[1:])
         return self._cache[-1]
 
@@ -47,8 +47,8 @@ class Textbook:
         """
         if self._cache is None:
             raise ValueError("call forwardPropagation(X) before backPropagation(y)")
-        weights, _ = self.checked_parameters()
-        target_matrix, _, _ = self.encode_targets(y)
+        weights, _ = self._checked_parameters()
+        target_matrix, _, _ = self._encode_targets(y)
         if len(target_matrix) != len(self._cache[-1]):
             raise ValueError(f"y has {len(target_matrix)} rows but the last forwardPropagation had "
                              f"{len(self._cache[-1])}")
@@ -78,12 +78,12 @@ class Textbook:
             relative error max |a - n| / max(|a|, |n|, 1e-5) between analytic
             gradients a and fourth-order central differences n.
         """
-        self.require_network("gradientCheck")
-        weights, biases = self.checked_parameters()
+        self._require_network("gradientCheck")
+        weights, biases = self._checked_parameters()
         weights = [w.astype(np.float64) for w in weights]
         biases = [b.astype(np.float64) for b in biases]
         X = self._model_inputs(X, np.float64)
-        target_matrix, _, _ = self.encode_targets(y, dtype=np.float64)
+        target_matrix, _, _ = self._encode_targets(y, dtype=np.float64)
         if len(target_matrix) != len(X):
             raise ValueError(f"X has {len(X)} samples but y has {len(target_matrix)}")
         if any(self.dropout):

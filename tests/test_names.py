@@ -77,3 +77,23 @@ def test_a_typo_leaves_the_model_unchanged():
     with pytest.raises(ValueError, match="softmax is only available in the output layer"):
         model.addHiddenLayer([3], activation="Softmax")
     assert model.units == [4] and model.activations == [None] and dict(model.w) == {}
+
+
+def test_tab_completion_shows_the_public_api_only():
+    # what dir() lists is what a REPL's tab completion offers: the tutorial's methods and the documented attributes,
+    # none of the helpers the model's parts call on each other
+    model = DNN(seed=0)
+    model.addInputLayer([2])
+    model.addOutputLayer([2])
+    public = {name for name in dir(model) if not name.startswith("_")}
+    assert {"encode_targets", "require_network", "checked_parameters"}.isdisjoint(public)
+    assert public == {
+        "activations", "addHiddenLayer", "addInputLayer", "addOutputLayer", "b", "backPropagation", "beta1", "beta2",
+        "classes", "dataFormatConversion", "decay", "drawConfusionMatrix", "drawConvergenceCurve", "drawDigits",
+        "drawHistory", "drawWeights", "dropout", "dtype", "epochs", "epsilon", "exportONNX", "feature_mean",
+        "feature_names", "feature_scale", "fit", "forwardPropagation", "fromConfig", "fromTorch", "getConfig",
+        "gradientCheck", "history", "importModel", "initializers", "l2", "layerOutputs", "loss", "lr",
+        "modelEvaluate", "momentum", "nesterov", "optimizer", "parameterRecord", "predict", "predictLogProba",
+        "predictProba", "restoredEpoch", "saveModel", "seed", "standardize", "state", "stoppedEarly", "summary",
+        "task", "thread_policy", "threads", "toTorch", "units", "w",
+    }
