@@ -152,6 +152,22 @@ def commit(model, plan):
     model.feature_mean, model.feature_scale = plan.data.mean, plan.data.scale
 
 
+def warn_if_the_rate_is_zero(schedule, first_epoch, epochs):
+    """Warn when ``schedule`` gives 0 for every epoch of this fit: the weights would not move at all.
+
+    The usual cause is a schedule that has ended (CosineDecay's min_lr of 0 after its ``epochs``) on a model
+    trained further; the model's epochs are counted over all fit calls.
+    """
+    if any(schedule(epoch) != 0 for epoch in range(first_epoch, first_epoch + epochs)):
+        return
+    ended = isinstance(getattr(schedule, "epochs", None), int) and first_epoch >= schedule.epochs
+    cause = (f"the schedule {type(schedule).__name__} ended at epoch {schedule.epochs} and has stayed at its final "
+             f"rate 0 since (this model has trained {first_epoch} epochs)" if ended else
+             f"the schedule {type(schedule).__name__} gives 0 for epochs {first_epoch + 1} to {first_epoch + epochs}")
+    warnings.warn(f"the learning rate is 0 for the whole of this fit, so the weights will not change: {cause}. "
+                  f"Give the model a new rate or schedule first (model.lr = ...).", stacklevel=3)
+
+
 def _task_and_classes(model, task, classes):
     """The model's task and classes, or the ones fit's ``task=`` and ``classes=`` set at the first fit."""
     if task is not None:

@@ -107,14 +107,28 @@ def load(cls, path, max_bytes=DEFAULT_MAX_BYTES):
         raise ModelFileError(f"{path!s} was not loaded and nothing in it ran: {error} (a dnn model file "
                              f"holds only plain data and numeric arrays)") from None
     except Exception as error:  # a malformed pickle can raise nearly anything, MemoryError included
-        raise ModelFileError(f"{path!s} is not a readable dnn model file (truncated, corrupt or not a pickle): "
-                             f"{_describe(error)}") from None
+        # plain words for the user; what the reader stumbled on stays in the exception's cause
+        raise ModelFileError(f"{path!s} is not a readable dnn model file: it is another kind of file"
+                             f"{_text_hint(data)}, or a model file that is damaged (cut short or changed). "
+                             f"Nothing in it ran.") from error
     try:
         return from_payload(cls, payload)
     except ModelFileError as error:
         raise ModelFileError(f"{path!s}: {error}") from None
     except Exception as error:
         raise ModelFileError(f"{path!s} holds an invalid dnn model: {_describe(error)}") from None
+
+
+def _text_hint(data):
+    """" (it starts like text: '...')" when the file's first bytes read as text, such as a CSV given by mistake."""
+    head = data[:40]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
+    if not all(c.isprintable() or c in "\r\n\t" for c in text):
+        return ""
+    return f" (it starts like a text file: {text.splitlines()[0][:30]!r})" if text.strip() else ""
 
 
 def _describe(error):

@@ -41,13 +41,20 @@ def feature_matrix(X, n_features, names=None):
             raise ValueError(f"X must be a rectangular table of numbers: {error}") from None
     if X.ndim != 2:
         hint = " (use X.reshape(1, -1) for one sample, X.reshape(-1, 1) for one feature)" if X.ndim == 1 else ""
+        if X.ndim > 2 and n_features is not None and math.prod(X.shape[1:]) == n_features:
+            hint = (f" (it looks like {X.shape[0]} samples shaped {X.shape[1:]}, {n_features} values each as the "
+                    f"input layer takes: flatten them with X.reshape(len(X), -1))")
         raise ValueError(f"X must be 2-D (samples, features), got shape {X.shape}{hint}")
     if X.shape[0] == 0:
         raise ValueError("X is empty: it has no samples")
     if X.dtype.kind not in "biuf":
         raise ValueError(f"X must hold numbers, got dtype {X.dtype}")
     if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(f"X has {X.shape[1]} features but the input layer has {n_features} units")
+        hint = ""
+        if X.size == n_features:
+            hint = (f"; X holds {n_features} values in all, as one sample does: if it is one sample shaped "
+                    f"{X.shape} (an image), flatten it with X.reshape(1, -1)")
+        raise ValueError(f"X has {X.shape[1]} features but the input layer has {n_features} units{hint}")
     return X, frame_names
 
 
