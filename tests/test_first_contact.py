@@ -78,3 +78,24 @@ def test_a_wrong_width_that_is_not_one_flattened_sample_gets_no_flattening_hint(
     model.addOutputLayer([10])
     with pytest.raises(ValueError, match=r"has 8 features but the input layer has 64 units$"):
         model.predict(np.zeros((3, 8)))
+
+
+def test_the_lessons_readme_counts_and_lists_every_lesson_script():
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    text = (examples / "README.md").read_text(encoding="utf-8")
+    listed = {line.split("`")[1] for line in text.splitlines() if line.startswith("| `")}
+    lessons = {path.name for path in examples.glob("*.py") if path.name != "distributed_torch.py"}
+    assert listed == lessons
+    words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+    assert f"descends from {words[len(lessons)]} classic tutorials" in text
+
+
+def test_the_license_the_package_declares_is_shipped():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    assert "license = MIT" in (root / "setup.cfg").read_text()
+    assert (root / "LICENSE").read_text().startswith("MIT License")
+    assert "LICENSE" in (root / "MANIFEST.in").read_text()
