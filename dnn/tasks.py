@@ -16,6 +16,7 @@ decides which task it implies.
 import numpy as np
 
 from dnn import metrics
+from dnn.activations import get_activation
 
 THRESHOLD = 0.5
 
@@ -24,12 +25,13 @@ SIGMOID_LIKE = ("sigmoid", "step")
 
 
 def _says_yes(z, activation):
-    """Where the outputs cross the threshold, from the pre-activations ``z``.
+    """Where the outputs reach the threshold, from the pre-activations ``z``.
 
-    sigmoid(z) >= 0.5 exactly when z >= 0; step(0) is 0 where sigmoid(0) is
-    0.5, so a step output says yes only for z > 0.
+    The output is computed and compared with THRESHOLD, the rule evaluation and
+    training use on outputs: reading the sign of z instead disagrees where
+    sigmoid(z) rounds to 0.5 for a z just below 0.
     """
-    return z > 0 if activation == "step" else z >= 0
+    return get_activation(activation)[0](z.copy()) >= THRESHOLD
 
 
 class Task:
@@ -202,9 +204,18 @@ def log_sigmoid(z):
 
 
 def log_softmax(z):
-    """log softmax(z) row-wise: z - max - log sum exp(z - max), shape (n, k)."""
-    shifted = z - z.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    """log softmax(z) row-wise, shape (n, k), in float64 and returned in z's dtype.
+
+    With m the row's largest entry, log p_k = (z_k - m) - log1p(sum_{j != argmax} exp(z_j - m)): the largest term
+    of the sum is exactly 1, and log1p keeps the logarithm of a probability close to 1 exact where log(1 + s)
+    would round it to 0. Finite for any finite z.
+    """
+    shifted = z.astype(np.float64)
+    shifted -= shifted.max(axis=1, keepdims=True)
+    terms = np.exp(shifted)
+    terms[np.arange(len(terms)), shifted.argmax(axis=1)] = 0.0
+    shifted -= np.log1p(terms.sum(axis=1, keepdims=True))
+    return shifted.astype(z.dtype, copy=False)
 
 
 MULTICLASS, BINARY, MULTILABEL, REGRESSION = Multiclass(), Binary(), Multilabel(), Regression()
