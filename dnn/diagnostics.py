@@ -30,6 +30,8 @@ from dnn.preprocessing import standardize
 
 #: Rows of the training set the dead-layer check runs on.
 SAMPLE_ROWS = 512
+#: ... and at most this many bytes of them (wide rows get fewer).
+SAMPLE_BYTES = 16 << 20
 #: How close (relative) to the no-information loss counts as "at" it.
 NO_INFORMATION_TOLERANCE = 0.05
 #: How much better than the majority share the accuracy must be to count as learning.
@@ -45,7 +47,9 @@ class StallMonitor(Callback):
     def on_train_begin(self, run):
         self.warned, self.flat_epochs = False, 0
         data = run.data
-        rows = np.unique(np.linspace(0, len(data) - 1, min(SAMPLE_ROWS, len(data))).astype(np.intp))
+        # wide rows (a sparse text matrix's 50,000 columns) get fewer sample rows: the sample stays small
+        most = max(8, SAMPLE_BYTES // (data.x.shape[1] * np.dtype(run.model.dtype).itemsize))
+        rows = np.unique(np.linspace(0, len(data) - 1, min(SAMPLE_ROWS, most, len(data))).astype(np.intp))
         rows = rows if data.rows is None else data.rows[rows]
         self.sample = np.array(data.x[rows], dtype=run.model.dtype)
         if data.mean is not None:

@@ -8,9 +8,13 @@ import math
 
 import numpy as np
 
+from dnn.sparse_rows import SparseRows, is_sparse
+
 #: Rows per chunk when reading feature matrices: large enough for efficient
 #: matrix products, small enough to bound memory (784 float32 features: 6 MB).
 CHUNK_ROWS = 2048
+#: A sparse matrix is densified a chunk at a time: at most this many bytes of dense rows.
+SPARSE_CHUNK_BYTES = 16 << 20
 
 
 def feature_matrix(X, n_features, names=None):
@@ -31,6 +35,8 @@ def feature_matrix(X, n_features, names=None):
     names : list or None
         The DataFrame's column names, or None for other inputs.
     """
+    if is_sparse(X):
+        return _sparse_features(X, n_features), None
     frame_names = None
     if hasattr(X, "columns") and hasattr(X, "to_numpy"):
         X, frame_names = _frame_values(X, names)
@@ -56,6 +62,21 @@ def feature_matrix(X, n_features, names=None):
                     f"{X.shape} (an image), flatten it with X.reshape(1, -1)")
         raise ValueError(f"X has {X.shape[1]} features but the input layer has {n_features} units{hint}")
     return X, frame_names
+
+
+def _sparse_features(X, n_features):
+    """A scipy.sparse X as :class:`SparseRows`, after the checks a dense X gets (on its stored values only)."""
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (samples, features), got a sparse matrix of shape {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError("X is empty: it has no samples")
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"X must hold numbers, got a sparse matrix of dtype {X.dtype}")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(f"X has {X.shape[1]} features but the input layer has {n_features} units")
+    rows = SparseRows(X)
+    check_finite(rows)
+    return rows
 
 
 def _frame_values(frame, names):
@@ -112,6 +133,8 @@ def in_model_dtype(X, dtype):
     """
     if isinstance(X, np.memmap):
         return X
+    if isinstance(X, SparseRows):
+        return X if X.dtype == dtype else SparseRows(X.matrix, dtype)
     return np.ascontiguousarray(X, dtype=dtype)
 
 
@@ -124,6 +147,9 @@ def check_finite(X, rows=None, first_row=0, source=None):
     there overflowed in the conversion, and the message says so.
     """
     if X.dtype.kind not in "fc":
+        return
+    if isinstance(X, SparseRows):
+        _check_stored_values(X, source)
         return
     ones = np.ones(X.shape[1], dtype=X.dtype)
     for start, chunk in _raw_chunks(X, rows):
@@ -140,6 +166,18 @@ def check_finite(X, rows=None, first_row=0, source=None):
                 row = first_row + (row if rows is None else int(rows[row]))
                 _check_range(source, row, X.dtype)
                 raise ValueError(f"X contains NaN or infinity (first in row {row})")
+
+
+def _check_stored_values(X, source):
+    """check_finite for :class:`SparseRows`: only the stored values can be NaN or infinite."""
+    bad = np.flatnonzero(~np.isfinite(X.stored))
+    if len(bad):
+        row = X.row_of_stored(int(bad[0]))
+        if source is not None and np.isfinite(source.stored[bad[0]]):
+            raise ValueError(f"X has values as large as {abs(float(source.stored[bad[0]])):.3g} (row {row}), beyond "
+                             f"the range of {X.dtype} (largest {np.finfo(X.dtype).max:.3g}): rescale the features, "
+                             f"or use dtype='float64'")
+        raise ValueError(f"X contains NaN or infinity (first in row {row})")
 
 
 def _check_range(source, row, dtype):
@@ -164,7 +202,7 @@ def check_scale(X, dtype, standardize):
     """
     limit = math.sqrt(np.finfo(np.float64 if standardize else dtype).max)
     largest = 0.0
-    for _, chunk in _raw_chunks(X):
+    for _, chunk in [(0, X.stored)] if isinstance(X, SparseRows) else _raw_chunks(X):
         with np.errstate(over="ignore", invalid="ignore"):
             largest = max(largest, abs(float(chunk.max())), abs(float(chunk.min())))
     if largest > limit:
@@ -196,6 +234,9 @@ def fit_standardizer(X, rows=None, dtype=np.float32):
     -------
     mean, scale : ndarrays of shape (n_features,) and dtype ``dtype``
     """
+    if isinstance(X, SparseRows):
+        total, squares, count = X.column_moments(rows)
+        return _mean_and_scale(np.zeros(X.shape[1]), total, squares, count, dtype)
     shift = None
     count, total, squares = 0, 0.0, 0.0
     for _, chunk in _raw_chunks(X, rows):
@@ -206,6 +247,11 @@ def fit_standardizer(X, rows=None, dtype=np.float32):
         count += len(chunk)
         total = total + chunk.sum(axis=0)
         squares = squares + (chunk * chunk).sum(axis=0)
+    return _mean_and_scale(shift, total, squares, count, dtype)
+
+
+def _mean_and_scale(shift, total, squares, count, dtype):
+    """Mean and scale from float64 sums of (x - shift) and its squares over ``count`` rows (see fit_standardizer)."""
     mean_shifted = total / count
     variance = np.maximum(squares / count - mean_shifted**2, 0.0)
     scale = np.sqrt(variance)
@@ -219,7 +265,7 @@ def model_chunks(X, dtype, mean=None, scale=None, rows=None, chunk_rows=None):
     A chunk may be a view of ``X`` or a reused buffer: use it before asking for
     the next one.
     """
-    chunk_rows = CHUNK_ROWS if chunk_rows is None else chunk_rows
+    chunk_rows = _chunk_rows(X, chunk_rows)
     buffer = None
     for start, raw in _raw_chunks(X, rows, chunk_rows):
         stop = start + len(raw)
@@ -237,8 +283,17 @@ def model_chunks(X, dtype, mean=None, scale=None, rows=None, chunk_rows=None):
         yield start, stop, chunk
 
 
+def _chunk_rows(X, chunk_rows=None):
+    """Rows per chunk: CHUNK_ROWS, or fewer for a sparse X with wide rows (at most SPARSE_CHUNK_BYTES dense)."""
+    if chunk_rows is not None:
+        return chunk_rows
+    if isinstance(X, SparseRows):
+        return max(1, min(CHUNK_ROWS, SPARSE_CHUNK_BYTES // (X.shape[1] * X.dtype.itemsize)))
+    return CHUNK_ROWS
+
+
 def _raw_chunks(X, rows=None, chunk_rows=None):
-    chunk_rows = CHUNK_ROWS if chunk_rows is None else chunk_rows
+    chunk_rows = _chunk_rows(X, chunk_rows)
     n = len(X) if rows is None else len(rows)
     for start in range(0, n, chunk_rows):
         stop = min(start + chunk_rows, n)

@@ -13,6 +13,7 @@ from dnn.backprop import backward_pass, forward_pass
 from dnn.gradient_check import compare_gradients
 from dnn.layer_arrays import LayerArrays
 from dnn.losses import add_l2_gradient, objective, output_delta
+from dnn.sparse_rows import SparseRows
 
 
 class Textbook:
@@ -121,6 +122,11 @@ class Textbook:
     def _model_inputs(self, X, dtype):
         """``X`` checked, in ``dtype`` and standardized as the model does it: what its first layer sees."""
         X, _ = preprocessing.checked_features(X, self.units[0], self.feature_names, dtype)
+        if isinstance(X, SparseRows):
+            # these methods keep whole matrices of the rows they are given, so a sparse X could not stay bounded
+            raise ValueError("forwardPropagation, backPropagation and gradientCheck take dense X, got a scipy.sparse "
+                             "matrix: pass the rows you want dense, e.g. X[:100].toarray() (fit, predict, "
+                             "predictProba and modelEvaluate take sparse X)")
         if self.feature_mean is None:
             return X
         # A copy: the user's own array is never scaled in place.
