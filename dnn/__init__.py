@@ -7,8 +7,10 @@
 >>> model.addOutputLayer([10], activation="softmax")
 """
 
-from dnn.errors import ModelFileError, TrainingDivergedError, TrainingStalledWarning
+from dnn.errors import ModelFileError, NonFiniteOutputError, TrainingDivergedError, TrainingStalledWarning
 from dnn.model import DNN
 from dnn.version import __version__
 
-__all__ = ["DNN", "ModelFileError", "TrainingDivergedError", "TrainingStalledWarning", "__version__"]
+__all__ = [
+    "DNN", "ModelFileError", "NonFiniteOutputError", "TrainingDivergedError", "TrainingStalledWarning", "__version__",
+]

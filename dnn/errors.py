@@ -11,3 +11,7 @@ class TrainingStalledWarning(UserWarning):
 
 class TrainingDivergedError(ArithmeticError):
     """Training produced a non-finite loss or weight; the model holds its last finite weights."""
+
+
+class NonFiniteOutputError(ArithmeticError):
+    """The network's outputs overflowed to infinity or NaN for finite inputs: its weights are too large."""

@@ -9,9 +9,11 @@ import numpy as np
 
 from dnn import preprocessing
 from dnn.backprop import forward_pass
+from dnn.errors import NonFiniteOutputError
 
 
-def forward_chunks(X, weights, biases, activations, units, dtype, mean=None, scale=None, rows=None):
+def forward_chunks(X, weights, biases, activations, units, dtype, mean=None, scale=None, rows=None,
+                   check_outputs=True):
     """Yield ``(start, stop, outputs)`` over the rows of ``X`` (its ``rows``, when given).
 
     ``X`` is standardized with ``mean`` and ``scale`` when given, and each chunk
@@ -27,6 +29,9 @@ def forward_chunks(X, weights, biases, activations, units, dtype, mean=None, sca
     dtype : numpy dtype of the computation
     mean, scale : ndarray of shape (units[0],), optional
     rows : ndarray of int, optional
+    check_outputs : bool
+        Raise :class:`dnn.NonFiniteOutputError` for a chunk whose outputs are
+        not all finite, instead of yielding them (a NaN prediction is never returned).
     """
     buffers = None
     for start, stop, chunk in preprocessing.model_chunks(X, dtype, mean, scale, rows):
@@ -34,7 +39,35 @@ def forward_chunks(X, weights, biases, activations, units, dtype, mean=None, sca
         if buffers is None:
             buffers = [np.empty((len(chunk), u), dtype) for u in units[1:]]
         outputs = [a[: stop - start] for a in buffers]
-        yield start, stop, forward_pass(chunk, weights, biases, activations, outputs)[-1]
+        with np.errstate(over="ignore", invalid="ignore"):  # reported below, once and with its cause
+            result = forward_pass(chunk, weights, biases, activations, outputs)[-1]
+        if check_outputs and not np.isfinite(result).all():
+            bad = int(np.flatnonzero(~np.isfinite(result).all(axis=1))[0])
+            raise_non_finite(chunk[bad:bad + 1].copy(), weights, biases, activations, start + bad)
+        yield start, stop, result
+
+
+def raise_non_finite(x, weights, biases, activations, row):
+    """Raise NonFiniteOutputError for input row ``x`` (1, features), naming the first layer that overflows."""
+    layer, largest_input = _first_overflow(x, weights, biases, activations)
+    dtype = weights[0].dtype
+    raise NonFiniteOutputError(
+        f"the network's output is infinite or NaN for row {row}: layer {layer}'s weighted sums overflow {dtype} "
+        f"(w[{layer}] has weights as large as {float(np.abs(weights[layer - 2]).max()):.3g}, and what enters "
+        f"layer {layer} reaches {largest_input:.3g}). The weights are too large for the inputs: they were loaded "
+        f"or set by hand that way, or training diverged. Retrain with a lower learning rate, check the weights "
+        f"set by hand, or use dtype='float64'.")
+
+
+def _first_overflow(x, weights, biases, activations):
+    """(layer, largest value entering it) of the first layer whose weighted sums are not finite for row ``x``."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        for layer, (w, b, name) in enumerate(zip(weights, biases, activations), start=2):
+            if not np.isfinite(x @ w + b).all():
+                return layer, float(np.abs(x).max())
+            x = forward_pass(x, [w], [b], [name])[-1]
+    # every weighted sum finite: the output activation itself gave NaN (it takes finite values to finite ones)
+    return len(weights) + 1, float(np.abs(x).max())
 
 
 def gather_outputs(rows, chunks, width, dtype):
