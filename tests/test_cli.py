@@ -10,6 +10,8 @@ import pytest
 
 import dnn
 from dnn import DNN
+from dnn.cli import build_parser, main
+from dnn.optimizers import OPTIMIZERS, SGD
 
 pd = pytest.importorskip("pandas")
 
@@ -85,12 +87,21 @@ def test_regression_is_chosen_for_real_targets(tmp_path, data):
     (["train", "data.csv", "--target", "nope"], "data.csv has no column 'nope'"),
     (["train", "absent.csv", "--target", "label"], "no such file: absent.csv"),
     (["train", "data.csv", "--target", "label", "--hidden", "8,x"], "--hidden takes positive integers"),
-    (["train", "data.csv", "--target", "label", "--optimizer", "nope"], "unknown optimizer 'nope'"),
+    (["train", "data.csv", "--target", "label", "--record", "w,9,1,1"],
+     "--record w,9,1,1: layer 9 is out of range; weights and biases belong to layers 2..3"),
+    (["train", "data.csv", "--target", "label", "--record", "w,2,1"], "--record takes w,LAYER,J,I (a weight) or "
+                                                                      "b,LAYER,J (a bias)"),
+    (["train", "data.csv", "--target", "label", "--validation-split", "1.5"],
+     "--validation-split must be a fraction in [0, 1), got 1.5"),
+    (["train", "data.csv", "--target", "label", "--epochs", "0"], "--epochs must be a positive integer, got 0"),
+    (["train", "data.csv", "--target", "label", "--optimizer", "sgd", "--lr", "1e6", "--quiet"],
+     "training diverged in epoch"),
+    (["plot", "m.pkl", "convergence", "--out", "c.png"], "m.pkl has no recorded parameters: train it with --record"),
     (["evaluate", "data.csv", "data.csv", "--target", "label"], "not a readable dnn model file"),
     (["summary", "absent.pkl"], "no such model file: absent.pkl"),
     (["predict", "bad.pkl", "data.csv", "--out", "p.csv"], "not a readable dnn model file"),
 ])
-def test_errors_are_one_line_and_exit_with_status_1(tmp_path, data, args, message):
+def test_errors_are_one_line_and_exit_with_status_1(tmp_path, data, trained, args, message):
     (tmp_path / "bad.pkl").write_bytes(b"not a pickle")
     done = run(*args, cwd=tmp_path)
     assert done.returncode == 1
@@ -101,11 +112,125 @@ def test_errors_are_one_line_and_exit_with_status_1(tmp_path, data, args, messag
 def test_missing_feature_column_in_predict(tmp_path, data, trained):
     data[["a", "b"]].to_csv(tmp_path / "two.csv", index=False)
     done = run("predict", "m.pkl", "two.csv", "--out", "p.csv", cwd=tmp_path)
-    assert done.returncode == 1 and "lacks the feature columns ['c']" in done.stderr
+    assert done.returncode == 1
+    assert "two.csv lacks the feature columns ['c'] the model was trained on; its columns are ['a', 'b']" in done.stderr
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_an_unknown_optimizer_is_a_usage_error_naming_the_registered_ones(tmp_path, data):
+    done = run("train", "data.csv", "--target", "label", "--optimizer", "nope", cwd=tmp_path)
+    assert done.returncode == 2 and "invalid choice: 'nope'" in done.stderr
+    assert all(f"'{name}'" in done.stderr for name in OPTIMIZERS)
 
 
 def test_help_shows_examples(tmp_path):
     done = run("--help", cwd=tmp_path)
     assert done.returncode == 0 and "dnn predict model.pkl new.csv --out predictions.csv" in done.stdout
     assert run("train", cwd=tmp_path).returncode == 2  # argparse: --target is required
+
+
+def test_evaluate_and_confusion_name_the_file_and_the_columns_it_lacks(tmp_path, data, trained):
+    data[["a", "b", "label"]].to_csv(tmp_path / "two.csv", index=False)
+    for args in (["evaluate", "m.pkl", "two.csv", "--target", "label"],
+                 ["plot", "m.pkl", "confusion", "--data", "two.csv", "--target", "label", "--out", "c.png"]):
+        done = run(*args, cwd=tmp_path)
+        assert done.returncode == 1 and "Traceback" not in done.stderr
+        assert ("dnn: error: two.csv lacks the feature columns ['c'] the model was trained on; its columns are "
+                "['a', 'b', 'label']") in done.stderr
+
+
+def test_evaluate_ignores_extra_columns_as_predict_does(tmp_path, data, trained):
+    data.assign(note=7.0).to_csv(tmp_path / "extra.csv", index=False)
+    done = run("evaluate", "m.pkl", "extra.csv", "--target", "label", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    accuracy = trained.modelEvaluate(data[["a", "b", "c"]], data["label"], verbose=0)["accuracy"]
+    assert f"| accuracy        | {accuracy:.4f} |" in done.stdout
+
+
+#: A table written by hand, so the row of every cell is known: data row 1 is the line below the header.
+CELLS = """a,b,label
+1.0,2.0,x
+0.5,-1.5,y
+2.5,"13,2",x
+0.1,0.3,y
+"""
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    (CELLS, "bad.csv: column 'b' must hold numbers, but data row 3 holds '13,2' (data rows counted from 1 after the "
+            "header); it looks like a decimal comma: dnn reads decimal points"),
+    (CELLS.replace('"13,2"', "red"), "bad.csv: column 'b' must hold numbers, but data row 3 holds 'red' (data rows "
+                                     "counted from 1 after the header); fix the cell, or encode a text column"),
+    (CELLS.replace('"13,2"', ""), "bad.csv: column 'b' is empty in data row 3 (data rows counted from 1 after the "
+                                  "header)"),
+    (CELLS.replace('"13,2"', "inf"), "bad.csv: column 'b' holds inf in data row 3"),
+    (CELLS.replace('"13,2"', "1.5").replace("0.1,0.3,y", "0.1,0.3,"),
+     "bad.csv: column 'label' is empty in data row 4"),
+])
+def test_a_bad_cell_is_named_by_file_column_row_and_value(tmp_path, table, message):
+    (tmp_path / "bad.csv").write_text(table)
+    done = run("train", "bad.csv", "--target", "label", "--validation-split", "0", "--quiet", cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("dnn: error: ") and message in done.stderr
+
+
+def test_predict_and_evaluate_count_rows_across_chunks(tmp_path, data, trained):
+    bad = data.astype({"b": object})
+    bad.loc[8, "b"] = "13,2"  # the ninth data row, in the third chunk of 4 rows
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    for args in (["predict", "m.pkl", "bad.csv", "--out", "p.csv", "--chunksize", "4"],
+                 ["evaluate", "m.pkl", "bad.csv", "--target", "label"]):
+        done = run(*args, cwd=tmp_path)
+        assert done.returncode == 1, done.stdout
+        assert "bad.csv: column 'b' must hold numbers, but data row 9 holds '13,2'" in done.stderr
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_recorded_parameters_are_in_the_model_file_and_plot_as_convergence(tmp_path, data):
+    done = run("train", "data.csv", "--target", "label", "--hidden", "4", "--epochs", "3", "--no-early-stopping",
+               "--validation-split", "0", "--record", "w,2,1,3", "--record", "b,3,2", "--seed", "0", "--quiet",
+               "--out", "rec.pkl", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    model = DNN.importModel(tmp_path / "rec.pkl")
+    record = model.parameterRecord
+    assert sorted(record) == [("b", 3, 2), ("w", 2, 1, 3)]
+    assert [len(values) for values in record.values()] == [4, 4]  # before the first update, then every epoch
+    assert record[("w", 2, 1, 3)][-1] == float(model.w[2][2, 0])  # from input 3 to hidden neuron 1
+    assert record[("b", 3, 2)][-1] == float(model.b[3][1])
+    done = run("plot", "rec.pkl", "convergence", "--out", "convergence.png", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "convergence.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _help(argv, capsys):
+    """The help text main prints for ``argv``."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_help_lists_every_registered_optimizer_and_a_new_one_automatically(monkeypatch, capsys):
+    monkeypatch.setitem(OPTIMIZERS, "brand_new", SGD)
+    for argv in (["--help"], ["train", "--help"]):
+        text = " ".join(_help(argv, capsys).split())  # argparse wraps lines at the terminal's width
+        assert all(name in text for name in ["sgd", "adam", "rmsprop", "brand_new"]), argv
+    args = build_parser().parse_args(["train", "x.csv", "--target", "y", "--optimizer", "brand_new"])
+    assert args.optimizer == "brand_new"
+
+
+def test_train_help_shows_the_default_of_every_option(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "200")
+    blocks, current = {}, None
+    for line in _help(["train", "--help"], capsys).splitlines():
+        if line.startswith("  -"):  # an option's first line; its help may go on over the next lines
+            current = line.split()[0].rstrip(",")
+            blocks[current] = []
+        if current is not None:
+            blocks[current].append(line)
+    defaults = vars(build_parser().parse_args(["train", "x.csv", "--target", "y"]))
+    options = sorted(set(defaults) - {"command", "csv", "target"})
+    assert len(options) == 21  # every option of train but --target and --no-early-stopping (which shares a default)
+    for dest in options:
+        option = "--" + dest.replace("_", "-")
+        assert f"(default: {defaults[dest]})" in " ".join(" ".join(blocks[option]).split()), option
