@@ -70,5 +70,12 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
             pytest.fail(f"the README block at line {line} fails: {type(error).__name__}: {error}")
         finally:
             plt.close("all")
-    assert (tmp_path / "models" / "mine.pkl").exists() and (tmp_path / "curve.png").exists()
-    assert (tmp_path / "best.pkl").exists() and (tmp_path / "log.csv").exists()
+    runs = tmp_path / "runs"
+    assert (runs / "mine.pkl").exists() and (runs / "curve.png").exists()
+    assert (runs / "best.pkl").exists() and (runs / "log.csv").exists()
+    # everything the README writes lands in runs/, which git ignores: a reader's checkout stays clean
+    written = {path.relative_to(tmp_path).parts[0] for path in tmp_path.rglob("*") if path.is_file()}
+    assert written <= {"runs", "models"}
+    assert [p.name for p in (tmp_path / "models").iterdir()] == ["digits.pkl"]
+    ignored = (README.parent / ".gitignore").read_text().split()
+    assert "runs/" in ignored
