@@ -6,7 +6,7 @@ A mixin of :class:`dnn.DNN`, kept in its own file so each file stays small.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dnn import initializers, losses, schedules
@@ -105,11 +105,22 @@ class Building:
         self.dropout.append(dropout)
         self.initializers.append(spec)
 
-    def summary(self) -> str:
-        """Print a table of the layers and return it as text."""
-        text = summary_table(self)
-        print(text)
-        return text
+    def summary(self, printFn: Callable[[str], object] = print) -> None:
+        """Print a table of the layers, with totals and the training settings.
+
+        Returns None, like Keras' ``summary``, so that a REPL shows the table
+        once instead of echoing it again as a string.
+
+        Parameters
+        ----------
+        printFn : callable, default print
+            Called once with the whole table as one string (no trailing
+            newline): ``lines = []; model.summary(printFn=lines.append)``
+            keeps the text, ``printFn=logger.info`` logs it.
+        """
+        if not callable(printFn):
+            raise ValueError(f"printFn must be a callable such as print, got {printFn!r}")
+        printFn(summary_table(self))
 
     def getConfig(self) -> dict:
         """The architecture and settings as plain data: everything needed to build an untrained twin.

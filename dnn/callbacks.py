@@ -109,13 +109,21 @@ def monitored(run, monitor):
 
 
 class ProgressBarLogger(Callback):
-    """A progress bar over each epoch's batches with the running loss (``verbose=1``)."""
+    """A progress bar over each epoch's batches with the running loss (``verbose=1``).
+
+    Epochs are numbered over the model's whole life, as in the history, the
+    early-stopping messages and ``model.restoredEpoch``: a second fit of 20
+    epochs after 32 shows ``Epoch 33/52`` to ``Epoch 52/52``.
+    """
 
     def __init__(self):
         self.bar = None
 
+    def on_train_begin(self, run):
+        self.before = run.state.epochs
+
     def on_epoch_begin(self, run, epoch):
-        self.bar = ProgressBar(epoch, run.epochs, run.batches)
+        self.bar = ProgressBar(self.before + epoch, self.before + run.epochs, run.batches)
 
     def on_batch_end(self, run, batch, logs):
         self.bar.advance(run.progress)
@@ -131,10 +139,16 @@ class ProgressBarLogger(Callback):
 
 
 class EpochLogger(Callback):
-    """One line per epoch with its loss, accuracy, learning rate and time (``verbose=2``)."""
+    """One line per epoch with its loss, accuracy, learning rate and time (``verbose=2``).
+
+    Epochs are numbered over the model's whole life, like the progress bar's.
+    """
+
+    def on_train_begin(self, run):
+        self.before = run.state.epochs
 
     def on_epoch_end(self, run, epoch, logs):
-        print(epoch_line(epoch, run.epochs, logs))
+        print(epoch_line(self.before + epoch, self.before + run.epochs, logs))
 
 
 class EarlyStopping(Callback):
@@ -152,6 +166,10 @@ class EarlyStopping(Callback):
     ``model.restoredEpoch`` then says which epoch the weights are from, and
     ``model.stoppedEarly`` (only when the patience ran out) says when it
     stopped and which epoch was kept.
+
+    Epochs are numbered over the model's whole life (1 is the first epoch of
+    the first fit), in its messages as in the progress bar, the history and
+    ``model.restoredEpoch``: a second fit continues the count.
 
     Parameters
     ----------

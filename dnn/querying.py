@@ -19,6 +19,7 @@ from dnn.fit_setup import sample_weights
 from dnn.inference import forward_chunks, gather_outputs
 from dnn.losses import l2_penalty, summed_loss
 from dnn.reporting import metrics_table
+from dnn.results import Evaluation
 from dnn.threads import PREDICT_CHUNK, blas_threads, large_products, predict_threads
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
@@ -85,7 +86,7 @@ class Querying:
         return result
 
     def modelEvaluate(self, X: ArrayLike, y: ArrayLike, verbose: int = 1,
-                      sampleWeight: ArrayLike | None = None) -> dict:
+                      sampleWeight: ArrayLike | None = None) -> Evaluation:
         """Loss and metrics of the model on ``X``, ``y``.
 
         With ``sampleWeight`` (n,), the loss is the training loss with those
@@ -96,13 +97,15 @@ class Querying:
 
         Returns
         -------
-        dict
-            ``loss`` (with the L2 penalty, as in training) and, for
+        Evaluation
+            A dict: ``loss`` (with the L2 penalty, as in training) and, for
             classifiers, ``accuracy``, per-class ``precision``, ``recall``,
             ``f1`` and ``support`` (dicts keyed by class label), their
             ``macro_*`` averages and the ``confusion_matrix`` (rows: true
             classes, in the order of ``model.classes``); for regression
-            ``mse``, ``mae`` and ``r2``. With ``verbose`` tables are printed.
+            ``mse``, ``mae`` and ``r2``. With ``verbose`` these are printed as
+            tables, and the dict's repr is one line (``<Evaluation: accuracy
+            0.9500, loss 0.1200 on 180 rows>``), so a REPL shows them once.
         """
         self._require_network("modelEvaluate")
         if self.task is None:  # not fitted: the classes are read off y as a whole
@@ -133,7 +136,7 @@ class Querying:
             result["accuracy"] = weighted_hits / float(weights.sum())
         if verbose:
             print(metrics_table(result))
-        return result
+        return Evaluation(result, rows)
 
     def _outputs_and_targets(self, X, y):
         """Network outputs for X and the target matrix for y, with the task and classes."""
@@ -178,14 +181,16 @@ class Querying:
     def drawConvergenceCurve(self, path: str | os.PathLike[str] | None = None) -> Figure:
         """Plot every parameter recorded with fit(parameterList=...) against epoch (or batch).
 
-        Returns the matplotlib Figure; with ``path``, also saves it as a PNG.
+        Returns the matplotlib Figure, shown once (see :mod:`dnn.plotting`); with ``path``, also saves it as
+        a PNG.
         """
         return plotting.convergence_curve(self.parameterRecord, self.state.record_every, path)
 
     def drawHistory(self, path: str | os.PathLike[str] | None = None) -> Figure:
         """Plot loss and accuracy per epoch (training and validation) and the learning rate.
 
-        Returns the matplotlib Figure; with ``path``, also saves it as a PNG.
+        Returns the matplotlib Figure, shown once (see :mod:`dnn.plotting`); with ``path``, also saves it as
+        a PNG.
         """
         return plotting.history(self.history, path)
 
@@ -207,7 +212,7 @@ class Querying:
             can be looked at before any training; True shows them for a
             complete network with weights set by hand.
 
-        Returns the matplotlib Figure.
+        Returns the matplotlib Figure, shown once (see :mod:`dnn.plotting`).
         """
         images = np.asarray(X_vector.to_numpy() if hasattr(X_vector, "to_numpy") else X_vector)
         images = images.reshape(1, -1) if images.ndim == 1 else images
@@ -238,7 +243,7 @@ class Querying:
         path : str or path, optional
             Also save the figure as a PNG there (and close it in pyplot).
 
-        Returns the matplotlib Figure: one image per unit (the first 100 for
+        Returns the matplotlib Figure, shown once (see :mod:`dnn.plotting`): one image per unit (the first 100 for
         larger layers), blue negative, red positive, each on its own symmetric scale.
         """
         if not is_int(layer) or layer not in self.w:
@@ -249,7 +254,8 @@ class Querying:
     def drawConfusionMatrix(self, X: ArrayLike, y: ArrayLike, path: str | os.PathLike[str] | None = None) -> Figure:
         """Plot the confusion matrix of the model on ``X``, ``y``, with counts.
 
-        Returns the matplotlib Figure; with ``path``, also saves it as a PNG.
+        Returns the matplotlib Figure, shown once (see :mod:`dnn.plotting`); with ``path``, also saves it as
+        a PNG.
         """
         self._require_network("drawConfusionMatrix")
         outputs, target_matrix, task, classes = self._outputs_and_targets(X, y)

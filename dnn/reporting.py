@@ -1,7 +1,17 @@
 """Text a user reads: the summary table, progress bars, metric tables."""
 
+import sys
+
 from prettytable import PrettyTable
-from tqdm.auto import tqdm
+
+# tqdm.std, not tqdm.auto: tqdm.auto warns "IProgress not found" when dnn is imported in a notebook without
+# ipywidgets; ProgressBar chooses the kind of bar itself, when a fit starts.
+from tqdm import tqdm
+
+from dnn import jupyter
+
+#: modelEvaluate prints the confusion matrix up to this many classes (a wider table would wrap unreadably).
+MAX_PRINTED_CLASSES = 20
 
 
 def summary_table(model):
@@ -64,11 +74,30 @@ def metrics_table(result):
             per_class.add_row([label, f"{result['precision'][label]:.4f}", f"{result['recall'][label]:.4f}",
                                f"{result['f1'][label]:.4f}", result["support"][label]])
         text += "\n" + per_class.get_string()
+    if "confusion_matrix" in result:
+        text += "\n" + confusion_table(result["confusion_matrix"], list(result["precision"]))
     return text
 
 
+def confusion_table(counts, classes):
+    """The confusion matrix (k, k) as a table with a row per true class; one line instead for many classes."""
+    k = len(classes)
+    if k > MAX_PRINTED_CLASSES:
+        return f"Confusion matrix: {k} x {k} classes, in the result's confusion_matrix (rows: true classes)"
+    table = PrettyTable(["true \\ predicted", *(str(label) for label in classes)])
+    table.title = "Confusion matrix"
+    table.align = "r"
+    for label, row in zip(classes, counts):
+        table.add_row([label, *(int(count) for count in row)])
+    return table.get_string()
+
+
 def epoch_line(epoch, epochs, values):
-    """One line describing a finished epoch, for verbose=2."""
+    """One line describing a finished epoch: ``Epoch {epoch + 1}/{epochs} - loss ... - lr ... - 0.12s``.
+
+    ``epoch`` (the epochs trained before it) and ``epochs`` count over the
+    model's whole life, as the history does.
+    """
     parts = [f"Epoch {epoch + 1}/{epochs}"]
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         if key in values:
@@ -79,21 +108,69 @@ def epoch_line(epoch, epochs, values):
 
 
 class ProgressBar:
-    """A tqdm bar over the batches of one epoch, showing the running loss."""
+    """The progress of one epoch: a bar over its batches with the running loss, or one line when it ends.
+
+    Where it goes depends on where it is seen:
+
+    - in a Jupyter kernel, a widget when ipywidgets is installed, else a text
+      bar on stdout (the front-end redraws it in place; on stderr it would be
+      shown as an error);
+    - in a terminal, a text bar on stderr, as tqdm's are;
+    - anywhere else (stderr redirected to a log file or a pipe, or captured),
+      no bar: one line per epoch on stderr when it ends, the line of
+      ``verbose=2``, so a log holds no redraws.
+
+    Parameters
+    ----------
+    epoch : int
+        Epochs trained before this one, over the model's whole life: the bar
+        says ``Epoch {epoch + 1}/{epochs}``.
+    epochs : int
+        The epoch the fit will end with, counted the same way.
+    batches : int
+        Mini-batches in the epoch.
+    """
 
     def __init__(self, epoch, epochs, batches):
-        self._bar = tqdm(total=batches, desc=f"Epoch {epoch + 1}/{epochs}", unit="batch", leave=True)
+        self._epoch, self._epochs = epoch, epochs
+        self._bar = _new_bar(batches, f"Epoch {epoch + 1}/{epochs}")
 
     def advance(self, progress):
-        self._bar.set_postfix(loss=f"{progress.mean_loss:.4f}", refresh=False)
-        self._bar.update(1)
+        if self._bar is not None:
+            self._bar.set_postfix(loss=f"{progress.mean_loss:.4f}", refresh=False)
+            self._bar.update(1)
 
     def finish(self, values):
-        """Show the epoch's final metrics (validation included) on the bar, and close it."""
+        """Show the epoch's final metrics (validation included) on the bar and close it, or print its line."""
+        if self._bar is None:
+            print(epoch_line(self._epoch, self._epochs, values), file=sys.stderr, flush=True)
+            return
         shown = {key: f"{values[key]:.4f}" for key in ("loss", "accuracy", "val_loss", "val_accuracy")
                  if key in values}
         self._bar.set_postfix(shown, refresh=True)
         self._bar.close()
 
     def close(self):
-        self._bar.close()
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _new_bar(batches, title):
+    """A tqdm bar where one can be redrawn (see ProgressBar), else None."""
+    options = {"total": batches, "desc": title, "unit": "batch", "leave": True}
+    if jupyter.kernel_shell() is not None:
+        if jupyter.shows_widgets():
+            from tqdm.notebook import tqdm as notebook_tqdm
+
+            return notebook_tqdm(**options)
+        return tqdm(file=sys.stdout, **options)
+    if _is_terminal(sys.stderr):
+        return tqdm(file=sys.stderr, **options)
+    return None
+
+
+def _is_terminal(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False

@@ -26,6 +26,7 @@ from dnn.errors import TrainingDivergedError
 from dnn.inference import forward_chunks
 from dnn.losses import add_l2_gradient, l2_penalty, output_delta, summed_loss
 from dnn.recording import ParameterRecording
+from dnn.results import History
 
 
 class TrainingRun:
@@ -61,7 +62,12 @@ class TrainingRun:
 
 
 def train(model, plan):
-    """Run the epochs of ``plan`` on ``model``; returns the history."""
+    """Run the epochs of ``plan`` on ``model``; returns ``model.history``, made a :class:`dnn.results.History`.
+
+    The history becomes a History in place of the plain dict a new or loaded
+    model starts with, so what ``fit`` returns is ``model.history`` itself
+    and echoes as one line in a REPL.
+    """
     state = model.state
     state.stopped_early = state.restored_epoch = None
     callbacks = CallbackList([model.thread_policy(), *_built_in_callbacks(plan)])
@@ -83,6 +89,8 @@ def train(model, plan):
                 starts_safe, best = loss < best, min(best, loss)
     finally:
         callbacks.call_all("on_train_end", run)
+    if not isinstance(state.history, History):
+        state.history = History(state.history)
     return state.history
 
 

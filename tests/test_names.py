@@ -49,7 +49,9 @@ def test_the_model_takes_aliases_and_keeps_the_canonical_names():
     model.addOutputLayer([2], activation="Linear", loss="MSE")
     assert model.activations == [None, "relu", "sigmoid", "identity"]
     assert model.loss == "squared_error"
-    assert "| relu " in model.summary() and "Loss: squared_error" in model.summary()
+    shown = []
+    model.summary(printFn=shown.append)
+    assert "| relu " in shown[0] and "Loss: squared_error" in shown[0]
     # the alias and its canonical name build the same network from the same seed
     same = DNN(seed=0)
     same.addInputLayer([4])
