@@ -1,23 +1,30 @@
 """Figures of a model: recorded parameters, training history, digits, weights, confusion matrix.
 
-Every figure is created through pyplot, so it behaves like any matplotlib
-figure:
+Every draw function returns a matplotlib Figure, shown once wherever it is
+drawn:
 
+- in a Jupyter notebook (the inline backend), the figure is displayed as soon
+  as it is drawn, whether the call ends the cell, is assigned
+  (``fig = model.drawHistory()``), is followed by other statements or ends
+  with ``;``; the returned Figure (a :class:`dnn.inline_figure.InlineFigure`)
+  is not displayed again in that cell, and pyplot does not hold it;
 - in a plain Python session with a display (an interactive backend such as
-  TkAgg or QtAgg), ``plt.show()`` shows it;
-- in a notebook, the returned Figure is displayed when it ends a cell (once:
-  pyplot forgets it, so the inline backend does not show it a second time);
-- on a headless machine (Agg) nothing opens or blocks, and pyplot forgets it,
-  so figures made in a loop do not accumulate.
+  TkAgg or QtAgg), the figure is made through pyplot and stays there, so
+  ``plt.show()`` shows it;
+- on a headless machine (Agg) nothing opens or blocks, and pyplot forgets the
+  figure, so figures made in a loop do not accumulate.
 
-With a ``path`` the figure is saved as a PNG (parent directories created) and
-closed in pyplot, so saving figures in a loop does not accumulate them either;
-the returned Figure can still be saved again or inspected.
+With a ``path`` the figure is also saved as a PNG (parent directories
+created) and closed in pyplot, so saving figures in a loop does not
+accumulate them either; the returned Figure can still be saved again or
+inspected.
 """
 
 import os
 
 import numpy as np
+
+from dnn import jupyter
 
 DPI = 100
 
@@ -26,9 +33,15 @@ MAX_WEIGHT_IMAGES = 100
 
 
 def _new_figure(**options):
-    """A new Figure known to pyplot; matplotlib is imported here, when a figure is drawn, not with dnn (0.7 s)."""
+    """A new Figure; matplotlib is imported here, when a figure is drawn, not with dnn (0.7 s)."""
     from matplotlib import pyplot
 
+    if jupyter.inline_figures():
+        from dnn.inline_figure import InlineFigure
+
+        # Made through pyplot so that the inline backend is loaded and its formatters registered (a bare Figure
+        # would display as text until then); _finish closes it in pyplot before the cell ends.
+        return pyplot.figure(FigureClass=InlineFigure, **options)
     return pyplot.figure(**options)
 
 
@@ -39,14 +52,18 @@ def _interactive(figure):
 
 
 def _finish(figure, path):
+    from matplotlib import pyplot
+
+    from dnn.inline_figure import InlineFigure  # matplotlib is loaded by now: this costs nothing more
+
     if path is not None:
         directory = os.path.dirname(os.path.abspath(os.fspath(path)))
         os.makedirs(directory, exist_ok=True)
         figure.savefig(path, dpi=DPI, format="png")
     if path is not None or not _interactive(figure):
-        from matplotlib import pyplot
-
         pyplot.close(figure)
+    if isinstance(figure, InlineFigure):
+        figure.display_in_cell()  # now, and the only time in this cell
     return figure
 
 
@@ -179,7 +196,9 @@ def confusion_matrix(counts, classes, path=None):
     axes.set_xlabel("predicted class")
     axes.set_ylabel("true class")
     accuracy = np.trace(counts) / max(counts.sum(), 1)
-    axes.set_title(f"Confusion matrix (accuracy {accuracy:.4f})")
+    # A figure title, not the axes': constrained layout keeps it above the colorbar too. An axes title is centred
+    # on the matrix alone and ran under the colorbar when the matrix is narrower than the title (2 or 3 classes).
+    figure.suptitle(f"Confusion matrix (accuracy {accuracy:.4f})")
     threshold = counts.max() / 2 if counts.size else 0
     for i in range(k):
         for j in range(k):
