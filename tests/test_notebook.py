@@ -126,3 +126,25 @@ def echoed(cells, call):
     """The text/plain values a cell's last line left, in the one cell that makes ``call``."""
     [cell] = [cell for cell in cells if call in cell.source]
     return [output.data["text/plain"] for output in cell.outputs if output.output_type == "execute_result"]
+
+
+def test_figures_in_notebook_cells_show_once_and_leave_nothing_in_pyplot(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    pytest.importorskip("matplotlib.font_manager")
+    cells = [
+        "import matplotlib.pyplot as plt\nimport numpy as np\nfrom dnn import DNN\n"
+        "model = DNN(seed=0); model.addInputLayer([4]); model.addOutputLayer([2])\n"
+        "model.fit(np.tile(np.eye(4), (5, 1)), [0, 1, 0, 1] * 5, epochs=2, verbose=0);",
+        "for k in range(3):\n    model.drawHistory(f'saved/h{k}.png')",  # three figures, each shown and saved
+        "fig = model.drawWeights(2)\ndisplay(fig)\nfig",  # shown when drawn; display and the last line add nothing
+        "len(plt.get_fignums())",
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    images = [sum("image/png" in output.get("data", {}) for output in cell.outputs) for cell in notebook.cells]
+    assert images == [0, 3, 1, 0]
+    assert echoed(notebook.cells, "len(plt.get_fignums())") == ["0"]  # saved or not, pyplot holds none of them
+    assert sorted(p.name for p in (tmp_path / "saved").iterdir()) == ["h0.png", "h1.png", "h2.png"]
