@@ -27,6 +27,7 @@ import sys
 import threading
 
 from dnn.checks import check_number, positive_int
+from dnn.monitors import Monitor, resolve_mode
 from dnn.reporting import ProgressBar, epoch_line
 
 
@@ -108,6 +109,18 @@ def monitored(run, monitor):
     return "val_loss" if run.has_validation else "loss"
 
 
+def watched(run, monitor, mode, min_delta=0.0):
+    """The :class:`dnn.monitors.Monitor` of a callback's ``monitor`` and ``mode`` in this fit."""
+    key = monitored(run, monitor)
+    return Monitor(key, resolve_mode(key, mode), min_delta)
+
+
+def _checked_mode(monitor, mode):
+    """``mode`` after checking it; with a ``monitor`` given, "auto" must be able to read its direction now."""
+    resolve_mode("loss" if monitor is None else monitor, mode)
+    return mode
+
+
 class ProgressBarLogger(Callback):
     """A progress bar over each epoch's batches with the running loss (``verbose=1``).
 
@@ -154,11 +167,12 @@ class EpochLogger(Callback):
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has made no progress for ``patience`` epochs, and keep the best epoch's weights.
 
-    The best epoch is the one with the lowest monitored value. ``min_delta``
+    The best epoch is the one with the best monitored value: the lowest in
+    mode "min", the highest in mode "max" (the first of equal ones). ``min_delta``
     only decides what counts as progress for the patience: an epoch makes
-    progress when its value is lower than the last progress by more than
-    ``min_delta``. So a small improvement does not reset the patience, but it
-    is still the best epoch if nothing later beats it.
+    progress when its value beats the last progress by more than ``min_delta``.
+    So a small improvement does not reset the patience, but it is still the
+    best epoch if nothing later beats it.
 
     At every new best it keeps a copy of the training state (parameters,
     optimizer state). With ``restore_best`` that copy is put back when the
@@ -180,31 +194,35 @@ class EarlyStopping(Callback):
     monitor : str, optional
         A history key; default val_loss with validation, else loss.
     restore_best : bool
+    mode : {"auto", "min", "max"}
+        Whether the monitored value should go down or up; "auto" reads it off
+        the key (see :mod:`dnn.monitors`): losses down, accuracy, AUC, R² up.
     """
 
-    def __init__(self, patience, min_delta=0.0, monitor=None, restore_best=True):
+    def __init__(self, patience, min_delta=0.0, monitor=None, restore_best=True, mode="auto"):
         self.patience = check_patience(patience)
         check_number(min_delta, "minDelta", low=0)
-        self.min_delta, self.monitor = float(min_delta), monitor
+        self.min_delta, self.monitor, self.mode = float(min_delta), monitor, _checked_mode(monitor, mode)
         if not isinstance(restore_best, bool):
             raise ValueError(f"restoreBest must be True or False, got {restore_best!r}")
         self.restore_best = restore_best
         self.ended = None  # epochs finished in this fit; None until on_train_begin has run
 
     def on_train_begin(self, run):
-        self.key = monitored(run, self.monitor)
-        self.best, self.best_epoch, self.snapshot = math.inf, None, None
-        self.progress, self.wait, self.ended = math.inf, 0, 0
+        self.watch = watched(run, self.monitor, self.mode, self.min_delta)
+        self.key = self.watch.key
+        self.best, self.best_epoch, self.snapshot = self.watch.worst, None, None
+        self.progress, self.wait, self.ended = self.watch.worst, 0, 0
         run.state.restored_epoch = None
 
     def on_epoch_end(self, run, epoch, logs):
-        value = logs.get(self.key, math.nan)
+        value = self.watch.value(logs)
         self.ended = epoch + 1
-        if value < self.best:
+        if self.watch.better(value, self.best):
             self.best, self.best_epoch = value, run.state.epochs
             if self.restore_best:
                 self.snapshot = run.state.snapshot()
-        if value < self.progress - self.min_delta:
+        if self.watch.progress(value, self.progress):
             self.progress, self.wait = value, 0
             return
         self.wait += 1
@@ -213,7 +231,7 @@ class EarlyStopping(Callback):
             restored = self._restore(run)
             state = run.state
             state.stopped_early = {"epoch": state.epochs, "best_epoch": self.best_epoch, "monitor": self.key,
-                                   "best": self.best, "restored_epoch": restored}
+                                   "mode": self.watch.mode, "best": self.best, "restored_epoch": restored}
             if run.verbose:
                 kept = f"restored the weights of epoch {restored}" if restored else "kept the last weights"
                 print(f"Early stopping after epoch {state.epochs}: {self.key} has not improved by more than "
@@ -227,8 +245,8 @@ class EarlyStopping(Callback):
             return
         restored = self._restore(run)
         if restored is not None and restored != run.state.epochs and run.verbose:
-            print(f"Restored the weights of epoch {restored}, the lowest {self.key} ({self.best:.4f}); the last "
-                  f"epoch was {run.state.epochs}.")
+            print(f"Restored the weights of epoch {restored}, the {self.watch.adjective} {self.key} "
+                  f"({self.best:.4f}); the last epoch was {run.state.epochs}.")
 
     def _restore(self, run):
         """Put the best epoch's state back; returns its epoch number (None when nothing was restored)."""
@@ -254,20 +272,24 @@ class ModelCheckpoint(Callback):
     path : str or path-like
         May contain ``{epoch}`` (1-based, over all fit calls), formatted per save.
     best_only : bool
-        Save only when ``monitor`` is lower than at every earlier save of this fit.
+        Save only when ``monitor`` is better than at every earlier save of this fit.
     monitor : str, optional
         A history key; default val_loss with validation, else loss.
+    mode : {"auto", "min", "max"}
+        Which way ``monitor`` improves (see :class:`EarlyStopping`).
     """
 
-    def __init__(self, path, best_only=True, monitor=None):
+    def __init__(self, path, best_only=True, monitor=None, mode="auto"):
         self.path, self.best_only, self.monitor = os.fspath(path), bool(best_only), monitor
+        self.mode = _checked_mode(monitor, mode)
 
     def on_train_begin(self, run):
-        self.key, self.best = monitored(run, self.monitor), math.inf
+        self.watch = watched(run, self.monitor, self.mode)
+        self.best = self.watch.worst
 
     def on_epoch_end(self, run, epoch, logs):
-        value = logs.get(self.key, math.nan)
-        if self.best_only and not value < self.best:
+        value = self.watch.value(logs)
+        if self.best_only and not self.watch.better(value, self.best):
             return
         self.best = value
         run.model.saveModel(self.path.format(epoch=run.state.epochs))
@@ -278,23 +300,26 @@ class ReduceLROnPlateau(Callback):
 
     The reduction applies on top of the model's schedule (``state.lr_factor``)
     and is kept with the model; the rate never goes below ``min_lr``. After a
-    reduction, ``cooldown`` epochs pass before counting stalls again.
+    reduction, ``cooldown`` epochs pass before counting stalls again. ``mode``
+    says which way ``monitor`` improves (see :class:`EarlyStopping`).
     """
 
-    def __init__(self, factor=0.1, patience=10, min_delta=1e-4, min_lr=0.0, cooldown=0, monitor=None):
+    def __init__(self, factor=0.1, patience=10, min_delta=1e-4, min_lr=0.0, cooldown=0, monitor=None, mode="auto"):
         check_number(factor, "factor", low=0, high=1, low_inclusive=False)
         check_number(min_delta, "min_delta", low=0)
         check_number(min_lr, "min_lr", low=0)
         self.factor, self.patience = float(factor), positive_int(patience, "patience")
         self.min_delta, self.min_lr, self.monitor = float(min_delta), float(min_lr), monitor
         self.cooldown = 0 if cooldown == 0 else positive_int(cooldown, "cooldown")
+        self.mode = _checked_mode(monitor, mode)
 
     def on_train_begin(self, run):
-        self.key, self.best, self.wait, self.cooling = monitored(run, self.monitor), math.inf, 0, 0
+        self.watch = watched(run, self.monitor, self.mode, self.min_delta)
+        self.best, self.wait, self.cooling = self.watch.worst, 0, 0
 
     def on_epoch_end(self, run, epoch, logs):
-        value = logs.get(self.key, math.nan)
-        if value < self.best - self.min_delta:
+        value = self.watch.value(logs)
+        if self.watch.progress(value, self.best):
             self.best, self.wait = value, 0
             return
         if self.cooling:

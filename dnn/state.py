@@ -9,7 +9,13 @@ validation split.
 
 import math
 
-from dnn import optimizers
+import numpy as np
+
+from dnn import optimizers, schedules
+from dnn.checks import SETTINGS, check_setting, is_int
+
+#: The precisions a model computes in.
+DTYPES = ("float32", "float64")
 
 
 class TrainingState:
@@ -34,7 +40,8 @@ class TrainingState:
         The rows held out by ``validationSplit``: ``{"fraction", "rows", "validation"}``.
     stopped_early : dict or None
         Set when early stopping's patience ran out: ``epoch``, ``best_epoch``,
-        ``monitor``, ``best`` and ``restored_epoch``.
+        ``monitor``, ``mode`` ("min" or "max": the best epoch has the lowest or
+        the highest value), ``best`` and ``restored_epoch``.
     restored_epoch : int or None
         The epoch whose weights early stopping put back at the end of the
         last fit (None when it restored nothing).
@@ -110,7 +117,9 @@ class OptimizerSetting:
         if self.name not in optimizer.settings:
             raise AttributeError(f"{self.name} is not a setting of the {optimizer.name} optimizer "
                                  f"(its settings: {', '.join(optimizer.settings) or 'none'})")
-        changed = optimizers.from_config({**optimizer.config(), self.name: value})
+        if self.name in SETTINGS:
+            value = check_setting(self.name, value)
+        changed = checked_optimizer(optimizers.from_config({**optimizer.config(), self.name: value}))
         # Keep the state the changed optimizer still uses (a velocity, Adam's averages), not what it dropped.
         kept = set(changed.state_arrays) | ({"step"} if "step" in optimizer.state else set())
         changed.state = {key: value for key, value in optimizer.state.items() if key in kept}
@@ -128,3 +137,102 @@ class StateField:
 
     def __set__(self, model, value):
         setattr(model.state, self.field, value)
+
+
+def checked_optimizer(optimizer):
+    """``optimizer`` once each of its numeric settings is within :data:`dnn.checks.SETTINGS`.
+
+    The optimizers check their own settings without ceilings (epsilon only
+    has to be positive); a model takes none that it could not train with.
+    """
+    for key, value in optimizer.config().items():
+        if key in SETTINGS:
+            check_setting(key, value)
+    return optimizer
+
+
+class Setting:
+    """A setting of the model, checked by ``check(model, value)`` on every assignment, kept as ``_<name>``.
+
+    The check runs before anything is stored, so a refused assignment leaves
+    the model as it was; the constructor assigns through it too, so a value
+    is checked the same way whenever it enters.
+    """
+
+    def __init__(self, check):
+        self.check = check
+        self.__doc__ = check.__doc__
+
+    def __set_name__(self, owner, name):
+        self.name, self.attribute = name, "_" + name
+
+    def __get__(self, model, owner=None):
+        return self if model is None else getattr(model, self.attribute)
+
+    def __set__(self, model, value):
+        setattr(model, self.attribute, self.check(model, value))
+
+
+def check_lr(model, value):
+    """The learning rate: a number in (0, 1e3], kept as a float, or a :class:`dnn.schedules.Schedule`.
+
+    Assigning one takes effect at the next ``fit``. A schedule replaces
+    ``decay``, which must then be 0.
+    """
+    if isinstance(value, schedules.Schedule):
+        if getattr(model, "_decay", 0.0):
+            raise ValueError(f"give either a learning-rate schedule or decay, not both: model.decay is "
+                             f"{model.decay}; set model.decay = 0 before assigning {value!r}")
+        return value
+    return schedules.make_schedule(value).lr
+
+
+def check_decay(model, value):
+    """Shorthand for the schedule lr / (1 + decay * epoch): a number in [0, 1e3], kept as a float."""
+    value = check_setting("decay", value)
+    if value and isinstance(getattr(model, "_lr", None), schedules.Schedule):
+        raise ValueError(f"give either a learning-rate schedule or decay, not both: model.lr is {model.lr!r}, "
+                         f"whose own settings say how the rate decays")
+    return value
+
+
+def check_l2(model, value):
+    """The L2 penalty, a number in [0, 1e3], kept as a float: (l2 / 2) * sum of squared weights joins the loss."""
+    return check_setting("l2", value)
+
+
+def check_seed(model, value):
+    """The seed the model's generator was made from (None: fresh entropy), recorded by ``getConfig``.
+
+    Assigning one checks it and records it for ``getConfig`` (so ``fromConfig``
+    builds with it); the generator already in use keeps its state.
+    """
+    if value is None:
+        return None
+    if not is_int(value) or value < 0:
+        raise ValueError(f"seed must be a non-negative integer or None, got {value!r:.80}")
+    return check_setting("seed", value)
+
+
+def check_dtype(model, value):
+    """The precision of the weights and of every computation, "float32" or "float64" (a numpy dtype).
+
+    It is fixed once layers are added: their arrays have it.
+    """
+    try:
+        checked = np.dtype(value)
+    except (TypeError, ValueError):
+        checked = None
+    if checked is None or str(checked) not in DTYPES:
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {value!r:.80}")
+    if getattr(model, "units", None) and checked != model.dtype:
+        raise ValueError(f"the model's dtype is fixed once layers are added (they hold {model.dtype} arrays); "
+                         f"build a DNN(dtype={str(checked)!r}) for a {checked} network")
+    return checked
+
+
+def check_standardize(model, value):
+    """Whether the first fit learns every feature's mean and scale and the model applies them (True or False)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"standardize must be True or False, got {value!r:.80}")
+    return value

@@ -23,3 +23,36 @@ def central_difference(f, x, h=1e-6):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+class FakeState:
+    """The part of a training state the monitoring callbacks touch; ``snapshot`` is the epoch it was taken in."""
+
+    epochs, stopped_early, restored_epoch, lr_factor = 0, None, None, 1.0
+
+    def snapshot(self):
+        return self.epochs
+
+    def restore(self, snapshot, generator, keep_records):
+        self.kept = snapshot
+
+    def learning_rate(self):
+        return 0.1 * self.lr_factor
+
+
+class FakeRun:
+    """What a callback sees of a fit, without a model: feed it values with :func:`feed`."""
+
+    def __init__(self, has_validation=True, epochs=9):
+        self.state, self.has_validation, self.stop_training, self.verbose, self.epochs = (
+            FakeState(), has_validation, False, 0, epochs)
+
+
+def feed(callback, run, key, values):
+    """Call ``callback`` as fit would over epochs whose ``key`` takes ``values``; stops when it asks to."""
+    callback.on_train_begin(run)
+    for epoch, value in enumerate(values):
+        run.state.epochs = epoch + 1
+        callback.on_epoch_end(run, epoch, {key: value})
+        if run.stop_training:
+            break

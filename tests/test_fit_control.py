@@ -12,6 +12,7 @@ import pytest
 from dnn import DNN, TrainingDivergedError, training
 from dnn.fit_setup import split_rows
 from dnn.losses import get_loss
+from tests.conftest import FakeRun, feed
 
 
 def model_for(features=4, classes=3, **options):
@@ -111,7 +112,7 @@ def test_early_stopping_without_validation_monitors_the_training_loss():
     loss = model.history["loss"]
     best = int(np.argmin(loss)) + 1
     assert len(loss) == 3
-    assert model.stoppedEarly == {"epoch": 3, "best_epoch": best, "monitor": "loss", "best": min(loss),
+    assert model.stoppedEarly == {"epoch": 3, "best_epoch": best, "monitor": "loss", "mode": "min", "best": min(loss),
                                   "restored_epoch": best}
     assert model.restoredEpoch == best
     assert float(model.w[2][0, 0]) == model.parameterRecord[("w", 2, 1, 1)][best]
@@ -121,29 +122,11 @@ def test_min_delta_does_not_decide_the_best_epoch():
     """Small improvements do not reset the patience, but the lowest value is still the epoch kept."""
     from dnn.callbacks import EarlyStopping
 
-    class State:
-        epochs, stopped_early, restored_epoch = 0, None, None
-
-        def snapshot(self):
-            return self.epochs
-
-        def restore(self, snapshot, generator, keep_records):
-            self.kept = snapshot
-
-    class Run:
-        def __init__(self):
-            self.state, self.has_validation, self.stop_training, self.verbose, self.epochs = State(), True, False, 0, 9
-
-    stopper, run = EarlyStopping(3, min_delta=0.2), Run()
-    stopper.on_train_begin(run)
+    stopper, run = EarlyStopping(3, min_delta=0.2), FakeRun()
     # val_loss: 1.0 is progress; 0.9, 0.85, 0.84 are improvements smaller than 0.2: the patience runs out at 0.84
-    for epoch, value in enumerate([1.0, 0.9, 0.85, 0.84, 0.1]):
-        run.state.epochs = epoch + 1
-        stopper.on_epoch_end(run, epoch, {"val_loss": value})
-        if run.stop_training:
-            break
+    feed(stopper, run, "val_loss", [1.0, 0.9, 0.85, 0.84, 0.1])
     assert run.state.epochs == 4 and run.state.kept == 4
-    assert run.state.stopped_early == {"epoch": 4, "best_epoch": 4, "monitor": "val_loss", "best": 0.84,
+    assert run.state.stopped_early == {"epoch": 4, "best_epoch": 4, "monitor": "val_loss", "mode": "min", "best": 0.84,
                                        "restored_epoch": 4}
 
 
