@@ -161,13 +161,14 @@ def _add_train(commands, optimizers):
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: sys.argv[1:]); returns the exit status."""
-    from dnn.errors import TrainingDivergedError
+    from dnn.errors import NonFiniteOutputError, TrainingDivergedError
 
     args = build_parser().parse_args(argv)
     try:
         COMMANDS[args.command](args)
-    # pandas' parser errors and ModelFileError are ValueErrors; a diverged fit comes from settings such as --lr
-    except (CommandError, ValueError, OSError, TrainingDivergedError) as error:
+    # pandas' parser errors and ModelFileError are ValueErrors; a fit diverges from settings such as --lr, and
+    # outputs overflow from a model file's weights
+    except (CommandError, ValueError, OSError, TrainingDivergedError, NonFiniteOutputError) as error:
         print(f"dnn: error: {error}", file=sys.stderr)
         return 1
     return 0
