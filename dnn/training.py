@@ -11,9 +11,7 @@ it (batches are deterministic given the epoch's row order and generator).
 """
 
 import math
-import signal
 import sys
-import threading
 import time
 
 import numpy as np
@@ -24,6 +22,7 @@ from dnn.callbacks import CallbackList, EarlyStopping, EpochLogger, ProgressBarL
 from dnn.diagnostics import StallMonitor
 from dnn.errors import TrainingDivergedError
 from dnn.inference import forward_chunks
+from dnn.interrupt import InterruptFlag
 from dnn.losses import add_l2_gradient, l2_penalty, output_delta, summed_loss
 from dnn.recording import ParameterRecording
 from dnn.results import History
@@ -143,9 +142,9 @@ def _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, safe_
         _replay(trainer, plan.data, current, progress.batches, keep_records=None)
         interrupted.requested = True
     updated_to_nan = False
-    if progress.diverged is None and not np.isfinite(state.params.flat).all():
-        # A batch's loss is computed before its update, so the last update of a fit is checked by no loss:
-        # check the weights themselves, once per epoch (one pass over the parameters, cheap next to an epoch).
+    if progress.diverged is None and not trainer.finite_after_last_update():
+        # A batch's loss is computed before its update, so the last update of an epoch is checked by no loss:
+        # check the weights, and the outputs and loss on the last batch's rows, once per epoch.
         progress.diverged, updated_to_nan = progress.batches, True
     if progress.diverged is not None:
         _recover_from_divergence(model, plan, current, safe_starts, progress.diverged, updated_to_nan)
@@ -160,6 +159,8 @@ def _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, safe_
         values["accuracy"] = progress.correct / progress.rows
     if plan.validation is not None:
         values["val_loss"], accuracy = evaluate(model, plan.task, plan.validation)
+        if not math.isfinite(values["val_loss"]):  # finite on the training rows, overflowing on others
+            _recover_from_divergence(model, plan, current, safe_starts, progress.batches, updated_to_nan=True)
         if accuracy is not None:
             values["val_accuracy"] = accuracy
     values["time"] = time.perf_counter() - started
@@ -186,7 +187,8 @@ def _recover_from_divergence(model, plan, current, safe_starts, batch, updated_t
     where = f"epoch {state.epochs + 1}, batch {batch + 1}"
     what = f" in {where}: the loss became infinite or NaN"
     if updated_to_nan:
-        what = f": the update of epoch {state.epochs + 1}, batch {batch} made the weights infinite or NaN"
+        what = (f": the update of epoch {state.epochs + 1}, batch {batch} made the weights, or the network's "
+                f"outputs or loss, infinite or NaN")
     bad_start = batch == 0 and not updated_to_nan  # the current epoch's starting weights give no finite loss
     usable = [epoch for epoch in safe_starts if not (epoch is current and bad_start)]
     if not usable:
@@ -226,9 +228,10 @@ def evaluate(model, task, validation):
     """Loss (with the L2 penalty, as in training) and accuracy (None for regression) on validation rows."""
     params = model.state.params
     loss_sum, correct = 0.0, 0
+    # Outputs that overflow give an infinite loss here, which training reports as divergence.
     for start, stop, p in forward_chunks(validation.x, params.weights, params.biases, model.activations[1:],
                                          model.units, model.dtype, model.feature_mean, model.feature_scale,
-                                         validation.rows):
+                                         validation.rows, check_outputs=False):
         t = validation.targets[start:stop]
         loss_sum += summed_loss(model.loss, p, t)
         correct += task.count_correct(p, t)
@@ -268,6 +271,7 @@ class Trainer:
         self.dropout = [float(rate) for rate in dropout] if any(dropout) else None
         self.workspace = Workspace(batch_size, units, params.flat.dtype, self.dropout)
         self.batch_size = batch_size
+        self.last_rows = None  # rows of the last batch stepped on, still in the workspace
 
     def run(self, data, order, lr, progress, run=None, callbacks=None, last=None, stop=None):
         """Train on the first ``last`` batches of ``order`` (all by default).
@@ -302,7 +306,7 @@ class Trainer:
 
     def step(self, data, index, lr):
         """One mini-batch update; returns the batch's summed loss and correct count."""
-        m = len(index)
+        m = self.last_rows = len(index)
         x, t, s, outputs, deltas, masks, dropped = self.workspace.views(m)
         data.gather(index, x, t, s)
         if self.dropout is None:
@@ -329,6 +333,20 @@ class Trainer:
             add_l2_gradient([self.grad_weights], [self.flat_weights], self.l2 * (lr if folded else 1.0))
         self.optimizer.update(self.flat, self.grad, lr)
         return loss, correct
+
+    def finite_after_last_update(self):
+        """Whether the weights, and the outputs and loss on the last batch's rows, are finite after its update.
+
+        The last batch's rows are still in the workspace; its output buffers are scratch until the next batch.
+        """
+        if not np.isfinite(self.flat).all():
+            return False
+        if self.last_rows is None:
+            return True
+        x, t, _, outputs, *_ = self.workspace.views(self.last_rows)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            p = forward_pass(x, self.weights, self.biases, self.activations, outputs)[-1]
+            return bool(np.isfinite(p).all()) and math.isfinite(summed_loss(self.loss, p, t))
 
     def _draw_masks(self, masks):
         """Inverted dropout: 0 for a dropped unit, 1 / (1 - rate) for a kept one, drawn from the model's generator."""
@@ -357,36 +375,3 @@ class EpochProgress:
     @property
     def mean_loss(self):
         return self.loss_sum / self.rows if self.rows else math.nan
-
-
-class InterruptFlag:
-    """Turns the first Ctrl-C during training into a request to stop after the current batch.
-
-    Used as a context manager around the epochs; calling it tells whether a
-    stop was requested. A second Ctrl-C interrupts at once, as usual. Outside
-    the main thread, or when another SIGINT handler is installed, it installs
-    nothing and only the ``requested`` attribute can be set.
-    """
-
-    def __init__(self):
-        self.requested = False
-        self._previous = None
-
-    def __enter__(self):
-        if (threading.current_thread() is threading.main_thread()
-                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc_info):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
-        return False
-
-    def __call__(self):
-        return self.requested
-
-    def _handle(self, signum, frame):
-        self.requested = True
-        signal.signal(signal.SIGINT, self._previous)

@@ -231,20 +231,26 @@ def weights_now(model):
                         else model.b[spec[1]][spec[2] - 1]) for spec in ALL_PARAMETERS_OF_A_2_3_2_NET}
 
 
-@pytest.mark.parametrize(("scale", "lr", "where"), [(1000, 50.0, "epoch 1, batch 5"), (10, 5.0, "epoch 2, batch 6"),
-                                                    (10, 1.0, "epoch 6, batch 1"), (30, 1.0, "epoch 3, batch 1")])
+# Where the loss of a batch became infinite ("diverged in"), or where the last update of an epoch made the outputs
+# on that batch's rows infinite (the check at the end of the epoch: "the update of"), which the next epoch's first
+# batch would otherwise be the first to see.
+@pytest.mark.parametrize(("scale", "lr", "where"), [
+    (1000, 50.0, "diverged in epoch 1, batch 5"), (10, 5.0, "diverged in epoch 2, batch 6"),
+    (10, 1.0, "the update of epoch 5, batch 8"), (30, 1.0, "the update of epoch 2, batch 8"),
+])
 def test_divergence_stops_restores_the_last_finite_state_and_says_what_to_do(scale, lr, where):
     rng = np.random.default_rng(0)
     X = rng.normal(0, scale, (64, 2))
     y = (X[:, 0] > 0).astype(int)
     model = tiny_net(lr=lr)
-    with pytest.raises(TrainingDivergedError, match=rf"diverged in {where}.*lower learning rate "
+    with pytest.raises(TrainingDivergedError, match=rf"{where}.*lower learning rate "
                                                     rf"\(lr={lr:g}\).*standardize=True") as raised:
         model.fit(X, y, epochs=30, batchSize=8, verbose=0, parameterList=ALL_PARAMETERS_OF_A_2_3_2_NET,
                   recordEvery="batch")
     assert isinstance(raised.value, ArithmeticError)
     # the model is back at the start of an epoch before the loss took off (after the lowest loss so far)
-    epoch, batch = (int(n) for n in where.replace("epoch ", "").replace("batch ", "").split(", "))
+    epoch, batch = (int(n) for n in re.findall(r"\d+", where))
+    batch += where.startswith("the update")   # the batch after the update is the first to see its outputs
     kept = int(re.search(r"back at the start of epoch (\d+)", str(raised.value)).group(1))
     assert 1 <= kept <= (epoch - 1 if batch == 1 else epoch)
     assert all(np.isfinite(model.w[layer]).all() and np.isfinite(model.b[layer]).all() for layer in (2, 3))
