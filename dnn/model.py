@@ -19,30 +19,34 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from dnn import fit_setup, persistence, schedules, targets, training
+from dnn import fit_setup, persistence, schedules, state, targets, training
 from dnn.building import Building
 from dnn.callbacks import Callback
-from dnn.checks import check_number, is_int
+from dnn.checks import check_setting
 from dnn.interop import Interop
 from dnn.layer_arrays import LayerArrays
 from dnn.optimizers import Optimizer, make_optimizer
 from dnn.parameters import Parameters, checked_array
 from dnn.querying import Querying
-from dnn.state import OptimizerSetting, StateField, TrainingState
+from dnn.results import History
+from dnn.state import OptimizerSetting, Setting, StateField, TrainingState, checked_optimizer
 from dnn.textbook import Textbook
 from dnn.threads import ThreadPolicy, check_threads
-
-DTYPES = ("float32", "float64")
 
 
 class DNN(Building, Querying, Textbook, Interop):
     """A fully-connected feed-forward neural network.
 
+    Every setting is checked here and again whenever it is assigned later
+    (``model.lr = 0.05``); a refused value leaves the model unchanged. The
+    numeric ranges, and why they are what they are, are those of
+    :func:`dnn.checks.check_setting`.
+
     Parameters
     ----------
-    lr : float or dnn.schedules.Schedule
+    lr : float in (0, 1e3] or dnn.schedules.Schedule
         Learning rate, or a schedule giving it per epoch.
-    decay : float
+    decay : float in [0, 1e3]
         Shorthand for the schedule lr / (1 + decay * epoch).
     optimizer : {"sgd", "adam", "rmsprop"} or a dnn.optimizers.Optimizer
         A name takes its settings from the arguments below (RMSprop's rho
@@ -51,11 +55,13 @@ class DNN(Building, Querying, Textbook, Interop):
         Momentum of "sgd".
     nesterov : bool
         Nesterov momentum for "sgd".
-    l2 : float
+    l2 : float in [0, 1e3]
         L2 penalty: (l2 / 2) * sum of squared weights is added to the loss.
-    beta1, beta2, epsilon : float
-        Settings of "adam" (epsilon also of "rmsprop").
-    seed : int or None
+    beta1, beta2 : float in [0, 1)
+        Settings of "adam".
+    epsilon : float in [1e-20, 1]
+        Setting of "adam" and "rmsprop".
+    seed : int in [0, 2**128) or None
         Seeds the model's own random generator (initialization, shuffling,
         dropout): the same seed and data give bit-identical weights.
     dtype : {"float32", "float64"}
@@ -72,6 +78,12 @@ class DNN(Building, Querying, Textbook, Interop):
     beta1 = OptimizerSetting()
     beta2 = OptimizerSetting()
     epsilon = OptimizerSetting()
+    lr = Setting(state.check_lr)
+    decay = Setting(state.check_decay)
+    l2 = Setting(state.check_l2)
+    seed = Setting(state.check_seed)
+    dtype = Setting(state.check_dtype)
+    standardize = Setting(state.check_standardize)
     history = StateField("history")
     parameterRecord = StateField("parameter_record")  # noqa: N815 (the tutorial's name)
     epochs = StateField("epochs")
@@ -82,26 +94,18 @@ class DNN(Building, Querying, Textbook, Interop):
                  momentum: float = 0.0, nesterov: bool = False, l2: float = 0.0, beta1: float = 0.9,
                  beta2: float = 0.999, epsilon: float = 1e-8, seed: int | None = None, dtype: DTypeLike = "float32",
                  standardize: bool = False, threads: int | None = None) -> None:
-        schedule = schedules.make_schedule(lr, decay)
-        l2 = check_number(l2, "l2", low=0)
-        optimizer = make_optimizer(optimizer, momentum=momentum, nesterov=nesterov, beta1=beta1, beta2=beta2,
-                                   epsilon=epsilon)
-        if seed is not None and (not is_int(seed) or seed < 0):
-            raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
-        try:
-            known = str(np.dtype(dtype)) in DTYPES
-        except TypeError:
-            known = False
-        if not known:
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
-        if not isinstance(standardize, bool):
-            raise ValueError(f"standardize must be True or False, got {standardize!r}")
-        # Numbers are kept as the floats the schedule checked (a Fraction or Decimal never reaches an array).
-        self.lr = lr if isinstance(lr, schedules.Schedule) else schedule.lr
-        self.decay = decay if isinstance(lr, schedules.Schedule) else schedule.decay
+        schedule = schedules.make_schedule(lr, decay)  # checks both, and that not both are given
+        # The settings check what they are given (see dnn.state): numbers are kept as floats, so a Fraction or
+        # a Decimal never reaches an array.
+        self.decay = decay
+        self.lr = lr
         self.l2 = l2
+        # every one checked, also those the chosen optimizer does not take: a bad value is a mistake either way
+        settings = {key: check_setting(key, value) for key, value in
+                    (("momentum", momentum), ("beta1", beta1), ("beta2", beta2), ("epsilon", epsilon))}
+        optimizer = checked_optimizer(make_optimizer(optimizer, nesterov=nesterov, **settings))
         self.seed = seed
-        self.dtype = np.dtype(dtype)
+        self.dtype = dtype
         self.standardize = standardize
         self.threads = threads  # checked by the property
         self.state = TrainingState(optimizer, schedule, np.random.default_rng(seed))
@@ -140,22 +144,13 @@ class DNN(Building, Querying, Textbook, Interop):
         return self._thread_policies[work]
 
     @property
-    def l2(self) -> float:
-        """The L2 penalty (a float); assigning checks it and converts it to float."""
-        return self._l2
-
-    @l2.setter
-    def l2(self, value):
-        self._l2 = check_number(value, "l2", low=0)
-
-    @property
     def optimizer(self) -> Optimizer:
         """The :class:`dnn.optimizers.Optimizer` (its state included); assign a name or an instance to change it."""
         return self.state.optimizer
 
     @optimizer.setter
     def optimizer(self, optimizer: str | Optimizer) -> None:
-        self.state.optimizer = make_optimizer(optimizer)
+        self.state.optimizer = checked_optimizer(make_optimizer(optimizer))
 
     # ------------------------------------------------------------------ training
 
@@ -165,7 +160,7 @@ class DNN(Building, Querying, Textbook, Interop):
             earlyStopping: int | float | None = None, minDelta: float = 0.0, classWeight: dict | str | None = None,
             sampleWeight: ArrayLike | None = None, standardize: bool | None = None,
             callbacks: Sequence[Callback] | None = None, shuffle: bool = True, restoreBest: bool | None = None,
-            task: str | None = None, classes: ArrayLike | None = None) -> dict:
+            task: str | None = None, classes: ArrayLike | None = None) -> History:
         """Train with mini-batch gradient descent.
 
         Parameters
@@ -231,11 +226,13 @@ class DNN(Building, Querying, Textbook, Interop):
 
         Returns
         -------
-        dict
-            ``model.history``: per-epoch lists ``loss``, ``accuracy`` (classifiers),
-            ``val_loss``/``val_accuracy`` (with validation), ``lr`` and ``time``.
-            Calling fit again continues training and the lists. Ctrl-C stops
-            after the current mini-batch and returns the history so far.
+        dnn.results.History
+            ``model.history``, a dict of per-epoch lists ``loss``, ``accuracy``
+            (classifiers), ``val_loss``/``val_accuracy`` (with validation), ``lr``
+            and ``time``, whose repr is one line. Epochs are counted over the
+            model's whole life: calling fit again continues training and the
+            lists. Ctrl-C stops after the current mini-batch and returns the
+            history so far.
 
         Raises
         ------
@@ -353,6 +350,9 @@ class DNN(Building, Querying, Textbook, Interop):
 
     def __setstate__(self, attributes):
         attributes.pop("_thread_policy", None)  # pickled by dnn 0.2.0, which had one policy
+        for name in ("lr", "decay", "seed", "dtype", "standardize"):  # plain attributes up to dnn 0.2.0
+            if name in attributes:
+                attributes["_" + name] = attributes.pop(name)
         attributes.setdefault("_thread_policies", {})
         self.__dict__.update(attributes)
         params = self.state.params
