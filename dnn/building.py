@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from dnn import initializers, losses, schedules
 from dnn.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, canonical_name
-from dnn.checks import check_number, layer_sizes, per_layer
+from dnn.checks import check_setting, layer_sizes, per_layer
 from dnn.losses import COMPATIBLE_LOSSES, DEFAULT_LOSS
 from dnn.optimizers import from_config as optimizer_from_config
 from dnn.reporting import summary_table
@@ -51,19 +51,21 @@ class Building:
         "torch", {"name": "normal", "std": 0.01}...); by default He normal for
         the relu family and Glorot uniform otherwise.
         """
+        for layer in self._hidden_layers(units, activation, dropout, initializer):
+            self._append_layer(*layer)
+
+    def _hidden_layers(self, units, activation, dropout, initializer):
+        """The checked (size, activation, dropout, initializer) of each hidden layer addHiddenLayer adds."""
         sizes = layer_sizes(units, "addHiddenLayer")
         names = [canonical_name(name, HIDDEN_ACTIVATIONS, "hidden activation")
                  for name in per_layer(activation, len(sizes), "activation")]
-        rates = per_layer(dropout, len(sizes), "dropout rate")
+        rates = [check_setting("dropout", rate) for rate in per_layer(dropout, len(sizes), "dropout rate")]
         specs = _per_layer_initializers(initializer, len(sizes))
-        for rate in rates:
-            check_number(rate, "dropout", low=0, high=1)
         if not self.units:
             raise ValueError("add the input layer first: model.addInputLayer([n_features])")
         if self.loss is not None:
             raise ValueError("the output layer is already added; hidden layers go between the input and the output")
-        for size, name, rate, spec in zip(sizes, names, rates, specs):
-            self._append_layer(size, name, float(rate), spec)
+        return list(zip(sizes, names, rates, specs))
 
     def addOutputLayer(self, units: int | Sequence[int], activation: str = "softmax", loss: str | None = None,
                        initializer: Any = None) -> None:
@@ -76,6 +78,12 @@ class Building:
         output is for weights set by hand: it cannot be trained.
         ``initializer`` as in addHiddenLayer.
         """
+        size, activation, loss, spec = self._output_layer(units, activation, loss, initializer)
+        self._append_layer(size, activation, 0.0, spec)
+        self.loss = loss
+
+    def _output_layer(self, units, activation, loss, initializer):
+        """The checked size, activation, loss and initializer of the output layer addOutputLayer adds."""
         sizes = layer_sizes(units, "addOutputLayer")
         if len(sizes) != 1:
             raise ValueError(f"the output layer has one size, such as [10]; got {list(sizes)}")
@@ -91,13 +99,13 @@ class Building:
             raise ValueError("add the input layer first: model.addInputLayer([n_features])")
         if self.loss is not None:
             raise ValueError("the output layer is already added")
-        self._append_layer(sizes[0], activation, 0.0, spec)
-        self.loss = loss
+        return sizes[0], activation, loss, spec
 
-    def _append_layer(self, size, activation, dropout, initializer=None):
+    def _append_layer(self, size, activation, dropout, initializer=None, draw=True):
+        """Add a checked layer, with initial weights drawn from the model's generator unless ``draw`` is False."""
         layer = len(self.units) + 1
         spec = initializers.resolve(initializer, activation)
-        w, b = initializers.draw(spec, self.units[-1], size, self.state.rng, self.dtype)
+        w, b = initializers.draw(spec, self.units[-1], size, self.state.rng, self.dtype) if draw else (None, None)
         self.w.add_layer(layer, w)
         self.b.add_layer(layer, b)
         self.units.append(size)
@@ -151,14 +159,27 @@ class Building:
         }
 
     @classmethod
-    def fromConfig(cls, config: dict) -> DNN:
+    def fromConfig(cls, config: dict, initialize: bool = True) -> DNN:
         """Build the untrained model that ``getConfig`` describes (same seed: same initial weights).
 
+        Every setting is checked as the constructor and ``add*Layer`` check it.
         A layer without an ``initializer`` entry (configs from before
         initializers were recorded) gets the default one.
+
+        Parameters
+        ----------
+        config : dict
+            As :meth:`getConfig` returns it.
+        initialize : bool, default True
+            Draw the initial weights. False leaves every ``w[l]`` and ``b[l]``
+            None, for a caller that sets them all (importModel does, so that
+            loading never allocates more than the file holds).
         """
-        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
-            raise ValueError("a DNN config is a dict with a 'layers' list, as getConfig returns")
+        if (not isinstance(config, dict) or not isinstance(config.get("layers"), list)
+                or not all(isinstance(layer, dict) for layer in config["layers"])):
+            raise ValueError("a DNN config is a dict with a 'layers' list of dicts, as getConfig returns")
+        if not isinstance(initialize, bool):
+            raise ValueError(f"initialize must be True or False, got {initialize!r:.80}")
         lr = config.get("lr", 0.01)
         model = cls(lr=schedules.from_config(lr) if isinstance(lr, dict) else lr, decay=config.get("decay", 0.0),
                     optimizer=optimizer_from_config(config.get("optimizer", {"name": "sgd"})),
@@ -169,11 +190,15 @@ class Building:
             return model
         model.addInputLayer([layers[0].get("units")])
         for layer in layers[1:-1]:
-            model.addHiddenLayer([layer.get("units")], activation=layer.get("activation"),
-                                 dropout=layer.get("dropout", 0.0), initializer=[layer.get("initializer")])
+            (hidden,) = model._hidden_layers([layer.get("units")], layer.get("activation"), layer.get("dropout", 0.0),
+                                             [layer.get("initializer")])
+            model._append_layer(*hidden, draw=initialize)
         if len(layers) > 1:
-            model.addOutputLayer([layers[-1].get("units")], activation=layers[-1].get("activation"),
-                                 loss=config.get("loss"), initializer=layers[-1].get("initializer"))
+            size, activation, loss, spec = model._output_layer([layers[-1].get("units")],
+                                                               layers[-1].get("activation"), config.get("loss"),
+                                                               layers[-1].get("initializer"))
+            model._append_layer(size, activation, 0.0, spec, draw=initialize)
+            model.loss = loss
         return model
 
 

@@ -18,8 +18,8 @@ With fan_in and fan_out the layer's input and output units:
   r = sqrt(3 / fan_in). LeCun et al. (1998).
 - ``torch``: PyTorch's default for ``nn.Linear`` (kaiming_uniform with
   a = sqrt(5)): weights and biases U(-r, r) with r = 1 / sqrt(fan_in).
-- ``normal``: N(0, std^2) with a given standard deviation ``std`` (0.01 unless
-  given), as in the classic tutorials' ``0.01 * randn``.
+- ``normal``: N(0, std^2) with a given standard deviation ``std`` in (0, 100]
+  (0.01 unless given), as in the classic tutorials' ``0.01 * randn``.
 
 The normal draws are not truncated (as PyTorch's, unlike Keras's).
 
@@ -31,9 +31,10 @@ too). :func:`canonical` turns any accepted form into the stored one.
 """
 
 import difflib
-import math
 
 import numpy as np
+
+from dnn.checks import as_float, check_setting
 
 HE_ACTIVATIONS = frozenset({"relu", "leaky_relu"})
 
@@ -133,8 +134,8 @@ def canonical(spec):
     ------
     ValueError
         For an unknown name (with the nearest one suggested), a parameter the
-        initializer does not take, or a standard deviation that is not a
-        positive finite number.
+        initializer does not take, or a standard deviation outside (0, 100]
+        (see :func:`dnn.checks.check_setting` for why 100).
     """
     if spec is None:
         return None
@@ -146,12 +147,13 @@ def canonical(spec):
         name = _name(spec["name"])
         if name != "normal" and "std" in spec:
             raise ValueError(f"the {name} initializer takes no standard deviation; only 'normal' does")
+        if name != "normal":
+            return name
         std = spec.get("std", DEFAULT_NORMAL_STD)
-        if isinstance(std, bool) or not isinstance(std, (int, float, np.number)) or not (
-                math.isfinite(std) and std > 0):
+        if not (as_float(std) or 0) > 0:
             raise ValueError(f"the standard deviation of the normal initializer must be a positive number, "
-                             f"got {std!r}")
-        return {"name": "normal", "std": float(std)} if name == "normal" else name
+                             f"got {std!r:.80}")
+        return {"name": "normal", "std": check_setting("std", std, "the standard deviation of the normal initializer")}
     name = _name(spec)
     return {"name": "normal", "std": DEFAULT_NORMAL_STD} if name == "normal" else name
 

@@ -4,13 +4,20 @@ A schedule is called with the 0-based epoch (counted over all ``fit`` calls
 of a model) and returns the learning rate of that epoch. ``DNN(lr=schedule)``
 uses one; ``DNN(lr=0.1, decay=0.01)`` is shorthand for
 ``InverseTimeDecay(0.1, 0.01)``. ``config()`` gives a schedule as plain data and
-:func:`from_config` rebuilds it, so model files keep it.
+:func:`from_config` rebuilds it, so model files keep it. Every numeric
+setting is checked by :func:`dnn.checks.check_setting`, which gives each range
+and why.
+
+A subclass of :class:`Schedule` of your own works in memory, but a model file
+names its schedule and the loader knows only :data:`SCHEDULES`: until
+schedules can be registered by name, ``saveModel`` refuses a model that uses
+one, so that no file is written that cannot be read back.
 """
 
 import math
 
 from dnn import configurable
-from dnn.checks import check_number, positive_int
+from dnn.checks import check_setting
 from dnn.configurable import Configurable
 
 
@@ -22,8 +29,7 @@ class Schedule(Configurable):
 
 
 def _rate(value, name="lr"):
-    check_number(value, name, low=0, low_inclusive=False)
-    return float(value)
+    return check_setting(name, value)
 
 
 class InverseTimeDecay(Schedule):
@@ -33,36 +39,33 @@ class InverseTimeDecay(Schedule):
     settings = ("lr", "decay")
 
     def __init__(self, lr, decay=0.0):
-        check_number(decay, "decay", low=0)
-        self.lr, self.decay = _rate(lr), float(decay)
+        self.lr, self.decay = _rate(lr), check_setting("decay", decay)
 
     def __call__(self, epoch):
         return decayed_learning_rate(self.lr, self.decay, epoch)
 
 
 class StepDecay(Schedule):
-    """lr * factor ** floor(epoch / every): the rate drops by ``factor`` every ``every`` epochs."""
+    """lr * factor ** floor(epoch / every): the rate drops by ``factor`` (in (0, 1]) every ``every`` epochs."""
 
     name = "step"
     settings = ("lr", "factor", "every")
 
     def __init__(self, lr, factor=0.5, every=10):
-        check_number(factor, "factor", low=0, low_inclusive=False)
-        self.lr, self.factor, self.every = _rate(lr), float(factor), positive_int(every, "every")
+        self.lr, self.factor, self.every = _rate(lr), check_setting("factor", factor), check_setting("every", every)
 
     def __call__(self, epoch):
         return self.lr * self.factor ** (epoch // self.every)
 
 
 class ExponentialDecay(Schedule):
-    """lr * rate ** epoch."""
+    """lr * rate ** epoch, with ``rate`` in (0, 1]."""
 
     name = "exponential"
     settings = ("lr", "rate")
 
     def __init__(self, lr, rate=0.96):
-        check_number(rate, "rate", low=0, low_inclusive=False)
-        self.lr, self.rate = _rate(lr), float(rate)
+        self.lr, self.rate = _rate(lr), check_setting("rate", rate)
 
     def __call__(self, epoch):
         return self.lr * self.rate**epoch
@@ -80,13 +83,13 @@ class CosineDecay(Schedule):
     settings = ("lr", "epochs", "min_lr", "warmup")
 
     def __init__(self, lr, epochs, min_lr=0.0, warmup=0):
-        self.lr, self.epochs = _rate(lr), positive_int(epochs, "epochs")
-        check_number(min_lr, "min_lr", low=0)
-        if isinstance(warmup, bool) or not isinstance(warmup, int) or not 0 <= warmup < self.epochs:
+        self.lr, self.epochs = _rate(lr), check_setting("epochs", epochs)
+        min_lr, warmup = check_setting("min_lr", min_lr), check_setting("warmup", warmup)
+        if warmup >= self.epochs:
             raise ValueError(f"warmup must be an integer in [0, epochs), got {warmup!r}")
         if min_lr > self.lr:
             raise ValueError(f"min_lr ({min_lr}) must not exceed lr ({self.lr})")
-        self.min_lr, self.warmup = float(min_lr), warmup
+        self.min_lr, self.warmup = min_lr, warmup
 
     def __call__(self, epoch):
         if epoch < self.warmup:
@@ -108,8 +111,7 @@ def decayed_learning_rate(lr, decay, epoch):
 def make_schedule(lr, decay=0.0):
     """The schedule of ``DNN(lr=..., decay=...)``: a Schedule as given, or a number with its decay."""
     if isinstance(lr, Schedule):
-        check_number(decay, "decay", low=0)
-        if decay:
+        if check_setting("decay", decay):
             raise ValueError("give either a learning-rate schedule or decay, not both")
         return lr
     if callable(lr) and not isinstance(lr, (int, float)):
