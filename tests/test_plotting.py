@@ -108,6 +108,8 @@ def test_confusion_matrix_refuses_regression():
         model.drawConfusionMatrix(np.eye(2), [0.5, 1.5])
 
 
+# Three short epochs may stall at the class frequencies; the metrics against scikit-learn are the point.
+@pytest.mark.filterwarnings("ignore::dnn.errors.TrainingStalledWarning")
 def test_model_evaluate_per_class_scores_match_scikit_learn():
     sk = pytest.importorskip("sklearn.metrics")
     model = classifier(classes=4)
