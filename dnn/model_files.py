@@ -81,6 +81,18 @@ def read_model_bytes(path, max_bytes=DEFAULT_MAX_BYTES):
     return data
 
 
+def text_hint(data):
+    """" (it starts like a text file: '...')" when ``data`` starts like text, such as a CSV given by mistake."""
+    head = data[:40]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
+    if not all(c.isprintable() or c in "\r\n\t" for c in text):
+        return ""
+    return f" (it starts like a text file: {text.splitlines()[0][:30]!r})" if text.strip() else ""
+
+
 def _require_regular(status, path):
     mode = status.st_mode
     if stat.S_ISREG(mode):

@@ -20,14 +20,18 @@ import numpy as np
 
 from dnn import safe_pickle
 from dnn.errors import ModelFileError
-from dnn.model_files import DEFAULT_MAX_BYTES, read_model_bytes, write_atomically
+from dnn.model_files import DEFAULT_MAX_BYTES, read_model_bytes, text_hint, write_atomically
 from dnn.recording import RECORD_EVERY, parse_parameter_list
+from dnn.state import DTYPES
 from dnn.tasks import BINARY, TASKS
 from dnn.version import __version__
 
 FORMAT = "dnn-model"
 FORMAT_VERSION = 2
 PROTOCOL = 4
+
+#: The entries of a format 2 file's top object.
+ENVELOPE_KEYS = frozenset({"format", "format_version", "dnn_version", "sha256", "payload"})
 
 #: The hyperparameters of a format 1 file's config.
 V1_HYPERPARAMETERS = ("lr", "decay", "optimizer", "momentum", "nesterov", "l2", "beta1", "beta2", "epsilon")
@@ -103,32 +107,24 @@ def load(cls, path, max_bytes=DEFAULT_MAX_BYTES):
         payload = _unwrap(data)
     except ModelFileError as error:
         raise ModelFileError(f"{path!s}: {error}") from None
+    except safe_pickle.TrailingDataError as error:
+        raise ModelFileError(f"{path!s} was changed or damaged after it was written: it goes on for {error.count} "
+                             f"byte{'s' if error.count != 1 else ''} past the end of the model data (a model file "
+                             f"ends where its data ends). Nothing in it ran.") from None
     except safe_pickle.UnsafePickleError as error:
         raise ModelFileError(f"{path!s} was not loaded and nothing in it ran: {error} (a dnn model file "
                              f"holds only plain data and numeric arrays)") from None
     except Exception as error:  # a malformed pickle can raise nearly anything, MemoryError included
         # plain words for the user; what the reader stumbled on stays in the exception's cause
         raise ModelFileError(f"{path!s} is not a readable dnn model file: it is another kind of file"
-                             f"{_text_hint(data)}, or a model file that is damaged (cut short or changed). "
+                             f"{text_hint(data)}, or a model file that is damaged (cut short or changed). "
                              f"Nothing in it ran.") from error
     try:
-        return from_payload(cls, payload)
+        return from_payload(cls, payload, len(data))
     except ModelFileError as error:
         raise ModelFileError(f"{path!s}: {error}") from None
     except Exception as error:
         raise ModelFileError(f"{path!s} holds an invalid dnn model: {_describe(error)}") from None
-
-
-def _text_hint(data):
-    """" (it starts like text: '...')" when the file's first bytes read as text, such as a CSV given by mistake."""
-    head = data[:40]
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError:
-        return ""
-    if not all(c.isprintable() or c in "\r\n\t" for c in text):
-        return ""
-    return f" (it starts like a text file: {text.splitlines()[0][:30]!r})" if text.strip() else ""
 
 
 def _describe(error):
@@ -149,6 +145,9 @@ def _unwrap(data):
            f"this dnn {__version__} reads format versions up to {FORMAT_VERSION}: upgrade dnn to load it")
     if version == 1:
         return envelope
+    # The digest covers the payload; the rest of the file must be this exact header (and no bytes after it).
+    _check(set(envelope) == ENVELOPE_KEYS and type(envelope["dnn_version"]) is str
+           and len(envelope["dnn_version"]) <= 40, "the file's header was changed after the file was written")
     payload, digest = envelope.get("payload"), envelope.get("sha256")
     _check(type(payload) is bytes and type(digest) is str, "the file has no payload or no checksum")
     _check(hashlib.sha256(payload).hexdigest() == digest,
@@ -158,10 +157,17 @@ def _unwrap(data):
     return {**content, "format_version": version}
 
 
-def from_payload(cls, payload):
-    """Check a payload (see :func:`to_payload`) against the format and build the model it describes."""
+def from_payload(cls, payload, file_size=None):
+    """Check a payload (see :func:`to_payload`) against the format and build the model it describes.
+
+    The declared layers are checked against the arrays already read (and the
+    parameter count against ``file_size``) before the model is built, without
+    initial weights: a small file cannot make loading allocate gigabytes.
+    """
     config = _field(payload, "config", dict)
-    model = _build(cls, config if payload["format_version"] >= 2 else _config_from_v1(config))
+    config = config if payload["format_version"] >= 2 else _config_from_v1(config)
+    _check_architecture(config, payload, file_size)
+    model = _build(cls, config, initialize=False)
     _restore_parameters(model, payload)
     _restore_training_state(model, payload)
     return model
@@ -185,25 +191,50 @@ def _config_from_v1(config):
             "dtype": config.get("dtype"), "standardize": config.get("standardize"), "threads": None}
 
 
-def _build(cls, config):
+def _layer_units(config):
+    """The layer sizes of a config, after checking they are two or more positive integers."""
     layers = _field(config, "layers", list)
     _check(len(layers) >= 2 and all(type(layer) is dict and type(layer.get("units")) is int and layer["units"] > 0
                                     for layer in layers),
            "config.layers must list two or more layers of positive sizes")
-    _check(all(type(layer.get("activation")) is str for layer in layers[1:]),
+    return [layer["units"] for layer in layers]
+
+
+def _check_architecture(config, payload, file_size):
+    """Refuse a config whose layers are not those of the payload's arrays (see :func:`from_payload`)."""
+    units = _layer_units(config)
+    numbers = set(range(2, len(units) + 1))
+    for name in ("w", "b"):
+        arrays = _field(payload, name, dict)
+        _check(set(arrays) == numbers, f"{name} must hold layers {sorted(numbers)}, as config.layers declares")
+        for layer in sorted(numbers):
+            shape = (units[layer - 2], units[layer - 1]) if name == "w" else (units[layer - 1],)
+            array = safe_pickle.array_of(arrays[layer])
+            _check(array is not None, f"{name}[{layer}] must be a numeric array")
+            _check(array.shape == shape, f"{name}[{layer}] has shape {array.shape}, expected {shape} (config.layers)")
+    dtype = config.get("dtype")
+    _check(dtype in DTYPES, f"config.dtype must be one of {', '.join(DTYPES)}")
+    # saveModel writes the parameters in the model's dtype: they take at least this much of the file
+    size = sum(fan_in * fan_out + fan_out for fan_in, fan_out in zip(units, units[1:])) * np.dtype(dtype).itemsize
+    _check(file_size is None or size <= file_size,
+           f"config.layers declare {size} bytes of {dtype} parameters, more than the whole file ({file_size} bytes)")
+
+
+def _build(cls, config, initialize=True):
+    _layer_units(config)
+    _check(all(type(layer.get("activation")) is str for layer in config["layers"][1:]),
            "config.layers must name one activation per layer after the input")
     _check(type(config.get("lr")) in (int, float, dict), "config.lr must be a number or a schedule")
     _check(type(config.get("optimizer")) is dict, "config.optimizer must describe an optimizer")
     _check(type(config.get("dtype")) is str and type(config.get("standardize")) is bool,
            "config.dtype must be a name and config.standardize a bool")
-    return cls.fromConfig(config)
+    return cls.fromConfig(config, initialize=initialize)
 
 
 def _restore_parameters(model, payload):
     layers = list(range(2, len(model.units) + 1))
     for name, store in (("w", model.w), ("b", model.b)):
-        arrays = _field(payload, name, dict)
-        _check(sorted(arrays) == layers, f"{name} must hold layers {layers}")
+        arrays = payload[name]  # its layers checked by _check_architecture
         for layer in layers:
             shape = (model.units[layer - 2], model.units[layer - 1]) if name == "w" else (model.units[layer - 1],)
             store[layer] = _array(arrays[layer], f"{name}[{layer}]", shape, model.dtype)
@@ -211,7 +242,7 @@ def _restore_parameters(model, payload):
     params = model.state.params
     shapes = [a.shape for a in params.split(params.flat)]
     optimizer = model.state.optimizer
-    expected = optimizer.initial_state(params.flat)
+    expected = optimizer.initial_state(params.flat[:0])  # the keys and kinds, without allocating
     restored = {}
     for key, value in _field(payload, "optimizer_state", dict).items():
         _check(key in expected, f"unexpected {optimizer.name} optimizer state")
@@ -250,26 +281,7 @@ def _restore_training_state(model, payload):
     lr_factor = payload.get("lr_factor", 1.0)
     _check(type(lr_factor) is float and 0 < lr_factor <= 1, "lr_factor must be a number in (0, 1]")
     state.lr_factor = lr_factor
-    task, classes = payload.get("task"), payload.get("classes")
-    _check(task is None or (type(task) is str and task in TASKS), "unknown task")
-    task = None if task is None else TASKS[task]
-    _check(task is None or task.fits_output(model.activations[-1], model.units[-1]),
-           f"the task does not fit the output layer ({model.units[-1]} {model.activations[-1]} units)")
-    if classes is not None:
-        _check(type(classes) is list and classes and len({type(c) for c in classes}) == 1
-               and type(classes[0]) in (str, int, float, bool), "classes must be a list of labels of one type")
-        _check(task is not None and task.is_classifier, "classes given for a model without a classification task")
-        expected = 2 if task is BINARY else model.units[-1]
-        _check(len(classes) == expected, f"{len(classes)} classes for {expected} class outputs")
-        try:
-            classes = np.array(classes)
-        except OverflowError:
-            classes = None
-        _check(classes is not None and classes.dtype.kind in "biufU",
-               "classes must be numbers that fit 64 bits, or strings")
-        _check(bool(np.all(classes[1:] > classes[:-1])), "classes must be distinct and sorted")
-    _check(task is None or task.is_classifier == (classes is not None), "task and classes disagree")
-    model.task, model.classes = task, classes
+    model.task, model.classes = _task_and_classes(model, payload)
     history = _field(payload, "history", dict)
     lengths = set()
     for key, values in history.items():
@@ -291,6 +303,30 @@ def _restore_training_state(model, payload):
     _check(record_every in RECORD_EVERY, f"record_every must be one of {RECORD_EVERY}")
     state.record_every = record_every
     state.validation_split = _validation_split(payload.get("validation_split"))
+
+
+def _task_and_classes(model, payload):
+    """The checked task and classes of a payload, as the model keeps them."""
+    task, classes = payload.get("task"), payload.get("classes")
+    _check(task is None or (type(task) is str and task in TASKS), "unknown task")
+    task = None if task is None else TASKS[task]
+    _check(task is None or task.fits_output(model.activations[-1], model.units[-1]),
+           f"the task does not fit the output layer ({model.units[-1]} {model.activations[-1]} units)")
+    if classes is not None:
+        _check(type(classes) is list and classes and len({type(c) for c in classes}) == 1
+               and type(classes[0]) in (str, int, float, bool), "classes must be a list of labels of one type")
+        _check(task is not None and task.is_classifier, "classes given for a model without a classification task")
+        expected = 2 if task is BINARY else model.units[-1]
+        _check(len(classes) == expected, f"{len(classes)} classes for {expected} class outputs")
+        try:
+            classes = np.array(classes)
+        except OverflowError:
+            classes = None
+        _check(classes is not None and classes.dtype.kind in "biufU",
+               "classes must be numbers that fit 64 bits, or strings")
+        _check(bool(np.all(classes[1:] > classes[:-1])), "classes must be distinct and sorted")
+    _check(task is None or task.is_classifier == (classes is not None), "task and classes disagree")
+    return task, classes
 
 
 def _validation_split(split):

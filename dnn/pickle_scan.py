@@ -32,6 +32,17 @@ class UnsafePickleError(pickle.UnpicklingError):
     """The pickle asked for something outside the allow-list, or for more work than its size allows."""
 
 
+class TrailingDataError(pickle.UnpicklingError):
+    """Bytes follow the pickle's STOP opcode: plain unpickling would ignore them, so a changed file would pass.
+
+    ``count`` is how many.
+    """
+
+    def __init__(self, count):
+        super().__init__(f"{count} byte{'s' if count != 1 else ''} after the end of the pickle")
+        self.count = count
+
+
 _SAFE_LEAF = -1   # str, bytes, objects hashed by identity: a file cannot choose their hashes
 _NUMERIC_LEAF = -2  # numbers, None, booleans: a file can choose colliding hashes
 _LIST, _DICT, _SET, _TUPLE, _FROZENSET = range(5)
@@ -186,6 +197,12 @@ class _Scan:
 def scan(data):
     """Refuse ``data`` (a pickle) if unpickling it could cost more than its size allows.
 
+    Returns
+    -------
+    int
+        Where the pickle ends: the offset just after its STOP opcode (bytes
+        beyond it are no part of the pickle, and unpickling ignores them).
+
     Raises
     ------
     UnsafePickleError
@@ -220,7 +237,7 @@ def scan(data):
         start, position = _argument(view, position, layout, name)
         if name == "STOP":
             state.pop()
-            return
+            return position
         _step(state, name, view, start, position, opcodes)
 
 

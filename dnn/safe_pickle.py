@@ -28,9 +28,9 @@ import pickle
 
 import numpy as np
 
-from dnn.pickle_scan import UnsafePickleError, scan
+from dnn.pickle_scan import TrailingDataError, UnsafePickleError, scan
 
-__all__ = ["NUMERIC_KINDS", "UnsafePickleError", "array_of", "loads"]
+__all__ = ["NUMERIC_KINDS", "TrailingDataError", "UnsafePickleError", "array_of", "loads"]
 
 #: dtype kinds the loader builds: booleans, integers and floats.
 NUMERIC_KINDS = frozenset("biuf")
@@ -212,11 +212,14 @@ def loads(data):
     """Unpickle ``data`` (bytes) with the allow-list, after checking what it would cost.
 
     Arrays come back as :class:`ArrayHolder`; use :func:`array_of`. Raises
-    UnsafePickleError, or whatever a malformed pickle raises (UnpicklingError,
-    EOFError, ValueError, TypeError, ...).
+    UnsafePickleError, TrailingDataError when bytes follow the end of the
+    pickle (every byte of ``data`` must belong to it), or whatever a malformed
+    pickle raises (UnpicklingError, EOFError, ValueError, TypeError, ...).
     """
     data = bytes(data)
-    scan(data)
+    end = scan(data)
+    if end < len(data):
+        raise TrailingDataError(len(data) - end)
     # Array bytes appear once in the file (protocol 2 spells them as text, then encodes: twice).
     token = _budget.set([2 * len(data)])
     try:

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import pickle
+import pickletools
 import struct
 import subprocess
 import sys
@@ -311,3 +312,22 @@ def test_mutated_files_load_or_raise_model_file_error_only(tmp_path):
     # every change inside the payload fails its checksum: nothing loads with different predictions; a change
     # that still loads touched only the envelope's version text
     assert counts["different"] == 0 and counts["refused"] > 350
+
+
+@pytest.mark.parametrize("value", [None, {"a": [1, 2.5, "x"]}, np.arange(6.0).reshape(2, 3)])
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_the_scan_says_where_the_pickle_ends(value, protocol):
+    data = pickle.dumps(value, protocol)
+    # independently: the offset after the STOP opcode, as pickletools reads the opcodes
+    stop = next(position for opcode, _, position in pickletools.genops(data) if opcode.name == "STOP")
+    assert pickle_scan.scan(data) == stop + 1 == len(data)
+    assert pickle_scan.scan(data + b"tail") == len(data)
+
+
+@pytest.mark.parametrize(("tail", "count"), [(b".", 1), (b"\x00" * 7, 7), (pickle.dumps(1), len(pickle.dumps(1)))])
+def test_safe_loads_refuses_bytes_after_the_end(tail, count):
+    data = pickle.dumps({"format": "dnn-model"}, 4)
+    assert pickle.loads(data + tail) == {"format": "dnn-model"}   # plain pickle ignores them
+    with pytest.raises(safe_pickle.TrailingDataError, match=f"^{count} bytes? after the end of the pickle$") as raised:
+        safe_pickle.loads(data + tail)
+    assert raised.value.count == count

@@ -7,12 +7,14 @@ import pickletools
 import struct
 import subprocess
 import sys
+import time
+import tracemalloc
 from typing import ClassVar
 
 import numpy as np
 import pytest
 
-from dnn import DNN, ModelFileError
+from dnn import DNN, ModelFileError, persistence
 
 # Events that would mean code from a file ran. Loading itself only opens the model file.
 DANGEROUS_EVENTS = {"os.system", "subprocess.Popen", "exec", "compile", "import", "os.exec", "os.posix_spawn",
@@ -97,7 +99,24 @@ def hostile_files(marker):
     files["huge LONG4"] = b"\x80\x02\x8b" + struct.pack("<i", 2**31 - 1) + b"\x01."
     files["deep nesting"] = b"\x80\x02" + b"]" * 200_000 + b"a" * 199_999 + b"."
     files["memo trick"] = text_pickle(f"cos\nsystem\np0\n0(g0\n(S'{command}'\ntRl.")
+    files["declared layers of 20,000 units"] = declared_size_file([20_000, 20_000])
     return files
+
+
+def declared_size_file(hidden):
+    """A valid 3-4-2 model file whose config declares the hidden layers ``hidden``, its checksum recomputed.
+
+    Before its layers were checked against its arrays, loading drew initial weights for the declared sizes:
+    3.1 GB for [20000, 20000], from a file of about 1.2 KB.
+    """
+    model = DNN(seed=0)
+    model.addInputLayer([3])
+    model.addHiddenLayer([4])
+    model.addOutputLayer([2])
+    payload = persistence.to_payload(model)
+    layers = payload["config"]["layers"]
+    payload["config"]["layers"] = [layers[0], *({**layers[1], "units": units} for units in hidden), layers[2]]
+    return persistence.file_bytes(payload)
 
 
 def _dtype_retyped_after_use():
@@ -177,3 +196,34 @@ def test_every_reference_attack_is_real(corpus, tmp_path):
     data = pickle.dumps(Reduce(os.system, f"touch {marker}"), 2)
     pickle.loads(data)
     assert marker.exists()
+
+
+@pytest.mark.parametrize(("hidden", "message"), [
+    ([6000, 6000], r"w must hold layers \[2, 3, 4\], as config.layers declares"),
+    ([20_000, 20_000], r"w must hold layers \[2, 3, 4\]"),
+    ([30_000_000], r"w\[2\] has shape \(3, 4\), expected \(3, 30000000\)"),
+])
+def test_a_small_file_declaring_huge_layers_is_refused_at_once(hidden, message, tmp_path):
+    """Loading never allocates much more than the arrays the file holds: the declared layers are checked first.
+
+    Before, [6000, 6000] drew 430 MB of initial weights in 1.3 s, and [3, 30000000, 2] 1.2 GB.
+    """
+    path = tmp_path / "declared.pkl"
+    path.write_bytes(declared_size_file(hidden))
+    assert path.stat().st_size < 2000
+    tracing = tracemalloc.is_tracing()
+    if not tracing:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    start_memory = tracemalloc.get_traced_memory()[0]
+    start = time.perf_counter()
+    try:
+        with pytest.raises(ModelFileError, match=message):
+            DNN.importModel(path)
+        elapsed = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1] - start_memory
+    finally:
+        if not tracing:
+            tracemalloc.stop()
+    assert elapsed < 1.0
+    assert peak < 100 * 2**20
