@@ -138,15 +138,67 @@ def write_atomically(path, write):
 
     Raises
     ------
+    TypeError
+        When ``path`` is not a str or os.PathLike (None, say).
+    IsADirectoryError, NotADirectoryError, FileNotFoundError
+        Before anything is written, saying what is wrong with ``path``: it
+        is a folder, a folder on its way is a file, or it is empty.
     OSError
         Of the original kind, naming ``path`` (never the temporary file). On
         any error the temporary file is removed and ``path`` is unchanged.
     """
-    path = os.fspath(path)
+    path = checked_target(path)
     try:
         _write_atomically(os.path.realpath(path), write)
     except OSError as error:
         raise _naming(error, path) from None
+
+
+def checked_target(path):
+    """``path`` as a str, once it can name a file to write; else an error saying what is wrong with it.
+
+    Without these checks the errors came from deep inside: os.fspath's
+    TypeError for None, "File exists" naming the file to save when a folder
+    on its way is a file, "Is a directory" from the final rename.
+    """
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"cannot save to {path!r:.80}: a file path is a str or os.PathLike, such as 'model.pkl'")
+    path = os.fsdecode(os.fspath(path))
+    if not path:
+        raise _os_error(FileNotFoundError, errno.ENOENT, "cannot save to '': the path is empty")
+    if os.path.isdir(path) or path.endswith(("/", os.sep)):
+        what = "is a folder" if os.path.isdir(path) else "ends with a slash, so it names a folder"
+        raise _os_error(IsADirectoryError, errno.EISDIR, f"cannot save to {path}: it {what}, not a file; give a "
+                                                         f"file name, such as {os.path.join(path, 'model.pkl')}")
+    # the path as given, then as its symlinks resolve (the file written is the link's target)
+    parent, blocking = os.path.dirname(path), _file_on_the_way(path) or _file_on_the_way(os.path.realpath(path))
+    if blocking is not None:
+        what = f"its parent {blocking}" if blocking == parent else blocking
+        raise _os_error(NotADirectoryError, errno.ENOTDIR, f"cannot save to {path}: {what} is a file, not a folder")
+    return path
+
+
+def _file_on_the_way(path):
+    """The nearest existing ancestor of ``path`` when it is not a folder, else None."""
+    folder = os.path.dirname(path)
+    while folder:
+        try:
+            return None if stat.S_ISDIR(os.stat(folder).st_mode) else folder
+        except (FileNotFoundError, NotADirectoryError):   # missing (makedirs creates it), or under a file
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                return None
+            folder = parent
+        except OSError:   # unreadable: the write itself will say so
+            return None
+    return None
+
+
+def _os_error(kind, code, message):
+    """An OSError subclass with ``errno`` set whose text is ``message`` alone (no "[Errno n]" prefix)."""
+    error = kind(message)
+    error.errno = code
+    return error
 
 
 def _write_atomically(target, write):

@@ -18,7 +18,8 @@ import pickle
 
 import numpy as np
 
-from dnn import safe_pickle
+from dnn import optimizers, safe_pickle, schedules
+from dnn.configurable import Configurable
 from dnn.errors import ModelFileError
 from dnn.model_files import DEFAULT_MAX_BYTES, read_model_bytes, text_hint, write_atomically
 from dnn.recording import RECORD_EVERY, parse_parameter_list
@@ -80,9 +81,38 @@ def _plain(value):
 
 
 def save(model, path):
-    """Write ``model`` to ``path`` atomically, as a format 2 file."""
+    """Write ``model`` to ``path`` atomically, as a format 2 file.
+
+    Raises
+    ------
+    ValueError
+        Before anything on disk is touched, for a model whose file
+        :func:`load` could not read back (see :func:`require_loadable`).
+    """
+    require_loadable(model)
     content = envelope(to_payload(model))
     write_atomically(path, lambda f: pickle.dump(content, f, protocol=PROTOCOL))
+
+
+def require_loadable(model):
+    """Raise ValueError unless :func:`load` could read a file of ``model`` back: never write one it cannot.
+
+    A file names the schedule and optimizer, which the loader rebuilds from
+    dnn's registries: a class of the user's own could not be rebuilt (until
+    such classes can be registered by name). The config is then built as the
+    loader builds it, without weights.
+    """
+    for kind, component, registry in (("learning-rate schedule", model.lr, schedules.SCHEDULES),
+                                      ("optimizer", model.optimizer, optimizers.OPTIMIZERS)):
+        if isinstance(component, Configurable) and registry.get(component.name) is not type(component):
+            raise ValueError(f"cannot save this model: its {kind} {type(component).__name__} is not one of "
+                             f"dnn's own ({', '.join(registry)}), which importModel rebuilds by name, so it could "
+                             f"not read the file back. Until {kind}s of your own can be registered by name, give "
+                             f"the model one of dnn's before saving it")
+    try:
+        _build(type(model), _plain(model.getConfig()), initialize=False)
+    except ValueError as error:  # ModelFileError included
+        raise ValueError(f"cannot save this model: importModel would refuse its settings ({error})") from None
 
 
 def envelope(payload, protocol=PROTOCOL, format=FORMAT, format_version=FORMAT_VERSION):

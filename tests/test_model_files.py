@@ -2,6 +2,7 @@
 
 import errno
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -79,12 +80,61 @@ def test_no_space_left_names_the_target(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == []
 
 
-def test_a_parent_that_is_a_file_names_the_target(tmp_path):
+def test_a_parent_that_is_a_file_is_named_as_the_problem(tmp_path):
     (tmp_path / "notadir").write_text("x")
     path = tmp_path / "notadir" / "m.pkl"
-    with pytest.raises(OSError) as raised:
+    with pytest.raises(NotADirectoryError) as raised:   # an OSError, as before
         small_model().saveModel(path)
-    assert raised.value.filename == str(path) and ".tmp" not in str(raised.value)
+    assert str(raised.value) == f"cannot save to {path}: its parent {tmp_path / 'notadir'} is a file, not a folder"
+    assert raised.value.errno == errno.ENOTDIR
+    assert os.listdir(tmp_path) == ["notadir"] and (tmp_path / "notadir").read_text() == "x"
+
+
+def test_a_file_further_up_the_path_is_named(tmp_path):
+    (tmp_path / "a").write_text("x")
+    path = tmp_path / "a" / "b" / "c" / "m.pkl"
+    with pytest.raises(NotADirectoryError, match=f"^cannot save to {path}: {tmp_path / 'a'} is a file, not a "
+                                                 f"folder$"):
+        small_model().saveModel(path)
+
+
+def test_a_symlinked_target_under_a_file_is_named(tmp_path):
+    (tmp_path / "plain").write_text("x")
+    link = tmp_path / "m.pkl"
+    link.symlink_to(tmp_path / "plain" / "real.pkl")
+    with pytest.raises(NotADirectoryError, match=f"{tmp_path / 'plain'} is a file, not a folder"):
+        small_model().saveModel(link)
+    assert (tmp_path / "plain").read_text() == "x"
+
+
+@pytest.mark.parametrize("name", ["folder", "folder/", "missing/"])
+def test_a_folder_is_not_a_file_to_save_to(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(IsADirectoryError, match=f"^cannot save to {name}: it (is a folder|ends with a slash, so it "
+                                                f"names a folder), not a file; give a file name, such as "
+                                                f"{name.rstrip('/')}/model.pkl$") as raised:
+        small_model().saveModel(name)
+    assert raised.value.errno == errno.EISDIR
+    assert sorted(os.listdir(tmp_path)) == ["folder"] and os.listdir(tmp_path / "folder") == []
+
+
+@pytest.mark.parametrize(("path", "kind", "message"), [
+    (None, TypeError, "cannot save to None: a file path is a str or os.PathLike, such as 'model.pkl'"),
+    (3, TypeError, "cannot save to 3: a file path is a str or os.PathLike"),
+    ("", FileNotFoundError, "cannot save to '': the path is empty"),
+])
+def test_what_is_no_path_is_refused_clearly(path, kind, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(kind, match=re.escape(message)):
+        small_model().saveModel(path)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_bytes_path_still_saves(tmp_path):
+    path = os.fsencode(tmp_path / "m.pkl")
+    small_model(bias=4.0).saveModel(path)
+    assert DNN.importModel(tmp_path / "m.pkl").b[2].tolist() == [4.0, 4.0]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")

@@ -399,3 +399,89 @@ def test_a_file_from_another_dnn_version_of_the_same_format_loads(tmp_path):
     envelope["dnn_version"] = "0.1.0"
     path.write_bytes(pickle.dumps(envelope, protocol=4))
     assert_same_parameters(DNN.importModel(path), model)
+
+
+# ---------------------------------------------------------------- never a file that cannot be read back
+
+
+class Halving(__import__("dnn").schedules.Schedule):
+    """A schedule of the user's own: lr / 2 ** epoch."""
+
+    name = "halving"
+    settings = ("lr",)
+
+    def __init__(self, lr):
+        self.lr = lr
+
+    def __call__(self, epoch):
+        return self.lr / 2**epoch
+
+
+class FasterStep(__import__("dnn").schedules.StepDecay):
+    """A subclass of a built-in schedule under the built-in's name: a file would load it as a plain StepDecay."""
+
+    def __call__(self, epoch):
+        return 2 * super().__call__(epoch)
+
+
+def fitted(lr):
+    model = DNN(lr=lr, seed=0)
+    model.addInputLayer([4])
+    model.addHiddenLayer([5])
+    model.addOutputLayer([3])
+    rng = np.random.default_rng(0)
+    model.fit(rng.normal(size=(30, 4)), rng.integers(0, 3, 30), epochs=2, verbose=0)
+    return model
+
+
+def assert_refused_before_touching(model, tmp_path, message):
+    """saveModel raises ValueError matching ``message``; an existing file stays byte-identical, nothing is added."""
+    existing = tmp_path / "m.pkl"
+    fitted(0.1).saveModel(existing)
+    before = existing.read_bytes()
+    for path in (existing, tmp_path / "new" / "deeper" / "m.pkl"):
+        with pytest.raises(ValueError, match=message):
+            model.saveModel(path)
+    assert existing.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["m.pkl"]   # no temporary file, no parent folder made
+
+
+def test_a_schedule_of_the_users_own_is_refused_at_save_time(tmp_path):
+    model = fitted(Halving(0.1))
+    assert model.history["lr"] == [0.1, 0.05]   # it works in memory
+    assert_refused_before_touching(model, tmp_path, r"its learning-rate schedule Halving is not one of dnn's own "
+                                                    r"\(inverse_time, step, exponential, cosine\).*registered by name")
+
+
+def test_a_subclass_of_a_built_in_schedule_is_refused_too(tmp_path):
+    model = fitted(FasterStep(0.1, factor=0.5, every=1))
+    assert model.history["lr"] == [0.2, 0.1]
+    assert_refused_before_touching(model, tmp_path, "its learning-rate schedule FasterStep is not one of dnn's own")
+
+
+def test_a_built_in_schedule_changed_out_of_range_is_refused(tmp_path):
+    schedule = __import__("dnn").schedules.StepDecay(0.1)
+    model = fitted(schedule)
+    schedule.factor = 5.0   # past the checks of the constructor
+    assert_refused_before_touching(model, tmp_path, "importModel would refuse its settings.*factor must be <= 1")
+
+
+def test_an_optimizer_of_the_users_own_never_reaches_a_file(tmp_path):
+    """The constructor and the optimizer setter rebuild an optimizer from dnn's registry by name, refusing others;
+    one put into the training state directly is refused at save time."""
+    from dnn.optimizers import SGD, Optimizer
+
+    class Lion(Optimizer):
+        name = "lion"
+
+    with pytest.raises(ValueError, match="an optimizer config needs a 'name' among sgd, adam, rmsprop"):
+        DNN(optimizer=Lion())
+    model = fitted(0.1)
+    with pytest.raises(ValueError, match="an optimizer config needs a 'name'"):
+        model.optimizer = Lion()
+
+    class Plain(SGD):
+        pass
+
+    model.state.optimizer = Plain()
+    assert_refused_before_touching(model, tmp_path, "its optimizer Plain is not one of dnn's own")
