@@ -295,7 +295,33 @@ def _step(state, name, view, start, end, opcodes):
         state.pop_mark()
     elif name == "DUP":
         state.stack.append(state.top())
-    elif name in ("EMPTY_LIST", "EMPTY_DICT", "EMPTY_SET"):
+    elif name in _CONTAINER_OPCODES:
+        _container_step(state, name)
+    elif name in ("REDUCE", "STACK_GLOBAL", "NEWOBJ", "NEWOBJ_EX"):
+        state.pop(3 if name == "NEWOBJ_EX" else 2)
+        state.stack.append(_SAFE_LEAF)
+    elif name in ("INST", "OBJ"):
+        state.pop_mark()
+        state.stack.append(_SAFE_LEAF)
+    elif name == "BUILD":
+        state.pop()
+        if state.top() >= 0:
+            _refuse("BUILD on a container")
+    elif name in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"):
+        state.put(state.memo_filled if name == "MEMOIZE" else _index(view, start, end, name), opcodes)
+    elif name in ("GET", "BINGET", "LONG_BINGET"):
+        state.get(_index(view, start, end, name))
+    else:  # a new protocol's opcode
+        _refuse(f"unsupported opcode {name}")
+
+
+_CONTAINER_OPCODES = frozenset({"EMPTY_LIST", "EMPTY_DICT", "EMPTY_SET", "TUPLE1", "TUPLE2", "TUPLE3", "TUPLE", "LIST",
+                                "FROZENSET", "DICT", "APPEND", "SETITEM", "APPENDS", "SETITEMS", "ADDITEMS"})
+
+
+def _container_step(state, name):
+    """The opcodes that make a container or add to one (see :data:`_CONTAINER_OPCODES`)."""
+    if name in ("EMPTY_LIST", "EMPTY_DICT", "EMPTY_SET"):
         state.stack.append(state.new({"EMPTY_LIST": _LIST, "EMPTY_DICT": _DICT, "EMPTY_SET": _SET}[name]))
     elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
         state.stack.append(state.new(_TUPLE, state.pop(int(name[-1]))))
@@ -320,22 +346,6 @@ def _step(state, name, view, start, end, opcodes):
         target = state.top()
         state.mutate(target, kind, name)
         state.add(target, items, pairs=kind == _DICT)
-    elif name in ("REDUCE", "STACK_GLOBAL", "NEWOBJ", "NEWOBJ_EX"):
-        state.pop(3 if name == "NEWOBJ_EX" else 2)
-        state.stack.append(_SAFE_LEAF)
-    elif name in ("INST", "OBJ"):
-        state.pop_mark()
-        state.stack.append(_SAFE_LEAF)
-    elif name == "BUILD":
-        state.pop()
-        if state.top() >= 0:
-            _refuse("BUILD on a container")
-    elif name in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"):
-        state.put(state.memo_filled if name == "MEMOIZE" else _index(view, start, end, name), opcodes)
-    elif name in ("GET", "BINGET", "LONG_BINGET"):
-        state.get(_index(view, start, end, name))
-    else:  # a new protocol's opcode
-        _refuse(f"unsupported opcode {name}")
 
 
 def _index(view, start, end, name):
