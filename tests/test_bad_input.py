@@ -196,3 +196,19 @@ def test_an_empty_series(dtype):
     check_refused(lambda m, f: m.fit(f, pd.Series([], dtype=dtype), epochs=1, verbose=0), "^y is empty")
     check_refused(lambda m, f: m.fit(f, labels(), epochs=1, verbose=0, sampleWeight=pd.Series([], dtype=dtype)),
                   "^sampleWeight is empty")
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("lr", "fast", "lr must be a finite number, got 'fast'"),
+    ("lr", 1e300, r"lr must be <= 1000, got 1e\+300"),
+    ("decay", -1, "decay must be >= 0"),
+    ("l2", float("inf"), "l2 must be a finite number"),
+    ("momentum", 1.5, "momentum must be < 1"),
+    ("seed", -3, "seed must be a non-negative integer or None"),
+    ("dtype", "int8", "dtype must be 'float32' or 'float64'"),
+    ("dtype", "float64", "dtype is fixed once layers are added"),
+    ("standardize", "yes", "standardize must be True or False"),
+    ("optimizer", "nadam", "unknown optimizer 'nadam'"),
+])
+def test_a_refused_setting_leaves_a_fitted_model_as_it_was(name, value, message):
+    check_refused(lambda model, frame: setattr(model, name, value), message)
