@@ -262,6 +262,16 @@ class DNN(Building, Querying, Textbook, Interop):
         The file keeps everything needed to predict and to continue training
         exactly: layers, weights, optimizer state, random generator state,
         classes and history. Parent directories are created.
+
+        Raises
+        ------
+        ValueError
+            For a model whose file importModel could not read back: one with
+            a learning-rate schedule or optimizer class of your own (until
+            such classes can be registered by name). Nothing is written.
+        TypeError, IsADirectoryError, NotADirectoryError
+            For a path that is not a path, that is a folder, or that has a
+            file where a folder should be. Nothing is written.
         """
         self._require_network("saveModel")
         persistence.save(self, path)
