@@ -282,8 +282,11 @@ class DNN(Building, Querying, Textbook, Interop):
 
         Loading is safe for files from anywhere: only plain data and numeric
         arrays are accepted, no code from the file is run, and a file larger
-        than ``maxBytes`` (default 1 GiB) is refused unread. Any problem with
-        the file raises :class:`dnn.ModelFileError` saying what is wrong.
+        than ``maxBytes`` (default 1 GiB) is refused unread. The layers a file
+        declares are checked against the arrays it holds before anything is
+        built, so loading takes a few times the file's size in memory, never
+        more; every byte of the file is checked, none may follow its end. Any
+        problem with the file raises :class:`dnn.ModelFileError` saying what is wrong.
         """
         return persistence.load(cls, path, maxBytes)
 
