@@ -9,9 +9,9 @@ import pytest
 from dnn import DNN, TrainingDivergedError
 
 
-def one_weight(lr, dtype="float32"):
-    """y = w x + b with w = 1, b = 0 set by hand: the first update is w <- 1 - lr (x = 1, y = 0)."""
-    model = DNN(lr=lr, dtype=dtype)
+def one_weight(dtype="float32"):
+    """y = w x + b with w = 1, b = 0 set by hand, at the largest learning rate a model takes (1000)."""
+    model = DNN(lr=1000.0, dtype=dtype)
     model.addInputLayer([1])
     model.addOutputLayer([1], activation="identity")
     model.w[2] = np.array([[1.0]])
@@ -19,22 +19,27 @@ def one_weight(lr, dtype="float32"):
     return model
 
 
+# x = 1e18 and y = -1e19: the output 1e18 misses by 1.1e19, a loss of 6e37 (finite in float32); the update of w is
+# lr * 1.1e19 * 1e18 = 1.1e40, beyond float32 (3.4e38) but not float64.
+X_HUGE, Y_HUGE = np.array([[1e18]]), np.array([-1e19])
+
+
 def test_an_update_to_infinite_weights_in_the_last_batch_is_divergence():
-    """Loss 0.5 (finite) before the update; the update 1 - 1e39 is -inf in float32. It used to return normally."""
-    model = one_weight(1e39)
-    with pytest.raises(TrainingDivergedError, match="the update of epoch 1, batch 1 made the weights infinite"):
-        model.fit(np.array([[1.0]]), np.array([0.0]), epochs=1, verbose=0)
+    """The loss before the update is finite; the update makes w -inf in float32. It used to return normally."""
+    model = one_weight()
+    with pytest.raises(TrainingDivergedError, match="the update of epoch 1, batch 1 made the weights"):
+        model.fit(X_HUGE, Y_HUGE, epochs=1, verbose=0)
     assert model.w[2][0, 0] == 1.0 and model.b[2][0] == 0.0  # the weights before that update
     assert model.epochs == 0 and model.history == {}
 
 
 def test_a_large_but_finite_update_is_not_divergence():
-    """1 - 1e38 is finite in float32: training returns, with w exactly 1 - 1e38 and b exactly -1e38 (float32)."""
-    model = one_weight(1e38)
-    history = model.fit(np.array([[1.0]]), np.array([0.0]), epochs=1, verbose=0)
-    assert history["loss"] == [0.5]
-    assert model.w[2][0, 0] == np.float32(1) - np.float32(1e38)
-    assert model.b[2][0] == -np.float32(1e38)
+    """In float64 the same update is finite, and so are the outputs and the loss after it: training returns."""
+    model = one_weight("float64")
+    history = model.fit(X_HUGE, Y_HUGE, epochs=1, verbose=0)
+    assert history["loss"] == [0.5 * 1.1e19**2]
+    np.testing.assert_allclose(model.w[2][0, 0], 1 - 1000 * 1.1e19 * 1e18, rtol=1e-15)
+    np.testing.assert_allclose(model.b[2][0], -1000 * 1.1e19, rtol=1e-15)
 
 
 def blobs(scale):
