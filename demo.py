@@ -1,4 +1,4 @@
-"""End-to-end example: train a DNN on scikit-learn's 8x8 digits, evaluate, save, reload, and compare with the shipped model.
+"""End-to-end example: train a DNN on the 8x8 digits, evaluate, save, reload, and compare with the shipped model.
 
 Run from the repository root: ``python demo.py``. The model takes the digits as
 ``load_digits`` gives them (grey levels 0..16): it standardizes them itself.

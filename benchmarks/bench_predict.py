@@ -45,7 +45,7 @@ def rows(n, seed=0):
 
 def floor_seconds():
     """The three matrix products over all rows, best of the two ways to batch them."""
-    from dnn.preprocessing import CHUNK_ROWS
+    from dnn.data.preprocessing import CHUNK_ROWS
 
     X = rows(ROWS)
     weights = [w for _, w in sorted(network().w.items())]

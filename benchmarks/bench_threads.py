@@ -91,10 +91,10 @@ ACTIVE = {"meter": None}
 def install_step_hook():
     """Count every training batch's rows into the active meter, and stop the run at its deadline.
 
-    Patches ``dnn.training.Trainer.step`` once per worker process; the benchmark only. The model's own thread policy
-    (a fit callback) times the batches; the hook only counts and stops.
+    Patches ``dnn.engine.training.Trainer.step`` once per worker process; the benchmark only. The model's own thread
+    policy (a fit callback) times the batches; the hook only counts and stops.
     """
-    from dnn import training
+    from dnn.engine import training
 
     step = training.Trainer.step
     if getattr(step, "hooked", False):

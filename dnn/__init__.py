@@ -8,7 +8,7 @@
 """
 
 from dnn.errors import ModelFileError, NonFiniteOutputError, TrainingDivergedError, TrainingStalledWarning
-from dnn.model import DNN
+from dnn.model.network import DNN
 from dnn.version import __version__
 
 __all__ = [

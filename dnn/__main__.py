@@ -1,8 +1,8 @@
-"""``python -m dnn``: the command line (see :mod:`dnn.cli`)."""
+"""``python -m dnn``: the command line (see :mod:`dnn.adapters.cli`)."""
 
 import sys
 
-from dnn.cli import main
+from dnn.adapters.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -10,14 +10,14 @@
 - ``on_batch_begin(run, batch)`` and ``on_batch_end(run, batch, logs)``:
   ``logs`` holds the batch's mean ``loss`` and its ``size`` in rows.
 
-``run`` is the :class:`dnn.training.TrainingRun`: ``run.model``, ``run.state``
-(the :class:`dnn.state.TrainingState`), ``run.epochs`` (epochs asked for),
+``run`` is the :class:`dnn.engine.training.TrainingRun`: ``run.model``, ``run.state``
+(the :class:`dnn.engine.state.TrainingState`), ``run.epochs`` (epochs asked for),
 ``run.verbose``, and ``run.stop_training``, which a callback sets to end
 training after the current batch. An exception raised by a callback ends
 ``fit`` with the model as it was after the last whole batch, and propagates.
 
 The progress bar, the per-epoch lines of ``verbose=2``, parameter recording
-(:mod:`dnn.recording`) and early stopping are callbacks on this interface.
+(:mod:`dnn.engine.recording`) and early stopping are callbacks on this interface.
 """
 
 import csv
@@ -27,8 +27,8 @@ import sys
 import threading
 
 from dnn.checks import check_number, positive_int
-from dnn.monitors import Monitor, resolve_mode
-from dnn.reporting import ProgressBar, epoch_line
+from dnn.engine.monitors import Monitor, resolve_mode
+from dnn.report.text import ProgressBar, epoch_line
 
 
 class Callback:
@@ -110,7 +110,7 @@ def monitored(run, monitor):
 
 
 def watched(run, monitor, mode, min_delta=0.0):
-    """The :class:`dnn.monitors.Monitor` of a callback's ``monitor`` and ``mode`` in this fit."""
+    """The :class:`dnn.engine.monitors.Monitor` of a callback's ``monitor`` and ``mode`` in this fit."""
     key = monitored(run, monitor)
     return Monitor(key, resolve_mode(key, mode), min_delta)
 
@@ -196,7 +196,7 @@ class EarlyStopping(Callback):
     restore_best : bool
     mode : {"auto", "min", "max"}
         Whether the monitored value should go down or up; "auto" reads it off
-        the key (see :mod:`dnn.monitors`): losses down, accuracy, AUC, R² up.
+        the key (see :mod:`dnn.engine.monitors`): losses down, accuracy, AUC, R² up.
     """
 
     def __init__(self, patience, min_delta=0.0, monitor=None, restore_best=True, mode="auto"):

@@ -1,7 +1,7 @@
 """Evaluation metrics in plain numpy (no scikit-learn at run time).
 
 What a metric means for each task (thresholds, correct rows) is decided in
-:mod:`dnn.tasks`; these are the task-independent formulas.
+:mod:`dnn.data.tasks`; these are the task-independent formulas.
 """
 
 import numpy as np

@@ -1,7 +1,7 @@
 """Update rules as small classes: each holds its settings, its state and its update.
 
 An optimizer updates one flat parameter array in place (see
-:mod:`dnn.parameters`) from a gradient array of the same layout. Its state (a
+:mod:`dnn.model.parameters`) from a gradient array of the same layout. Its state (a
 velocity, Adam's moving averages) lives in ``optimizer.state``, a dict of
 arrays shaped like the parameters and of step counters, so training can stop
 and resume exactly and a model file can keep it. ``config()`` gives the

@@ -10,7 +10,7 @@ import pytest
 
 import dnn
 from dnn import DNN
-from dnn.cli import build_parser, main
+from dnn.adapters.cli import build_parser, main
 from dnn.optimizers import OPTIMIZERS, SGD
 
 pd = pytest.importorskip("pandas")

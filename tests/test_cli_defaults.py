@@ -1,6 +1,6 @@
 """dnn train's defaults: they learn small tables well, say what they chose, and each can be turned off.
 
-Run in-process through :func:`dnn.cli.main`; every file goes to tmp_path.
+Run in-process through :func:`dnn.adapters.cli.main`; every file goes to tmp_path.
 """
 
 import re
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dnn import DNN
-from dnn.cli import main
+from dnn.adapters.cli import main
 
 pd = pytest.importorskip("pandas")
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dnn import DNN, tasks
-from dnn.layer_arrays import LayerArrays
+from dnn import DNN
+from dnn.data import tasks
+from dnn.model.layer_arrays import LayerArrays
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dnn import DNN, ModelFileError, pickle_scan, safe_pickle
+from dnn import DNN, ModelFileError
+from dnn.files import pickle_scan, safe_pickle
 
 ROOT = Path(__file__).resolve().parents[1]
 SECONDS, MEGABYTES = 1.0, 100
@@ -196,7 +197,7 @@ def small_model(seed=0):
 
 @pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
 def test_every_protocol_passes_the_scan_and_loads_identically(protocol, tmp_path):
-    from dnn import persistence
+    from dnn.files import persistence
 
     model, X = small_model()
     path = tmp_path / "m.pkl"

@@ -9,8 +9,9 @@ import signal
 import numpy as np
 import pytest
 
-from dnn import DNN, TrainingDivergedError, training
-from dnn.fit_setup import split_rows
+from dnn import DNN, TrainingDivergedError
+from dnn.engine import training
+from dnn.engine.fit_setup import split_rows
 from dnn.losses import get_loss
 from tests.conftest import FakeRun, feed
 

@@ -14,7 +14,8 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from dnn import DNN, ModelFileError, persistence
+from dnn import DNN, ModelFileError
+from dnn.files import persistence
 
 # Events that would mean code from a file ran. Loading itself only opens the model file.
 DANGEROUS_EVENTS = {"os.system", "subprocess.Popen", "exec", "compile", "import", "os.exec", "os.posix_spawn",

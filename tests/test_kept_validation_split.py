@@ -5,8 +5,9 @@ import copy
 import numpy as np
 import pytest
 
-from dnn import DNN, ModelFileError, persistence
-from dnn.fit_setup import split_rows
+from dnn import DNN, ModelFileError
+from dnn.engine.fit_setup import split_rows
+from dnn.files import persistence
 from dnn.losses import get_loss
 
 

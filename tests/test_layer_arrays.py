@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dnn import DNN
-from dnn.layer_arrays import LayerArrays
+from dnn.model.layer_arrays import LayerArrays
 
 
 def textbook_network():

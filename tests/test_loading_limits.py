@@ -10,7 +10,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from dnn import DNN, ModelFileError, persistence
+from dnn import DNN, ModelFileError
+from dnn.files import persistence
 
 
 def small(units=(3, 4, 2), dtype="float32", seed=0):

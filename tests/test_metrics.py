@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from dnn import metrics
-from dnn.tasks import get_task
+from dnn.data.tasks import get_task
 
 
 def test_count_correct_hand_worked():

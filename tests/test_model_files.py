@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from dnn import DNN, ModelFileError, model_files
-from dnn.model_files import read_model_bytes, write_atomically
+from dnn import DNN, ModelFileError
+from dnn.files import disk
+from dnn.files.disk import read_model_bytes, write_atomically
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -72,7 +73,7 @@ def test_no_space_left_names_the_target(tmp_path, monkeypatch):
     def full(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(model_files.os, "fsync", full)
+    monkeypatch.setattr(disk.os, "fsync", full)
     with pytest.raises(OSError) as raised:
         small_model().saveModel(path)
     assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(path)
@@ -154,7 +155,7 @@ def test_a_read_only_directory_names_the_target(tmp_path):
 
 STALLED_SAVE = textwrap.dedent("""
     import sys, time
-    from dnn.model_files import write_atomically
+    from dnn.files.disk import write_atomically
 
     def write(f):
         f.write(b"half a model")

@@ -5,7 +5,7 @@ import pytest
 
 from dnn import DNN
 from dnn.callbacks import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
-from dnn.monitors import resolve_mode
+from dnn.engine.monitors import resolve_mode
 from tests.conftest import FakeRun, feed
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dnn import plotting
+from dnn.report import plots
 
 SESSION = Path(__file__).resolve().parent.parent / "examples" / "session.ipynb"
 
@@ -56,7 +56,7 @@ def test_confusion_matrix_title_clears_the_colorbar(classes):
     rng = np.random.default_rng(classes)
     counts = rng.integers(0, 2000, (classes, classes))
     labels = ["setosa", "versicolor", "virginica", "d", "e", "f", "g", "h", "i", "j"][:classes]
-    figure = plotting.confusion_matrix(counts, labels)
+    figure = plots.confusion_matrix(counts, labels)
     canvas = agg.FigureCanvasAgg(figure)
     canvas.draw()
     renderer = canvas.get_renderer()

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dnn import DNN, ModelFileError, persistence
+from dnn import DNN, ModelFileError
+from dnn.files import persistence
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

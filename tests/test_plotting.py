@@ -142,13 +142,13 @@ def test_figures_do_not_accumulate_in_pyplot(tmp_path):
 
 def test_saved_figures_are_closed_in_pyplot(tmp_path, monkeypatch):
     pyplot = pytest.importorskip("matplotlib.pyplot")
-    from dnn import plotting
+    from dnn.report import plots
 
     model = classifier()
     X, y = digits_like()
     model.fit(X, y, epochs=1, batchSize=20, verbose=0)
     # On a backend with windows, a figure without a path stays known to pyplot, so plt.show() shows it ...
-    monkeypatch.setattr(plotting, "_interactive", lambda figure: True)
+    monkeypatch.setattr(plots, "_interactive", lambda figure: True)
     before = set(pyplot.get_fignums())
     shown = model.drawHistory()
     assert set(pyplot.get_fignums()) - before == {shown.number}

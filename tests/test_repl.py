@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from dnn import DNN
-from dnn.results import Evaluation, History
+from dnn.report.results import Evaluation, History
 
 SETUP = """\
 from dnn import DNN

@@ -13,8 +13,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from dnn import DNN, ModelFileError, persistence
+from dnn import DNN, ModelFileError
 from dnn.checks import SETTINGS, check_setting
+from dnn.files import persistence
 from dnn.schedules import CosineDecay, ExponentialDecay, StepDecay
 
 

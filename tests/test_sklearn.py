@@ -15,9 +15,9 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 from dnn import DNN  # noqa: E402
+from dnn.adapters.sklearn import EXPECTED_FAILED_CHECKS, DNNClassifier, DNNRegressor  # noqa: E402
 from dnn.callbacks import Callback  # noqa: E402
 from dnn.schedules import StepDecay  # noqa: E402
-from dnn.sklearn import EXPECTED_FAILED_CHECKS, DNNClassifier, DNNRegressor  # noqa: E402
 
 #: Small and quick instances for scikit-learn's checks, which fit a few hundred times.
 CHECKED = [DNNClassifier(hidden_layer_sizes=(16,), lr=0.01, epochs=40, batch_size=16, random_state=0),

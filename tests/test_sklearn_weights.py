@@ -14,7 +14,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.class_weight import compute_sample_weight  # noqa: E402
 
-from dnn.sklearn import DNNClassifier, DNNRegressor  # noqa: E402
+from dnn.adapters.sklearn import DNNClassifier, DNNRegressor  # noqa: E402
 
 #: One batch of all the rows in their order, plain gradient descent in float64 and no learned scaling: the setting
 #: in which a weight of k is exactly k copies of the row and a weight of 0 exactly its removal, once the weights are

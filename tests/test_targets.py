@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dnn.targets import default_task, encode_targets
+from dnn.data.targets import default_task, encode_targets
 
 
 def test_integer_labels_are_class_indices():

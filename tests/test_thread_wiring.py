@@ -57,7 +57,7 @@ def test_the_setting_comes_back_after_an_exception_inside_fit(user_setting):
 
 
 def test_predict_uses_the_pinned_count_and_restores(user_setting, monkeypatch):
-    from dnn import inference
+    from dnn.engine import inference
 
     X, y = data()
     model = net(threads=1)
@@ -102,7 +102,7 @@ def wide_net():
 
 @pytest.mark.parametrize(("times", "best"), [({1: 0.010, 2: 0.004}, 2), ({1: 0.004, 2: 0.010}, 1)])
 def test_predict_over_many_chunks_keeps_the_count_its_timing_favours(monkeypatch, times, best):
-    from dnn import inference
+    from dnn.engine import inference
     from dnn.threads import ThreadPolicy
     from dnn.threads import policy as policy_module
 

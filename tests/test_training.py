@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dnn import DNN
-from dnn.batches import TrainingData, _block_shuffled
+from dnn.engine.batches import TrainingData, _block_shuffled
 
 
 def classifier(features, seed=0, **options):

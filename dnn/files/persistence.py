@@ -8,7 +8,7 @@ damaged anywhere is refused instead of loading different weights. Format 1
 (the payload dict alone, with its own config layout) still loads.
 
 Both levels are plain dicts of builtins containers, numbers, strings and
-numeric numpy arrays, read through :mod:`dnn.safe_pickle`; the payload is then
+numeric numpy arrays, read through :mod:`dnn.files.safe_pickle`; the payload is then
 checked field by field, so a file can neither run code nor smuggle in a model
 with inconsistent shapes. Every problem with a file raises ModelFileError.
 """
@@ -18,13 +18,14 @@ import pickle
 
 import numpy as np
 
-from dnn import optimizers, safe_pickle, schedules
+from dnn import optimizers, schedules
 from dnn.configurable import Configurable
+from dnn.data.tasks import BINARY, TASKS
+from dnn.engine.recording import RECORD_EVERY, parse_parameter_list
+from dnn.engine.state import DTYPES
 from dnn.errors import ModelFileError
-from dnn.model_files import DEFAULT_MAX_BYTES, read_model_bytes, text_hint, write_atomically
-from dnn.recording import RECORD_EVERY, parse_parameter_list
-from dnn.state import DTYPES
-from dnn.tasks import BINARY, TASKS
+from dnn.files import safe_pickle
+from dnn.files.disk import DEFAULT_MAX_BYTES, read_model_bytes, text_hint, write_atomically
 from dnn.version import __version__
 
 FORMAT = "dnn-model"

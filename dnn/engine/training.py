@@ -1,7 +1,7 @@
 """The training engine: epochs of mini-batches, with callbacks around them.
 
 :func:`train` runs the epochs of one checked ``fit`` call (a
-:class:`dnn.fit_setup.FitPlan`) on a model's :class:`dnn.state.TrainingState`.
+:class:`dnn.engine.fit_setup.FitPlan`) on a model's :class:`dnn.engine.state.TrainingState`.
 Each batch goes gather -> ``backprop.forward_pass`` -> ``losses`` ->
 ``backprop.backward_pass`` -> the optimizer, in :meth:`Trainer.step`.
 
@@ -17,15 +17,15 @@ import time
 import numpy as np
 
 from dnn.backprop import backward_pass, forward_pass
-from dnn.batches import Workspace, batch_count
 from dnn.callbacks import CallbackList, EarlyStopping, EpochLogger, ProgressBarLogger
-from dnn.diagnostics import StallMonitor
+from dnn.engine.batches import Workspace, batch_count
+from dnn.engine.diagnostics import StallMonitor
+from dnn.engine.inference import forward_chunks
+from dnn.engine.interrupt import InterruptFlag
+from dnn.engine.recording import ParameterRecording
 from dnn.errors import TrainingDivergedError
-from dnn.inference import forward_chunks
-from dnn.interrupt import InterruptFlag
 from dnn.losses import add_l2_gradient, l2_penalty, output_delta, summed_loss
-from dnn.recording import ParameterRecording
-from dnn.results import History
+from dnn.report.results import History
 
 
 class TrainingRun:
@@ -34,14 +34,14 @@ class TrainingRun:
     Attributes
     ----------
     model : dnn.DNN
-    state : dnn.state.TrainingState
+    state : dnn.engine.state.TrainingState
     epochs : int
         Epochs this fit call was asked for.
     batches : int
         Mini-batches per epoch.
-    data : dnn.batches.TrainingData
+    data : dnn.engine.batches.TrainingData
         The training rows.
-    task : dnn.tasks.Task
+    task : dnn.data.tasks.Task
     verbose : int
     has_validation : bool
     progress : EpochProgress
@@ -61,7 +61,7 @@ class TrainingRun:
 
 
 def train(model, plan):
-    """Run the epochs of ``plan`` on ``model``; returns ``model.history``, made a :class:`dnn.results.History`.
+    """Run the epochs of ``plan`` on ``model``; returns ``model.history``, made a :class:`dnn.report.results.History`.
 
     The history becomes a History in place of the plain dict a new or loaded
     model starts with, so what ``fit`` returns is ``model.history`` itself
@@ -244,12 +244,12 @@ class Trainer:
 
     Parameters
     ----------
-    state : dnn.state.TrainingState
+    state : dnn.engine.state.TrainingState
         Its parameters and optimizer state are updated in place; its
         generator draws the dropout masks.
     activations : list of str
     loss : str
-    task : dnn.tasks.Task
+    task : dnn.data.tasks.Task
     l2 : float
     batch_size : int
     dropout : list of float

@@ -2,7 +2,7 @@
 
 ``pickle.load`` calls whatever global a file names, which makes a model file
 as dangerous as a script. :func:`loads` first dry-runs the opcodes
-(:mod:`dnn.pickle_scan`), refusing a file that would cost more memory or time
+(:mod:`dnn.files.pickle_scan`), refusing a file that would cost more memory or time
 than its size allows, then resolves globals through a fixed
 allow-list instead: the few names numpy's own pickles use for arrays and
 dtypes (numpy 1.x and 2.x names, protocols 0 to 5). Any other global is
@@ -28,7 +28,7 @@ import pickle
 
 import numpy as np
 
-from dnn.pickle_scan import TrailingDataError, UnsafePickleError, scan
+from dnn.files.pickle_scan import TrailingDataError, UnsafePickleError, scan
 
 __all__ = ["NUMERIC_KINDS", "TrailingDataError", "UnsafePickleError", "array_of", "loads"]
 

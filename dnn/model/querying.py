@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
-from dnn import plotting, preprocessing, targets
 from dnn.checks import is_int
-from dnn.fit_setup import sample_weights
-from dnn.inference import forward_chunks, gather_outputs
+from dnn.data import preprocessing, targets
+from dnn.engine.fit_setup import sample_weights
+from dnn.engine.inference import forward_chunks, gather_outputs
 from dnn.losses import l2_penalty, summed_loss
-from dnn.reporting import metrics_table
-from dnn.results import Evaluation
+from dnn.report import plots
+from dnn.report.results import Evaluation
+from dnn.report.text import metrics_table
 from dnn.threads import PREDICT_CHUNK, blas_threads, large_products, predict_threads
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
@@ -181,18 +182,18 @@ class Querying:
     def drawConvergenceCurve(self, path: str | os.PathLike[str] | None = None) -> Figure:
         """Plot every parameter recorded with fit(parameterList=...) against epoch (or batch).
 
-        Returns the matplotlib Figure, shown once (see :mod:`dnn.plotting`); with ``path``, also saves it as
+        Returns the matplotlib Figure, shown once (see :mod:`dnn.report.plots`); with ``path``, also saves it as
         a PNG.
         """
-        return plotting.convergence_curve(self.parameterRecord, self.state.record_every, path)
+        return plots.convergence_curve(self.parameterRecord, self.state.record_every, path)
 
     def drawHistory(self, path: str | os.PathLike[str] | None = None) -> Figure:
         """Plot loss and accuracy per epoch (training and validation) and the learning rate.
 
-        Returns the matplotlib Figure, shown once (see :mod:`dnn.plotting`); with ``path``, also saves it as
+        Returns the matplotlib Figure, shown once (see :mod:`dnn.report.plots`); with ``path``, also saves it as
         a PNG.
         """
-        return plotting.history(self.history, path)
+        return plots.history(self.history, path)
 
     def drawDigits(self, X_vector: ArrayLike, y_vector: ArrayLike | None = None,
                    path: str | os.PathLike[str] | None = None, predictions: bool | None = None) -> Figure:
@@ -212,14 +213,14 @@ class Querying:
             can be looked at before any training; True shows them for a
             complete network with weights set by hand.
 
-        Returns the matplotlib Figure, shown once (see :mod:`dnn.plotting`).
+        Returns the matplotlib Figure, shown once (see :mod:`dnn.report.plots`).
         """
         images = np.asarray(X_vector.to_numpy() if hasattr(X_vector, "to_numpy") else X_vector)
         images = images.reshape(1, -1) if images.ndim == 1 else images
         labels = None if y_vector is None else self._shown_labels(y_vector, len(images))
         if predictions is None:
             predictions = self.loss is not None and self.task is not None
-        return plotting.digits(images, labels, self.predict(images) if predictions else None, path)
+        return plots.digits(images, labels, self.predict(images) if predictions else None, path)
 
     def _shown_labels(self, y_vector, count):
         labels = targets.as_array(y_vector)
@@ -243,23 +244,23 @@ class Querying:
         path : str or path, optional
             Also save the figure as a PNG there (and close it in pyplot).
 
-        Returns the matplotlib Figure, shown once (see :mod:`dnn.plotting`): one image per unit (the first 100 for
+        Returns the matplotlib Figure, shown once (see :mod:`dnn.report.plots`): one image per unit (the first 100 for
         larger layers), blue negative, red positive, each on its own symmetric scale.
         """
         if not is_int(layer) or layer not in self.w:
             raise ValueError(f"layer must be one of the layers with weights, 2..{len(self.units)}, got {layer!r}")
         weights, _ = self._checked_parameters()
-        return plotting.weights(weights[layer - 2], layer, path)
+        return plots.weights(weights[layer - 2], layer, path)
 
     def drawConfusionMatrix(self, X: ArrayLike, y: ArrayLike, path: str | os.PathLike[str] | None = None) -> Figure:
         """Plot the confusion matrix of the model on ``X``, ``y``, with counts.
 
-        Returns the matplotlib Figure, shown once (see :mod:`dnn.plotting`); with ``path``, also saves it as
+        Returns the matplotlib Figure, shown once (see :mod:`dnn.report.plots`); with ``path``, also saves it as
         a PNG.
         """
         self._require_network("drawConfusionMatrix")
         outputs, target_matrix, task, classes = self._outputs_and_targets(X, y)
         if not task.single_label:
             raise ValueError(f"a confusion matrix needs a single-label classifier; this model's task is {task}")
-        return plotting.confusion_matrix(task.scores(outputs, target_matrix, classes)["confusion_matrix"], classes,
+        return plots.confusion_matrix(task.scores(outputs, target_matrix, classes)["confusion_matrix"], classes,
                                          path)

@@ -8,7 +8,7 @@ from prettytable import PrettyTable
 # ipywidgets; ProgressBar chooses the kind of bar itself, when a fit starts.
 from tqdm import tqdm
 
-from dnn import jupyter
+from dnn.report import jupyter
 
 #: modelEvaluate prints the confusion matrix up to this many classes (a wider table would wrap unreadably).
 MAX_PRINTED_CLASSES = 20

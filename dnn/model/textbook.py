@@ -8,12 +8,12 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from dnn import preprocessing, targets
 from dnn.backprop import backward_pass, forward_pass
-from dnn.gradient_check import compare_gradients
-from dnn.layer_arrays import LayerArrays
+from dnn.data import preprocessing, targets
+from dnn.data.sparse_rows import SparseRows
 from dnn.losses import add_l2_gradient, objective, output_delta
-from dnn.sparse_rows import SparseRows
+from dnn.model.gradient_check import compare_gradients
+from dnn.model.layer_arrays import LayerArrays
 
 
 class Textbook:

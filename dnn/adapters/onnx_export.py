@@ -90,13 +90,13 @@ def onnx_model(model):
 
 def export_onnx(model, path):
     """Write ``model`` to ``path`` as ONNX, atomically (the old file or the new one, never half)."""
-    from dnn.persistence import write_atomically
+    from dnn.files.persistence import write_atomically
 
     data = onnx_model(model).SerializeToString()
     write_atomically(path, lambda f: f.write(data))
 
 
 def _default_task(model):
-    from dnn.targets import default_task
+    from dnn.data.targets import default_task
 
     return default_task(model.activations[-1], model.units[-1])[0]

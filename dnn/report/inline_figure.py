@@ -1,6 +1,6 @@
 """The Figure dnn's draw* methods return in a Jupyter kernel with the inline backend.
 
-Imported by :mod:`dnn.plotting` only there, since it imports matplotlib.
+Imported by :mod:`dnn.report.plots` only there, since it imports matplotlib.
 
 The inline backend shows the figures pyplot still holds when a cell ends, and
 IPython shows the value of a cell's last line. A figure drawn by a method call

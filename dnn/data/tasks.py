@@ -9,7 +9,7 @@
 - :data:`REGRESSION`: real-valued identity outputs.
 
 Each task decodes network outputs into predictions, probabilities, correct
-counts and scores; :mod:`dnn.targets` encodes what users pass as ``y`` and
+counts and scores; :mod:`dnn.data.targets` encodes what users pass as ``y`` and
 decides which task it implies.
 """
 

@@ -373,7 +373,7 @@ def _record_spec(text):
 
 def _checked_specs(specs, texts, units):
     """The specs, checked against the network's layer sizes; the message names the --record value."""
-    from dnn.recording import parse_parameter_list
+    from dnn.engine.recording import parse_parameter_list
 
     for spec, text in zip(specs, texts):
         try:

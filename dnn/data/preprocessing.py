@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from dnn.sparse_rows import SparseRows, is_sparse
+from dnn.data.sparse_rows import SparseRows, is_sparse
 
 #: Rows per chunk when reading feature matrices: large enough for efficient
 #: matrix products, small enough to bound memory (784 float32 features: 6 MB).

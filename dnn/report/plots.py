@@ -6,7 +6,7 @@ drawn:
 - in a Jupyter notebook (the inline backend), the figure is displayed as soon
   as it is drawn, whether the call ends the cell, is assigned
   (``fig = model.drawHistory()``), is followed by other statements or ends
-  with ``;``; the returned Figure (a :class:`dnn.inline_figure.InlineFigure`)
+  with ``;``; the returned Figure (a :class:`dnn.report.inline_figure.InlineFigure`)
   is not displayed again in that cell, and pyplot does not hold it;
 - in a plain Python session with a display (an interactive backend such as
   TkAgg or QtAgg), the figure is made through pyplot and stays there, so
@@ -24,7 +24,7 @@ import os
 
 import numpy as np
 
-from dnn import jupyter
+from dnn.report import jupyter
 
 DPI = 100
 
@@ -37,7 +37,7 @@ def _new_figure(**options):
     from matplotlib import pyplot
 
     if jupyter.inline_figures():
-        from dnn.inline_figure import InlineFigure
+        from dnn.report.inline_figure import InlineFigure
 
         # Made through pyplot so that the inline backend is loaded and its formatters registered (a bare Figure
         # would display as text until then); _finish closes it in pyplot before the cell ends.
@@ -54,7 +54,7 @@ def _interactive(figure):
 def _finish(figure, path):
     from matplotlib import pyplot
 
-    from dnn.inline_figure import InlineFigure  # matplotlib is loaded by now: this costs nothing more
+    from dnn.report.inline_figure import InlineFigure  # matplotlib is loaded by now: this costs nothing more
 
     if path is not None:
         directory = os.path.dirname(os.path.abspath(os.fspath(path)))

@@ -7,8 +7,8 @@ for the next one, so memory stays bounded for inputs of any length, and a
 
 import numpy as np
 
-from dnn import preprocessing
 from dnn.backprop import forward_pass
+from dnn.data import preprocessing
 from dnn.errors import NonFiniteOutputError
 
 

@@ -9,7 +9,7 @@ The output layer decides the task:
   exactly one target >= 0.5 (one-hot rows, or the tutorials' 0.01/0.99 rows),
   multilabel otherwise. ``fit(..., task=...)`` overrides the inference.
 
-Tasks are the objects of :mod:`dnn.tasks`.
+Tasks are the objects of :mod:`dnn.data.tasks`.
 
 Class labels are fixed at the first ``fit``. Integer labels in 0..k-1 are
 class indices (classes are 0..k-1). Any other labels (strings, booleans, or
@@ -19,9 +19,9 @@ sorted order, and ``predict`` gives them back.
 
 import numpy as np
 
-from dnn import preprocessing
 from dnn.checks import is_int
-from dnn.tasks import BINARY, MULTICLASS, MULTILABEL, REGRESSION
+from dnn.data import preprocessing
+from dnn.data.tasks import BINARY, MULTICLASS, MULTILABEL, REGRESSION
 
 ONE_HOT_TOLERANCE = 1e-4
 #: A target at least this high marks its class in a row of independent (sigmoid) targets.
@@ -74,7 +74,7 @@ def encode_targets(y, activation, units, dtype, task=None, classes=None):
     Returns
     -------
     targets : ndarray, shape (n, units)
-    task : dnn.tasks.Task
+    task : dnn.data.tasks.Task
     classes : ndarray or None
     """
     y = as_array(y)

@@ -5,7 +5,7 @@ Layers are numbered from 1, the input layer, to L, the output layer.
 l,) hold the parameters of layer l = 2..L; assigning arrays of those shapes
 there sets weights by hand, and the model checks them before using them.
 
-The class holds the architecture and a :class:`dnn.state.TrainingState`, and
+The class holds the architecture and a :class:`dnn.engine.state.TrainingState`, and
 orchestrates; the formulas live in ``activations``, ``losses``, ``backprop``
 and ``optimizers``, the training loop in ``training``.
 """
@@ -19,18 +19,21 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from dnn import fit_setup, persistence, schedules, state, targets, training
-from dnn.building import Building
+from dnn import schedules
 from dnn.callbacks import Callback
 from dnn.checks import check_setting
-from dnn.interop import Interop
-from dnn.layer_arrays import LayerArrays
+from dnn.data import targets
+from dnn.engine import fit_setup, state, training
+from dnn.engine.state import OptimizerSetting, Setting, StateField, TrainingState, checked_optimizer
+from dnn.files import persistence
+from dnn.model.building import Building
+from dnn.model.interop import Interop
+from dnn.model.layer_arrays import LayerArrays
+from dnn.model.parameters import Parameters, checked_array
+from dnn.model.querying import Querying
+from dnn.model.textbook import Textbook
 from dnn.optimizers import Optimizer, make_optimizer
-from dnn.parameters import Parameters, checked_array
-from dnn.querying import Querying
-from dnn.results import History
-from dnn.state import OptimizerSetting, Setting, StateField, TrainingState, checked_optimizer
-from dnn.textbook import Textbook
+from dnn.report.results import History
 from dnn.threads import ThreadPolicy, check_threads
 
 
@@ -95,7 +98,7 @@ class DNN(Building, Querying, Textbook, Interop):
                  beta2: float = 0.999, epsilon: float = 1e-8, seed: int | None = None, dtype: DTypeLike = "float32",
                  standardize: bool = False, threads: int | None = None) -> None:
         schedule = schedules.make_schedule(lr, decay)  # checks both, and that not both are given
-        # The settings check what they are given (see dnn.state): numbers are kept as floats, so a Fraction or
+        # The settings check what they are given (see dnn.engine.state): numbers are kept as floats, so a Fraction or
         # a Decimal never reaches an array.
         self.decay = decay
         self.lr = lr
@@ -226,7 +229,7 @@ class DNN(Building, Querying, Textbook, Interop):
 
         Returns
         -------
-        dnn.results.History
+        dnn.report.results.History
             ``model.history``, a dict of per-epoch lists ``loss``, ``accuracy``
             (classifiers), ``val_loss``/``val_accuracy`` (with validation), ``lr``
             and ``time``, whose repr is one line. Epochs are counted over the
@@ -301,7 +304,7 @@ class DNN(Building, Querying, Textbook, Interop):
     def _checked_parameters(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """The weights and biases as lists (layers 2..L), after checking arrays assigned by hand.
 
-        They are views into one flat array (see :mod:`dnn.parameters`), kept
+        They are views into one flat array (see :mod:`dnn.model.parameters`), kept
         in ``state.params``. An array the user put into ``w`` or ``b`` is
         checked for shape and finiteness and its values are copied in, so
         training never writes into the user's own array.
@@ -332,10 +335,10 @@ class DNN(Building, Querying, Textbook, Interop):
             self.w[layer], self.b[layer] = w, b
 
     def _encode_targets(self, y: ArrayLike, dtype: DTypeLike | None = None) -> tuple:
-        """Target matrix, task and classes for ``y`` (see :func:`dnn.targets.encode_targets`).
+        """Target matrix, task and classes for ``y`` (see :func:`dnn.data.targets.encode_targets`).
 
         A model not fitted yet reads its classes off y without keeping them;
-        fit keeps them (see :func:`dnn.fit_setup.commit`).
+        fit keeps them (see :func:`dnn.engine.fit_setup.commit`).
         """
         return targets.encode_targets(y, self.activations[-1], self.units[-1], dtype or self.dtype,
                                       self.task, self.classes)

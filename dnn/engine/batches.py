@@ -7,7 +7,7 @@ time goes to the matrix products.
 
 import numpy as np
 
-from dnn.preprocessing import standardize
+from dnn.data.preprocessing import standardize
 
 
 class Workspace:

@@ -23,7 +23,7 @@ class TrainingState:
 
     Attributes
     ----------
-    params : dnn.parameters.Parameters or None
+    params : dnn.model.parameters.Parameters or None
         Created from the layers' arrays the first time they are needed.
     optimizer : dnn.optimizers.Optimizer
     schedule : dnn.schedules.Schedule

@@ -14,10 +14,10 @@ from dnn.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, canonical_na
 from dnn.checks import check_setting, layer_sizes, per_layer
 from dnn.losses import COMPATIBLE_LOSSES, DEFAULT_LOSS
 from dnn.optimizers import from_config as optimizer_from_config
-from dnn.reporting import summary_table
+from dnn.report.text import summary_table
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
-    from dnn.model import DNN
+    from dnn.model.network import DNN
 
 
 class Building:

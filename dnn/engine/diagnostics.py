@@ -24,9 +24,9 @@ import numpy as np
 
 from dnn.backprop import forward_pass
 from dnn.callbacks import Callback
+from dnn.data.preprocessing import standardize
 from dnn.errors import TrainingStalledWarning
 from dnn.losses import l2_penalty
-from dnn.preprocessing import standardize
 
 #: Rows of the training set the dead-layer check runs on.
 SAMPLE_ROWS = 512

@@ -1,8 +1,8 @@
 """The other-frameworks part of the DNN class: toTorch, fromTorch and exportONNX.
 
 A mixin of :class:`dnn.DNN`, kept in its own file so each file stays small.
-The adapters themselves live at the edge (:mod:`dnn.torch_export`,
-:mod:`dnn.onnx_export`): torch and onnx are imported only when these methods
+The adapters themselves live at the edge (:mod:`dnn.adapters.torch_export`,
+:mod:`dnn.adapters.onnx_export`): torch and onnx are imported only when these methods
 are called, so importing dnn never needs them.
 """
 
@@ -14,31 +14,31 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     import torch
 
-    from dnn.model import DNN
+    from dnn.model.network import DNN
 
 
 class Interop:
     """toTorch, fromTorch and exportONNX of :class:`dnn.DNN`."""
 
     def toTorch(self) -> torch.nn.Sequential:
-        """The network as a ``torch.nn.Sequential`` (needs PyTorch); see :mod:`dnn.torch_export`."""
+        """The network as a ``torch.nn.Sequential`` (needs PyTorch); see :mod:`dnn.adapters.torch_export`."""
         self._require_network("toTorch")
         self._checked_parameters()
-        from dnn.torch_export import to_torch
+        from dnn.adapters.torch_export import to_torch
 
         return to_torch(self)
 
     @classmethod
     def fromTorch(cls, sequential: torch.nn.Sequential, **options: Any) -> DNN:
-        """A model with the layers and weights of a ``torch.nn.Sequential``; see :mod:`dnn.torch_export`."""
-        from dnn.torch_export import from_torch
+        """A model with the layers and weights of a ``torch.nn.Sequential``; see :mod:`dnn.adapters.torch_export`."""
+        from dnn.adapters.torch_export import from_torch
 
         return from_torch(cls, sequential, **options)
 
     def exportONNX(self, path: str | os.PathLike[str]) -> None:
-        """Write the network to ``path`` as an ONNX model (needs onnx); see :mod:`dnn.onnx_export`."""
+        """Write the network to ``path`` as an ONNX model (needs onnx); see :mod:`dnn.adapters.onnx_export`."""
         self._require_network("exportONNX")
         self._checked_parameters()
-        from dnn.onnx_export import export_onnx
+        from dnn.adapters.onnx_export import export_onnx
 
         export_onnx(self, path)

@@ -3,7 +3,7 @@
 :func:`prepare` checks every argument against the model and returns a
 :class:`FitPlan`; only then does :func:`commit` let the model take what it
 learns at its first fit (task, classes, column names, scaling, generator), and
-:func:`dnn.training.train` run the epochs. So bad input raises a ValueError
+:func:`dnn.engine.training.train` run the epochs. So bad input raises a ValueError
 and leaves the model exactly as it was.
 """
 
@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dnn import preprocessing, targets
 from dnn.activations import check_trainable
-from dnn.batches import TrainingData
 from dnn.callbacks import check_callbacks, check_patience
 from dnn.checks import as_float, check_number, positive_int
-from dnn.recording import check_record_every, parse_parameter_list
-from dnn.tasks import get_task
+from dnn.data import preprocessing, targets
+from dnn.data.tasks import get_task
+from dnn.engine.batches import TrainingData
+from dnn.engine.recording import check_record_every, parse_parameter_list
 
 DEFAULT_BATCH_SIZE = 30
 
@@ -319,7 +319,7 @@ def reused_split(kept, fraction, n):
 def split_rows(rng, target_matrix, task, fraction):
     """Shuffled (train rows, validation rows); each class keeps its share in both when classifying.
 
-    ``task`` is a :class:`dnn.tasks.Task` or its name.
+    ``task`` is a :class:`dnn.data.tasks.Task` or its name.
     """
     n = len(target_matrix)
     train, validation = [], []

@@ -1,0 +1,1 @@
+"""scikit-learn, PyTorch, ONNX and the command line; the core never imports them."""

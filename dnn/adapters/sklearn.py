@@ -1,0 +1,303 @@
+"""scikit-learn estimators around DNN: ``DNNClassifier`` and ``DNNRegressor``.
+
+An adapter at the edge: the core never imports it, and scikit-learn is an
+optional extra (``pip install "dnn-numpy[sklearn]"``). Every setting is a
+constructor argument stored as given and checked at ``fit`` (scikit-learn's
+convention, which ``clone`` and ``GridSearchCV`` rely on). The fitted network
+is ``model_``, a plain :class:`dnn.DNN`: ``model_.drawHistory()``,
+``model_.saveModel(path)`` and ``model_.toTorch()`` work on it.
+
+``fit`` and ``partial_fit`` take ``sample_weight`` (DNN.fit's ``sampleWeight``:
+each mini-batch's loss is (1/m) sum_i weight_i loss_i over its m rows), and
+``score`` takes it as scikit-learn's mixins do. The classifier's
+``class_weight`` (a dict or "balanced") is DNN.fit's ``classWeight``; with both,
+a sample weighs their product.
+
+>>> from sklearn.datasets import load_iris
+>>> from dnn.adapters.sklearn import DNNClassifier
+>>> X, y = load_iris(return_X_y=True)
+>>> DNNClassifier(hidden_layer_sizes=(16,), epochs=100, random_state=0).fit(X, y).score(X, y) > 0.9
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from dnn.data.tasks import get_task
+from dnn.model.network import DNN
+
+try:  # scikit-learn >= 1.6
+    from sklearn.utils.validation import validate_data as _validate_data
+except ImportError:  # older releases: the estimator's own method
+    def _validate_data(estimator, *args, **kwargs):
+        return estimator._validate_data(*args, **kwargs)
+
+_NOT_EQUIVALENT = ("mini-batch training is not equivalent to removing rows of weight 0 or repeating rows of weight k "
+                   "to rtol 1e-7: the rows fill different mini-batches in a different shuffled order, a batch's "
+                   "loss is divided by its row count (not its total weight), the standardization counts every row "
+                   "once, and the default dtype is float32")
+
+#: scikit-learn's estimator checks that these estimators fail by design, with the reason: pass it to
+#: ``sklearn.utils.estimator_checks.check_estimator(estimator, expected_failed_checks=EXPECTED_FAILED_CHECKS)``
+#: (scikit-learn >= 1.6; older releases read it from the estimators' tags).
+EXPECTED_FAILED_CHECKS = {"check_sample_weight_equivalence_on_dense_data": _NOT_EQUIVALENT}
+
+
+class _DNNEstimator(BaseEstimator):
+    """What the classifier and the regressor share: the constructor and building the network."""
+
+    def __init__(self, hidden_layer_sizes=(64,), activation="relu", output_activation=None, loss=None,
+                 optimizer="adam", lr=0.001, decay=0.0, momentum=0.9, nesterov=False, beta1=0.9, beta2=0.999,
+                 epsilon=1e-8, l2=0.0, epochs=100, batch_size=32, validation_split=0.0, early_stopping=None,
+                 min_delta=0.0, standardize=True, random_state=None, dtype="float32", dropout=0.0, threads=None,
+                 callbacks=None, shuffle=True, verbose=0, restore_best=None):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.output_activation = output_activation
+        self.loss = loss
+        self.optimizer = optimizer
+        self.lr = lr
+        self.decay = decay
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.l2 = l2
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_split = validation_split
+        self.early_stopping = early_stopping
+        self.min_delta = min_delta
+        self.standardize = standardize
+        self.random_state = random_state
+        self.dtype = dtype
+        self.dropout = dropout
+        self.threads = threads
+        self.callbacks = callbacks
+        self.shuffle = shuffle
+        self.verbose = verbose
+        self.restore_best = restore_best
+
+    def _build(self, n_features, n_outputs, output_activation):
+        """A new, untrained DNN with this estimator's settings."""
+        seed = self.random_state
+        if seed is not None and not isinstance(seed, (int, np.integer)):
+            seed = int(check_random_state(seed).randint(np.iinfo(np.int32).max))
+        # lr may be a number or a dnn.schedules.Schedule: it is passed as given, and DNN checks it.
+        model = DNN(lr=self.lr, decay=self.decay, optimizer=self.optimizer, momentum=self.momentum,
+                    nesterov=self.nesterov, l2=self.l2, beta1=self.beta1, beta2=self.beta2, epsilon=self.epsilon,
+                    seed=seed, dtype=self.dtype, standardize=self.standardize, threads=self.threads)
+        model.addInputLayer([n_features])
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, (int, np.integer)) else list(sizes)
+        if sizes:
+            model.addHiddenLayer([int(s) if isinstance(s, np.integer) else s for s in sizes],
+                                 activation=self.activation, dropout=self.dropout)
+        elif self.dropout not in (0, 0.0, (), []):
+            raise ValueError(f"dropout={self.dropout!r} needs hidden layers; hidden_layer_sizes is empty")
+        model.addOutputLayer([n_outputs], activation=output_activation, loss=self.loss)
+        return model
+
+    def _train(self, X, y, epochs, sample_weight, class_weight=None):
+        """``epochs`` epochs of DNN.fit on the model; ``n_iter_`` becomes the model's epoch count."""
+        batch_size = self.batch_size
+        if isinstance(batch_size, (int, np.integer)) and batch_size > len(X):
+            batch_size = len(X)  # small data sets (a cross-validation fold) are not worth DNN's warning
+        try:
+            self.model_.fit(X, y, epochs=epochs, batchSize=batch_size, verbose=self.verbose,
+                            validationSplit=self.validation_split, earlyStopping=self.early_stopping,
+                            minDelta=self.min_delta, restoreBest=self.restore_best, classWeight=class_weight,
+                            sampleWeight=sample_weight, callbacks=self.callbacks, shuffle=self.shuffle)
+        except ValueError:
+            if self.model_.epochs == 0:  # a new network refused its first fit: the estimator is not fitted
+                del self.model_
+                self.__dict__.pop("n_iter_", None)
+            raise
+        self.n_iter_ = self.model_.epochs
+        return self
+
+    def _check_partial_fit(self):
+        if self.early_stopping is not None:
+            raise ValueError(f"early_stopping={self.early_stopping!r} cannot apply to partial_fit, which trains one "
+                             f"epoch per call: the patience would never run out. Use fit, or early_stopping=None")
+
+    def _features(self, X, reset):
+        return _validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
+
+    def _more_tags(self):  # scikit-learn < 1.6
+        return {"non_deterministic": self.random_state is None, "_xfail_checks": dict(EXPECTED_FAILED_CHECKS)}
+
+    def __sklearn_tags__(self):  # scikit-learn >= 1.6
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+
+class DNNClassifier(ClassifierMixin, _DNNEstimator):
+    """A dnn network as a scikit-learn classifier.
+
+    One sigmoid output unit for two classes, a softmax over the classes for
+    more (``output_activation`` overrides). Labels are any values
+    ``numpy.unique`` can sort: ``classes_`` keeps them, ``predict`` gives them
+    back. Settings are those of :class:`dnn.DNN` and ``DNN.fit`` under
+    scikit-learn's names (``batch_size``, ``validation_split``,
+    ``early_stopping``, ``min_delta``, ``restore_best``, ``class_weight``,
+    ``random_state`` for the seed); ``epochs`` full passes per ``fit``, one per
+    ``partial_fit``. ``dropout`` is one rate for every hidden layer or one per
+    hidden layer, ``lr`` a number or a :class:`dnn.schedules.Schedule`,
+    ``threads`` goes to ``DNN`` and ``callbacks`` and ``shuffle`` to ``DNN.fit``.
+
+    Early stopping: ``early_stopping`` is the patience in epochs, on the loss
+    of the ``validation_split`` fraction of the rows held out (stratified by
+    class), or on the training loss without a split; the weights of the best
+    epoch are kept (``restore_best``, default True with a patience).
+    ``n_iter_`` is the number of epochs trained. The validation loss is not
+    weighted by ``sample_weight`` or ``class_weight``.
+
+    ``class_weight`` is a dict {label: weight} or "balanced" (n / (classes *
+    count of the class), as scikit-learn's ``compute_class_weight``); classes
+    it leaves out weigh 1.
+    """
+
+    def __init__(self, hidden_layer_sizes=(64,), activation="relu", output_activation=None, loss=None,
+                 optimizer="adam", lr=0.001, decay=0.0, momentum=0.9, nesterov=False, beta1=0.9, beta2=0.999,
+                 epsilon=1e-8, l2=0.0, epochs=100, batch_size=32, validation_split=0.0, early_stopping=None,
+                 min_delta=0.0, standardize=True, random_state=None, dtype="float32", dropout=0.0, threads=None,
+                 callbacks=None, shuffle=True, verbose=0, restore_best=None, class_weight=None):
+        super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation,
+                         output_activation=output_activation, loss=loss, optimizer=optimizer, lr=lr, decay=decay,
+                         momentum=momentum, nesterov=nesterov, beta1=beta1, beta2=beta2, epsilon=epsilon, l2=l2,
+                         epochs=epochs, batch_size=batch_size, validation_split=validation_split,
+                         early_stopping=early_stopping, min_delta=min_delta, standardize=standardize,
+                         random_state=random_state, dtype=dtype, dropout=dropout, threads=threads,
+                         callbacks=callbacks, shuffle=shuffle, verbose=verbose, restore_best=restore_best)
+        self.class_weight = class_weight
+
+    def fit(self, X, y, sample_weight=None) -> DNNClassifier:
+        """Train a new network on ``X`` (n, features), labels ``y`` (n,) and ``sample_weight`` (n,); returns self."""
+        X, y = _validate_data(self, X, y, dtype=[np.float64, np.float32])
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        self._start(X.shape[1])
+        return self._train(X, self._labels(y), self.epochs, sample_weight, self._class_weight())
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None) -> DNNClassifier:
+        """One pass over ``X``, ``y`` (and ``sample_weight``); the first call needs every class in ``classes``.
+
+        Returns self. ``class_weight="balanced"`` would weigh the classes by
+        their counts in each call's rows, which is why it is refused here:
+        give a dict, such as ``dict(zip(classes, compute_class_weight("balanced",
+        classes=classes, y=all_labels)))``.
+        """
+        self._check_partial_fit()
+        first = not hasattr(self, "model_")
+        X, y = _validate_data(self, X, y, dtype=[np.float64, np.float32], reset=first)
+        check_classification_targets(y)
+        if first:
+            if classes is None:
+                raise ValueError("classes must be given at the first call to partial_fit: every label y may hold")
+            self.classes_ = np.unique(classes)
+            self._start(X.shape[1])
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(f"classes {np.unique(classes).tolist()} differ from those of the first partial_fit "
+                             f"call, {self.classes_.tolist()}")
+        return self._train(X, self._labels(y), 1, sample_weight, self._class_weight())
+
+    def _check_partial_fit(self):
+        super()._check_partial_fit()
+        if isinstance(self.class_weight, str) and self.class_weight == "balanced":
+            raise ValueError("class_weight='balanced' is not supported by partial_fit: it would weigh the classes by "
+                             "their counts in each call's rows. Give a dict computed once on all the labels, e.g. "
+                             "with sklearn.utils.class_weight.compute_class_weight")
+
+    def _class_weight(self):
+        """``class_weight`` for DNN.fit: a dict keyed by the model's classes (labels held as objects are strings)."""
+        weight = self.class_weight
+        if isinstance(weight, dict) and self.classes_.dtype.kind == "O":
+            labels, names = self.classes_.tolist(), self._dnn_classes().tolist()
+            weight = {names[labels.index(key)] if key in labels else key: value for key, value in weight.items()}
+        return weight
+
+    def _start(self, n_features):
+        if len(self.classes_) < 2:
+            raise ValueError(f"a classifier needs samples of at least 2 classes; got 1 class: {self.classes_.tolist()}")
+        binary = len(self.classes_) == 2
+        activation = self.output_activation or ("sigmoid" if binary else "softmax")
+        units = 1 if binary and activation == "sigmoid" else len(self.classes_)
+        self.model_ = self._build(n_features, units, activation)
+        # The classes are known before the first batch, so a batch lacking some of them still trains.
+        self.model_.task = get_task("binary" if units == 1 else "multiclass")
+        self.model_.classes = self._dnn_classes()
+
+    def _dnn_classes(self):
+        # A model file keeps numbers and strings: labels held as Python objects become numpy strings.
+        return self.classes_.astype(str) if self.classes_.dtype.kind == "O" else self.classes_
+
+    def _labels(self, y):
+        return y.astype(str) if self.classes_.dtype.kind == "O" else y
+
+    def predict(self, X) -> np.ndarray:
+        """Labels (n,), among ``classes_``."""
+        check_is_fitted(self, "model_")
+        index = np.searchsorted(self.model_.classes, self.model_.predict(self._features(X, reset=False)))
+        return self.classes_[index]
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Probabilities (n, classes), columns in the order of ``classes_``."""
+        check_is_fitted(self, "model_")
+        return self.model_.predictProba(self._features(X, reset=False))
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        """Logarithms of ``predict_proba``, from the pre-activations (finite where a probability rounds to 0)."""
+        check_is_fitted(self, "model_")
+        return self.model_.predictLogProba(self._features(X, reset=False))
+
+
+class DNNRegressor(RegressorMixin, _DNNEstimator):
+    """A dnn network as a scikit-learn regressor: an identity output with squared error.
+
+    ``y`` may be (n,) or (n, outputs); ``predict`` returns the same shape.
+    Settings, early stopping and ``n_iter_`` as for :class:`DNNClassifier`
+    (the validation rows are drawn at random, and their loss is not weighted).
+    """
+
+    def fit(self, X, y, sample_weight=None) -> DNNRegressor:
+        """Train a new network on ``X`` (n, features), targets ``y`` and ``sample_weight`` (n,); returns self."""
+        X, y = _validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=[np.float64, np.float32])
+        self._start(X.shape[1], y)
+        return self._train(X, y, self.epochs, sample_weight)
+
+    def partial_fit(self, X, y, sample_weight=None) -> DNNRegressor:
+        """One pass over ``X``, ``y`` (and ``sample_weight``); returns self."""
+        self._check_partial_fit()
+        first = not hasattr(self, "model_")
+        X, y = _validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=[np.float64, np.float32],
+                              reset=first)
+        if first:
+            self._start(X.shape[1], y)
+        return self._train(X, y, 1, sample_weight)
+
+    def _start(self, n_features, y):
+        self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
+        self._one_dimensional = y.ndim == 1
+        self.model_ = self._build(n_features, self.n_outputs_, self.output_activation or "identity")
+
+    def predict(self, X) -> np.ndarray:
+        """Predictions in float64 (scikit-learn's convention), (n,) when fitted on a 1-D ``y``, else (n, outputs)."""
+        check_is_fitted(self, "model_")
+        predictions = self.model_.predict(self._features(X, reset=False)).astype(np.float64)
+        return predictions if self._one_dimensional or predictions.ndim == 2 else predictions.reshape(-1, 1)
+
+    def _more_tags(self):  # scikit-learn < 1.6
+        return {**super()._more_tags(), "multioutput": True}
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

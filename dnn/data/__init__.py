@@ -1,0 +1,1 @@
+"""Inputs and targets: feature checks and scaling, sparse rows, target encoding, the tasks."""

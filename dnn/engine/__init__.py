@@ -1,0 +1,1 @@
+"""What fit runs: setup (validate, then commit), the loop and the step, the training state, monitors."""

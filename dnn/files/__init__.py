@@ -1,0 +1,1 @@
+"""The model-file format, atomic disk I/O and safe unpickling."""

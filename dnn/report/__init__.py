@@ -1,0 +1,1 @@
+"""Text tables, progress, plots and the results fit and modelEvaluate return."""
