@@ -21,11 +21,9 @@ import numpy as np
 
 from dnn.checks import is_int
 from dnn.data import preprocessing
-from dnn.data.tasks import BINARY, MULTICLASS, MULTILABEL, REGRESSION
+from dnn.data.tasks import BINARY, MULTICLASS, MULTILABEL, REGRESSION, THRESHOLD
 
 ONE_HOT_TOLERANCE = 1e-4
-#: A target at least this high marks its class in a row of independent (sigmoid) targets.
-HIGH_TARGET = 0.5
 
 
 def default_task(activation, units):
@@ -137,13 +135,13 @@ def _matrix_targets(y, activation, units, dtype, task, classes):
         return y.astype(dtype), MULTICLASS, np.arange(units) if classes is None else classes
     # Independent outputs: rows with exactly one high target (1, or 0.99 beside 0.01 as the classic tutorials
     # write them) stand for one class each; several high targets in a row make it a multi-label matrix.
-    highs = np.count_nonzero(y >= HIGH_TARGET, axis=1)
+    highs = np.count_nonzero(y >= THRESHOLD, axis=1)
     if task is None:
         task = MULTICLASS if (highs == 1).all() else MULTILABEL
     elif task is MULTICLASS and not (highs == 1).all():
         row = int(np.flatnonzero(highs != 1)[0])
         raise ValueError(f"this model is a multi-class classifier: every target row needs exactly one value >= "
-                         f"{HIGH_TARGET}, but row {row} has {highs[row]}")
+                         f"{THRESHOLD}, but row {row} has {highs[row]}")
     return y.astype(dtype), task, np.arange(units) if classes is None else classes
 
 

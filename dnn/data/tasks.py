@@ -18,6 +18,8 @@ import numpy as np
 from dnn import metrics
 from dnn.activations import get_activation
 
+#: An output, or a target, at least this high is a yes: the class of a binary output, a label of a multi-label
+#: one, a class marked in a row of independent (sigmoid) targets. Training, evaluation and encoding all use it.
 THRESHOLD = 0.5
 
 #: Output activations whose units are independent yes/no answers in [0, 1].
