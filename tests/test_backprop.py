@@ -69,3 +69,49 @@ def test_preallocated_buffers_give_the_same_result(rng):
     for a, b in zip(expected[0] + expected[1], grad_w + grad_b):
         np.testing.assert_array_equal(a, b)
         assert b.dtype == np.float32
+
+
+def test_a_ones_vector_given_by_the_caller_gives_the_same_bias_gradients(rng):
+    sizes = [5, 8, 4]
+    weights, biases = network(rng, sizes, np.float32)
+    x = rng.normal(size=(6, 5)).astype(np.float32)
+    y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 6)]
+    activations = ["tanh", "softmax"]
+    cache = forward_pass(x, weights, biases, activations)
+
+    def delta():
+        return output_delta("softmax", "categorical_crossentropy", cache[-1], y, 1 / 6)
+
+    expected = backward_pass(cache, delta(), weights, activations)
+    ones = np.ones(10, np.float32)[:6]  # the first rows of a workspace's vector, as training passes it
+    given = backward_pass(cache, delta(), weights, activations, ones=ones)
+    for a, b in zip(expected[0] + expected[1], given[0] + given[1]):
+        np.testing.assert_array_equal(a, b)
+    # the bias gradients are the column sums of the output delta, by hand
+    np.testing.assert_allclose(given[1][-1], delta().sum(axis=0), rtol=1e-6)
+
+
+def test_training_allocates_no_ones_vector_in_the_backward_pass(monkeypatch):
+    import sys
+
+    import dnn.backprop
+    from dnn import DNN
+
+    calls = []
+    real_ones = np.ones
+
+    def counting_ones(*args, **kwargs):
+        if sys._getframe(1).f_code.co_filename == dnn.backprop.__file__:
+            calls.append(args)
+        return real_ones(*args, **kwargs)
+
+    X = np.random.default_rng(0).normal(size=(64, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = DNN(seed=0)
+    model.addInputLayer([3])
+    model.addHiddenLayer([4])
+    model.addOutputLayer([2])
+    monkeypatch.setattr(np, "ones", counting_ones)
+    model.fit(X, y, epochs=2, batchSize=4, verbose=0)  # 16 batches an epoch, the last of each as large
+    monkeypatch.setattr(np, "ones", real_ones)
+    assert calls == []

@@ -5,17 +5,32 @@ Everything a step writes into is allocated once per ``fit`` call in a
 time goes to the matrix products.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from dnn.data.preprocessing import standardize
 
 
+class BatchViews(NamedTuple):
+    """The first ``m`` rows of every buffer of a :class:`Workspace`: what one batch of ``m`` rows is computed in."""
+
+    x: np.ndarray  # (m, units[0]) inputs
+    t: np.ndarray  # (m, units[-1]) targets
+    s: np.ndarray  # (m, 1) sample weights
+    outputs: list  # (m, units[l]) per layer after the input
+    deltas: list  # (m, units[l]) per layer after the input
+    masks: list  # (m, units[l]) or None per layer after the input
+    dropped: list  # (m, units[l]) or None per layer after the input
+    ones: np.ndarray  # (m,) ones, for the bias gradients
+
+
 class Workspace:
     """Buffers for one mini-batch of up to ``batch_size`` rows.
 
-    ``views(m)`` returns the first ``m`` rows of every per-row buffer; row
-    slices of C-contiguous arrays stay contiguous, so the last, smaller batch
-    runs through the same code.
+    ``views(m)`` returns the first ``m`` rows of every per-row buffer (a
+    :class:`BatchViews`); row slices of C-contiguous arrays stay contiguous,
+    so the last, smaller batch runs through the same code.
     """
 
     def __init__(self, batch_size, units, dtype, dropout=None):
@@ -28,11 +43,13 @@ class Workspace:
         rates = dropout or [0.0] * (len(units) - 1)
         self.masks = [np.empty((batch_size, u), dtype) if r else None for u, r in zip(units[1:], rates)]
         self.dropped = [np.empty((batch_size, u), dtype) if r else None for u, r in zip(units[1:], rates)]
+        self.ones = np.ones(batch_size, dtype)
         self._views = {}
 
     def views(self, m):
+        """The :class:`BatchViews` of the first ``m`` rows, made once per ``m``."""
         if m not in self._views:
-            self._views[m] = (
+            self._views[m] = BatchViews(
                 self.x[:m],
                 self.t[:m],
                 self.s[:m],
@@ -40,6 +57,7 @@ class Workspace:
                 [d[:m] for d in self.deltas],
                 [None if a is None else a[:m] for a in self.masks],
                 [None if a is None else a[:m] for a in self.dropped],
+                self.ones[:m],
             )
         return self._views[m]
 

@@ -307,7 +307,7 @@ class Trainer:
     def step(self, data, index, lr):
         """One mini-batch update; returns the batch's summed loss and correct count."""
         m = self.last_rows = len(index)
-        x, t, s, outputs, deltas, masks, dropped = self.workspace.views(m)
+        x, t, s, outputs, deltas, masks, dropped, ones = self.workspace.views(m)
         data.gather(index, x, t, s)
         if self.dropout is None:
             masks = None
@@ -328,7 +328,7 @@ class Trainer:
         # weight gradients come out as SGD steps for free.
         delta = output_delta(self.activations[-1], self.loss, p, t, scale * lr if folded else scale, deltas[-1])
         backward_pass(cache, delta, self.weights, self.activations, self.grad_w, self.grad_b, deltas[:-1], masks,
-                      outputs)
+                      outputs, ones)
         if self.l2:
             add_l2_gradient([self.grad_weights], [self.flat_weights], self.l2 * (lr if folded else 1.0))
         self.optimizer.update(self.flat, self.grad, lr)
