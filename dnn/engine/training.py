@@ -20,6 +20,7 @@ from dnn.backprop import backward_pass, forward_pass
 from dnn.callbacks import CallbackList, EarlyStopping, EpochLogger, ProgressBarLogger
 from dnn.engine.batches import Workspace, batch_count
 from dnn.engine.diagnostics import StallMonitor
+from dnn.engine.evaluation import evaluate_chunks, mean_loss
 from dnn.engine.inference import forward_chunks
 from dnn.engine.interrupt import InterruptFlag
 from dnn.engine.recording import ParameterRecording
@@ -227,16 +228,12 @@ def _replay(trainer, data, epoch, batches, keep_records=0):
 def evaluate(model, task, validation):
     """Loss (with the L2 penalty, as in training) and accuracy (None for regression) on validation rows."""
     params = model.state.params
-    loss_sum, correct = 0.0, 0
     # Outputs that overflow give an infinite loss here, which training reports as divergence.
-    for start, stop, p in forward_chunks(validation.x, params.weights, params.biases, model.activations[1:],
-                                         model.units, model.dtype, model.feature_mean, model.feature_scale,
-                                         validation.rows, check_outputs=False):
-        t = validation.targets[start:stop]
-        loss_sum += summed_loss(model.loss, p, t)
-        correct += task.count_correct(p, t)
+    chunks = forward_chunks(validation.x, params.weights, params.biases, model.activations[1:], model.units,
+                            model.dtype, model.feature_mean, model.feature_scale, validation.rows, check_outputs=False)
+    loss_sum, correct = evaluate_chunks(chunks, validation.targets, model.loss, task)
     n = len(validation.targets)
-    return loss_sum / n + l2_penalty(params.weights, model.l2), (correct / n if task.is_classifier else None)
+    return mean_loss(loss_sum, n, params.weights, model.l2), (correct / n if task.is_classifier else None)
 
 
 class Trainer:

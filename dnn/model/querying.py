@@ -15,9 +15,9 @@ from numpy.typing import ArrayLike
 
 from dnn.checks import is_int
 from dnn.data import preprocessing, targets
+from dnn.engine.evaluation import evaluate_chunks, mean_loss
 from dnn.engine.fit_setup import sample_weights
 from dnn.engine.inference import forward_chunks, gather_outputs
-from dnn.losses import l2_penalty, summed_loss
 from dnn.report import plots
 from dnn.report.results import Evaluation
 from dnn.report.text import metrics_table
@@ -115,7 +115,9 @@ class Querying:
         else:  # y is encoded chunk by chunk beside the outputs: memory stays bounded for any number of rows
             task, classes = self.task, self.classes
             labels = targets.as_array(y)
-            encode = self._encode_targets
+
+            def encode(rows):
+                return self._encode_targets(rows)[0]
         rows, chunks = self._output_chunks(X)
         if len(labels) != rows:
             raise ValueError(f"X has {rows} samples but y has {len(labels)}")
@@ -123,15 +125,10 @@ class Querying:
         if sampleWeight is not None:
             weights = sample_weights(labels, task, classes, sampleWeight, None, np.float64)
         scorer = task.scorer(classes)
-        loss_sum = weighted_hits = 0.0
-        for start, stop, p in chunks:
-            t = labels[start:stop] if encode is None else encode(labels[start:stop])[0]
-            w = None if weights is None else weights[start:stop]
-            loss_sum += summed_loss(self.loss, p, t, w)
-            task.add_to(scorer, p, t)
-            if w is not None and task.is_classifier:
-                weighted_hits += float(w @ task.correct_rows(p, t))
-        result = {"loss": loss_sum / rows + l2_penalty(self._checked_parameters()[0], self.l2)}
+        # without weights the scorer's accuracy is the share of correct rows: no need to count them twice
+        loss_sum, weighted_hits = evaluate_chunks(chunks, labels, self.loss, task, encode=encode, weights=weights,
+                                                  scorer=scorer, count_correct=weights is not None)
+        result = {"loss": mean_loss(loss_sum, rows, self._checked_parameters()[0], self.l2)}
         result.update(scorer.result(classes))
         if weights is not None and task.is_classifier:
             result["accuracy"] = weighted_hits / float(weights.sum())
