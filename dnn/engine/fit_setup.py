@@ -24,9 +24,9 @@ from dnn.engine.recording import check_record_every, parse_parameter_list
 DEFAULT_BATCH_SIZE = 30
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FitOptions:
-    """The keyword arguments of DNN.fit, under snake_case names."""
+    """The keyword arguments of DNN.fit, under snake_case names; built by keyword only, so none can shift."""
 
     epochs: int = 20
     batch_size: object = None

@@ -248,9 +248,12 @@ class DNN(Building, Querying, Textbook, Interop):
         self._require_network("fit")
         schedule = schedules.make_schedule(self.lr, self.decay)
         self._checked_parameters()
-        options = fit_setup.FitOptions(epochs, batchSize, verbose, parameterList, recordEvery, validationData,
-                                       validationSplit, earlyStopping, minDelta, classWeight, sampleWeight,
-                                       standardize, callbacks, shuffle, restoreBest, task, classes)
+        options = fit_setup.FitOptions(
+            epochs=epochs, batch_size=batchSize, verbose=verbose, parameter_list=parameterList,
+            record_every=recordEvery, validation_data=validationData, validation_split=validationSplit,
+            early_stopping=earlyStopping, min_delta=minDelta, class_weight=classWeight, sample_weight=sampleWeight,
+            standardize=standardize, callbacks=callbacks, shuffle=shuffle, restore_best=restoreBest, task=task,
+            classes=classes)
         plan = fit_setup.prepare(self, X, y, options)
         fit_setup.commit(self, plan)
         self.state.schedule = schedule
