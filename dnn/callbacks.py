@@ -11,7 +11,7 @@
   ``logs`` holds the batch's mean ``loss`` and its ``size`` in rows.
 
 ``run`` is the :class:`dnn.engine.training.TrainingRun`: ``run.model``, ``run.state``
-(the :class:`dnn.engine.state.TrainingState`), ``run.epochs`` (epochs asked for),
+(the :class:`dnn.engine.state.TrainingState`), ``run.requested_epochs`` (epochs asked for),
 ``run.verbose``, and ``run.stop_training``, which a callback sets to end
 training after the current batch. An exception raised by a callback ends
 ``fit`` with the model as it was after the last whole batch, and propagates.
@@ -136,7 +136,7 @@ class ProgressBarLogger(Callback):
         self.before = run.state.epochs
 
     def on_epoch_begin(self, run, epoch):
-        self.bar = ProgressBar(self.before + epoch, self.before + run.epochs, run.batches)
+        self.bar = ProgressBar(self.before + epoch, self.before + run.requested_epochs, run.batches)
 
     def on_batch_end(self, run, batch, logs):
         self.bar.advance(run.progress)
@@ -161,7 +161,7 @@ class EpochLogger(Callback):
         self.before = run.state.epochs
 
     def on_epoch_end(self, run, epoch, logs):
-        print(epoch_line(self.before + epoch, self.before + run.epochs, logs))
+        print(epoch_line(self.before + epoch, self.before + run.requested_epochs, logs))
 
 
 class EarlyStopping(Callback):
@@ -241,7 +241,8 @@ class EarlyStopping(Callback):
     def on_train_end(self, run):
         # The epochs ran out before the patience: the best epoch may still be an earlier one. Only after a
         # normal end: an interrupted, diverged or failed fit keeps the state it reports.
-        if self.ended is None or run.stop_training or self.ended != run.epochs or run.state.stopped_early is not None:
+        finished = self.ended == run.requested_epochs and not run.stop_training
+        if self.ended is None or not finished or run.state.stopped_early is not None:
             return
         restored = self._restore(run)
         if restored is not None and restored != run.state.epochs and run.verbose:

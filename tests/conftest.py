@@ -43,9 +43,9 @@ class FakeState:
 class FakeRun:
     """What a callback sees of a fit, without a model: feed it values with :func:`feed`."""
 
-    def __init__(self, has_validation=True, epochs=9):
-        self.state, self.has_validation, self.stop_training, self.verbose, self.epochs = (
-            FakeState(), has_validation, False, 0, epochs)
+    def __init__(self, has_validation=True, requested_epochs=9):
+        self.state, self.has_validation, self.stop_training, self.verbose, self.requested_epochs = (
+            FakeState(), has_validation, False, 0, requested_epochs)
 
 
 def feed(callback, run, key, values):

@@ -115,6 +115,23 @@ def test_hooks_are_called_in_order_with_the_epochs_logs():
                          "epoch_begin 1", *batches, f"epoch_end 1 {keys}", "train_end"]
 
 
+class EpochCounts(Callback):
+    def __init__(self):
+        self.seen = []
+
+    def on_train_end(self, run):
+        self.seen.append((run.requested_epochs, run.epochs, run.state.epochs))
+
+
+def test_a_run_tells_the_epochs_asked_of_this_fit_from_those_of_the_models_life():
+    X, y = blobs(n=40)
+    model, counts = net(), EpochCounts()
+    model.fit(X, y, epochs=2, batchSize=16, verbose=0, callbacks=[counts])
+    model.fit(X, y, epochs=3, batchSize=16, verbose=0, callbacks=[counts])
+    # run.epochs, the former name of requested_epochs, still reads the same
+    assert counts.seen == [(2, 2, 2), (3, 3, 5)] and model.epochs == 5
+
+
 class FailAt(Callback):
     def __init__(self, batch):
         self.batch, self.seen = batch, 0

@@ -39,7 +39,7 @@ class FakeRunEnded:
     """The run as on_train_end sees it after its epochs ran out."""
 
     def __init__(self, run):
-        self.state, self.stop_training, self.verbose, self.epochs = run.state, False, 0, run.state.epochs
+        self.state, self.stop_training, self.verbose, self.requested_epochs = run.state, False, 0, run.state.epochs
 
 
 def test_early_stopping_on_accuracy_stops_after_the_patience_and_restores_the_highest():

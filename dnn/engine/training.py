@@ -36,8 +36,9 @@ class TrainingRun:
     ----------
     model : dnn.DNN
     state : dnn.engine.state.TrainingState
-    epochs : int
-        Epochs this fit call was asked for.
+    requested_epochs : int
+        Epochs this fit call was asked for (``state.epochs`` counts those of
+        the model's whole life).
     batches : int
         Mini-batches per epoch.
     data : dnn.engine.batches.TrainingData
@@ -53,12 +54,17 @@ class TrainingRun:
 
     def __init__(self, model, plan):
         self.model, self.state = model, model.state
-        self.epochs, self.verbose = plan.epochs, plan.verbose
+        self.requested_epochs, self.verbose = plan.epochs, plan.verbose
         self.batches = batch_count(len(plan.data), plan.batch_size)
         self.data, self.task = plan.data, plan.task
         self.has_validation = plan.validation is not None
         self.progress = EpochProgress()
         self.stop_training = False
+
+    @property
+    def epochs(self):
+        """The former name of :attr:`requested_epochs`, for callbacks written against it."""
+        return self.requested_epochs
 
 
 def train(model, plan):
@@ -74,19 +80,15 @@ def train(model, plan):
     run = TrainingRun(model, plan)
     trainer = Trainer(state, model.activations[1:], model.loss, plan.task, model.l2, plan.batch_size,
                       model.dropout[1:])
-    # Epochs whose starting state followed the lowest training loss so far (the first epoch of the fit counts):
-    # where a diverging fit goes back to. The last two are kept, in case the latest fails at its first batch.
-    safe_starts, best, starts_safe = [], math.inf, True
+    safe_starts = SafeStarts()
     try:
         callbacks.call("on_train_begin", run)
         with InterruptFlag() as interrupted:
             for epoch in range(plan.epochs):
-                done = _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, safe_starts,
-                                    starts_safe)
+                done = _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, safe_starts)
                 if not done or run.stop_training:
                     break
-                loss = state.history["loss"][-1]
-                starts_safe, best = loss < best, min(best, loss)
+                safe_starts.epoch_ended(state.history["loss"][-1])
     finally:
         callbacks.call_all("on_train_end", run)
     if not isinstance(state.history, History):
@@ -114,30 +116,51 @@ def _built_in_callbacks(plan):
 
 
 class Epoch:
-    """What replaying an epoch needs: its row order, learning rate, starting state, batch count and number."""
+    """What replaying an epoch needs: its row order, learning rate, starting state and batch count.
 
-    def __init__(self, order, lr, snapshot, batches, epochs):
-        self.order, self.lr, self.snapshot, self.batches = order, lr, snapshot, batches
-        self.epochs = epochs  # epochs trained before it
-
-
-def _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, safe_starts, starts_safe):
-    """Run one epoch and record it; returns whether it completed.
-
-    With ``starts_safe`` its starting state joins ``safe_starts`` (see :func:`train`).
+    ``trained_before`` is the model's epoch count at its start (``state.epochs``), what a return to it restores.
     """
+
+    def __init__(self, order, lr, snapshot, batches, trained_before):
+        self.order, self.lr, self.snapshot, self.batches = order, lr, snapshot, batches
+        self.trained_before = trained_before
+
+
+class SafeStarts:
+    """The starts of epochs that a diverging fit goes back to (see :func:`_recover_from_divergence`).
+
+    An epoch's start is safe when the epoch before it brought the lowest training loss of the fit so far (the
+    fit's first epoch counts too). The last two are kept, in case the latest fails at its first batch.
+    """
+
+    def __init__(self):
+        self.kept, self._lowest_loss, self._next_is_safe = [], math.inf, True
+
+    def offer(self, epoch):
+        """Keep ``epoch``, an :class:`Epoch` about to run, when its start is safe."""
+        if self._next_is_safe:
+            self.kept.append(epoch)
+            del self.kept[:-2]
+
+    def epoch_ended(self, loss):
+        """Take the training loss of the epoch that just completed."""
+        self._next_is_safe = loss < self._lowest_loss
+        self._lowest_loss = min(self._lowest_loss, loss)
+
+
+def _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, safe_starts):
+    """Run one epoch and record it; returns whether it completed. Its start is offered to ``safe_starts``."""
     state = model.state
     lr = state.learning_rate()
     order = plan.data.epoch_order(state.rng, plan.batch_size, plan.shuffle)
     current = Epoch(order, lr, state.snapshot(), batch_count(len(order), plan.batch_size), state.epochs)
-    if starts_safe:
-        safe_starts.append(current)
-        del safe_starts[:-2]
+    safe_starts.offer(current)
     callbacks.call("on_epoch_begin", run, epoch)
     progress = run.progress = EpochProgress()
     started = time.perf_counter()
     try:
-        trainer.run(plan.data, order, lr, progress, run, callbacks, stop=lambda: interrupted() or run.stop_training)
+        trainer.train_batches(plan.data, order, lr, progress, run, callbacks,
+                              stop=lambda: interrupted() or run.stop_training)
     except KeyboardInterrupt:
         # Interrupted inside a batch: rebuild the state after the last whole one.
         _replay(trainer, plan.data, current, progress.batches, keep_records=None)
@@ -191,7 +214,7 @@ def _recover_from_divergence(model, plan, current, safe_starts, batch, updated_t
         what = (f": the update of epoch {state.epochs + 1}, batch {batch} made the weights, or the network's "
                 f"outputs or loss, infinite or NaN")
     bad_start = batch == 0 and not updated_to_nan  # the current epoch's starting weights give no finite loss
-    usable = [epoch for epoch in safe_starts if not (epoch is current and bad_start)]
+    usable = [epoch for epoch in safe_starts.kept if not (epoch is current and bad_start)]
     if not usable:
         raise TrainingDivergedError(f"the loss is infinite or NaN with the model's weights as they were when fit "
                                     f"started ({where}); the weights are unchanged. Check the weights set by "
@@ -199,8 +222,8 @@ def _recover_from_divergence(model, plan, current, safe_starts, batch, updated_t
     target = usable[-1]
     state.restore(target.snapshot)
     for values in state.history.values():
-        del values[target.epochs:]
-    state.epochs = target.epochs
+        del values[target.trained_before:]
+    state.epochs = target.trained_before
     state.optimizer.reset()
     hint = "" if plan.standardize else " or standardize=True (for features of very different scales)"
     raise TrainingDivergedError(
@@ -222,7 +245,7 @@ def _replay(trainer, data, epoch, batches, keep_records=0):
     kept up to ``keep_records`` per spec (None: all).
     """
     trainer.state.restore(epoch.snapshot, keep_records=keep_records)
-    trainer.run(data, epoch.order, epoch.lr, EpochProgress(), last=batches)
+    trainer.train_batches(data, epoch.order, epoch.lr, EpochProgress(), last=batches)
 
 
 def evaluate(model, task, validation):
@@ -270,7 +293,7 @@ class Trainer:
         self.batch_size = batch_size
         self.last_rows = None  # rows of the last batch stepped on, still in the workspace
 
-    def run(self, data, order, lr, progress, run=None, callbacks=None, last=None, stop=None):
+    def train_batches(self, data, order, lr, progress, run=None, callbacks=None, last=None, stop=None):
         """Train on the first ``last`` batches of ``order`` (all by default).
 
         ``progress`` (an :class:`EpochProgress`) accumulates the completed
