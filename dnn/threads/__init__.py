@@ -1,7 +1,7 @@
 """How many BLAS threads dnn's matrix products use: a bound, a pin, and a policy that measures.
 
 numpy's BLAS runs every product on all the machine's cores and its threads spin-wait for each other, so when other
-processes keep the cores busy a product waits for descheduled threads and training slows by 2 to over 100 times.
+processes keep the cores busy a product waits for descheduled threads and training slows many times over.
 This package bounds the thread count by what the process may really use (`available_cpus`: CPU affinity and a
 container's CPU quota), sets it through `threadpoolctl` only around dnn's own work (`blas_threads`: the user's setting
 comes back afterwards), and picks it during a fit, or over a predict's chunks, from measured times (`ThreadPolicy`),

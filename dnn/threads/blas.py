@@ -27,7 +27,7 @@ def check_threads(value, name="threads"):
 
 
 def _blas():
-    """threadpoolctl's controllers of the loaded BLAS libraries, found once (finding them takes about 2 ms)."""
+    """threadpoolctl's controllers of the loaded BLAS libraries, found once: finding them is slow, a change is not."""
     global _controller
     if _controller is None:
         _controller = ThreadpoolController().select(user_api="blas")
@@ -43,7 +43,7 @@ def set_blas_threads(threads):
     """Set every BLAS library to ``threads`` (an int), or each to its own count (a list from `get_blas_threads`).
 
     This is what ``threadpoolctl.threadpool_limits(limits=n, user_api="blas")`` does, without building a new
-    controller every call: a change costs about 2 microseconds, so a fit may switch between batches.
+    controller every call, so that a change is cheap enough for a fit to switch between batches.
     """
     libraries = _blas()
     counts = threads if isinstance(threads, list) else [threads] * len(libraries)

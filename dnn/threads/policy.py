@@ -6,75 +6,48 @@ from contextlib import contextmanager
 
 from .blas import candidate_counts, check_threads, get_blas_threads, set_blas_threads
 from .cpus import available_cpus, runnable_others
-from .exploring import ROOM_LOOK_SECONDS, Exploring
+from .exploring import ROOM_LOOK_SECONDS, try_cost
 from .timings import median, milliseconds, thread_count
 
 # A batch over this many times the best batch is taken for a count fallen off a cliff and ends its measurement or try
-# at once, even the first after a change of count (untimed otherwise): waking threads made that one 1.7 times a
-# 0.75 ms batch (digits, batch 128), a preempted batch 3 times; a cliff makes it 30 or more.
+# at once, even the first after a change of count (untimed otherwise): above what waking threads or a preempted batch
+# cost, below what a cliff costs.
 CLIFF_RATIO = 5
 
-# A batch this long is timed even right after a change of count: waking the threads costs about 0.25 ms (a 128 x 784
-# x 256 product took 700 us right after a change to 2 threads, 460 us later), a small part of it.
+# A batch this long is timed even right after a change of count: what waking the threads costs is a small part of it.
 LONG_BATCH_SECONDS = 0.02
 
 _END = object()
 
 
-class ThreadPolicy(Exploring):
+class ThreadPolicy:
     """Choose the BLAS thread count of a fit from measured batch times, and follow the machine's load.
 
-    A fit callback (hooks ``on_train_begin``, ``on_batch_begin``, ``on_batch_end``, ``on_train_end``); outside a fit,
-    `session` and `batch` give the same behaviour over any loop of similar steps (predict's chunks).
+    BLAS threads that find no free core spin-wait for each other, so the fastest count depends on the load, which
+    changes while a fit runs (see :mod:`dnn.threads`). With ``threads`` an int the count is pinned; with None the
+    policy measures every candidate count (1, powers of two, the available CPUs) over a few full batches and keeps
+    the fastest, measures a larger count only while the load leaves it free cores (a count off a cliff can cost a
+    hundred batches), measures again when batch times drift, tries other counts now and then within
+    ``explore_share`` of the time to see load leave, and remembers its choice for the next fit. Counts change BLAS's
+    rounding: pin ``threads`` for bit-identical reruns.
 
-    With ``threads`` an int, the count is pinned for the whole fit. With None:
-
-    1. *Measure*: the first batch after any change of count (the fit's first too) is not timed, since it pays for
-       waking threads and cold caches, unless it is long (`LONG_BATCH_SECONDS`) or over `CLIFF_RATIO` times the best
-       batch. Every candidate count (1, powers of two, all available CPUs) runs ``probe_batches`` batches, or fewer
-       that take ``probe_seconds`` together, starting with the count chosen last time. A candidate is dropped early
-       when two of its batches take over ``abort`` times the best median so far, or one over `CLIFF_RATIO` times, so
-       a count that falls off a cliff under load costs one batch, not several. Even one such batch can cost a hundred
-       short ones, so while batches take under ``cliff`` seconds a larger count is measured at once only if the
-       threads ready to run elsewhere (``load``, the fewest seen while measuring) leave it free cores. Otherwise the
-       load is looked at again after 10 ms of steady batches, then 20, 40... (a measurement starts as soon as it
-       leaves room), and past a second the count waits for the exploration budget (below).
-    2. *Keep the fastest* by median batch time.
-    3. *Watch*: when ``patience`` batches in a row take over ``drift`` times (or under 1/``drift`` of) what the
-       chosen count gave when measured, or the recent batches do on average, the load has changed: measure again.
-       Load that leaves while one thread is in use does not slow that thread, so now and then a batch tries another
-       count (after an untimed one), spending at most ``explore_share`` of the time so far on such tries, the untimed
-       batches and the one back included. A costly count, or one that keeps losing (the measurement counting as its
-       first loss), is retried ever more rarely; a smaller count, which the drift watch covers, and a larger count
-       while ``load`` leaves it no free core, four times more rarely. A try faster than the fastest recent batch by
-       10 % starts a new measurement. A new measurement that keeps the same count doubles the patience, so noisy
-       batch times do not buy one every few batches.
-    4. *Remember*: a later fit with the same policy measures only the count it kept, and tries the others within
-       the exploration budget, which carries over.
-
-    Only full batches are timed: a batch with fewer rows than the largest so far (an epoch's last) is left out.
-
-    The BLAS setting is changed only when the count changes (a change costs microseconds) and the user's setting is
-    restored by ``on_train_end``, which the fit must call in a ``finally``.
-
-    Thread counts change BLAS's rounding: with OpenBLAS 0.3.31 every product measured (float32, 16 to 2,048 rows,
-    64 to 784 wide) differed between 1 and 2 threads in the last bit, and a fit's weights by up to 6e-8. A fit whose
-    count is chosen by timing therefore matches a pinned fit only to rounding; pin ``threads`` for bit-identical reruns.
+    A fit callback whose ``on_train_end``, called in a ``finally``, restores the user's BLAS setting; `session`,
+    `batch` and `each` give the same over any loop of similar steps (predict's chunks).
 
     Parameters
     ----------
     threads : int or None
         A pinned count, or None to measure.
     max_threads : int or None
-        An upper bound on the automatic choice (it is always bounded by `available_cpus`).
+        An upper bound on the automatic choice (always bounded by `available_cpus`).
     probe_batches, probe_seconds, drift, patience, abort, explore_share, cliff : optional
-        The measurement's constants, described above.
-    clock : callable
-        Returns seconds; ``time.perf_counter`` (tests inject a fake).
-    cpus : callable
-        Returns the CPUs available; `available_cpus` (tests inject a fake).
-    load : callable
-        Returns how many other threads are ready to run, or None; `runnable_others` (tests inject a fake).
+        Batches (or seconds) that measure a count; the ratio to the measured time that ``patience`` batches in a
+        row (or the recent ones on average) must pass to start a new measurement; the ratio to the best median that
+        two batches must pass to drop a count; the share of time for tries; the batch time below which a larger
+        count is measured only where the load leaves it free cores.
+    clock, cpus, load : callable
+        Seconds (``time.perf_counter``), the CPUs available (`available_cpus`), and how many other threads are
+        ready to run or None (`runnable_others`); tests inject fakes.
 
     Attributes
     ----------
@@ -202,8 +175,8 @@ class ThreadPolicy(Exploring):
             self._rows = max(self._rows, rows)
             if rows < self._rows:
                 # An epoch's last batch is shorter, and takes less time at any count: measured at one count and
-                # not the other it would make that count look faster (on 1,797 rows in batches of 1,024, every
-                # other batch). It is left out; a try in progress waits for the next full batch.
+                # not the other it would make that count look faster. It is left out; a try in progress waits for
+                # the next full batch.
                 return
         if self._settling:
             self._settling = False
@@ -237,11 +210,10 @@ class ThreadPolicy(Exploring):
     def _decisive(self, seconds):
         """Whether the first batch after a change of count is timed all the same.
 
-        It pays for the new count's threads waking up and for cold caches, which on short batches made more
-        threads look no faster than one (digits and mnist, quiet: 1 thread kept where 2 were 1.2-1.3 times faster).
-        It is timed when it is long (`LONG_BATCH_SECONDS`), since that cost is then small and an untimed batch of
-        the slower count cost 4 % of a 2-second run (784-2048-2048-10, batch 128), or over `CLIFF_RATIO` times the
-        best batch: a count fallen off a cliff, not worth another batch.
+        It pays for the new count's threads waking up and for cold caches, which on short batches make more
+        threads look no faster than one. It is timed when it is long (`LONG_BATCH_SECONDS`), since that cost is
+        then small and an untimed long batch of a slower count is not, or over `CLIFF_RATIO` times the best batch:
+        a count fallen off a cliff, not worth another batch.
         """
         if seconds >= LONG_BATCH_SECONDS:
             return self._mode != "steady"
@@ -273,8 +245,8 @@ class ThreadPolicy(Exploring):
             self._others.append(others)
         best = self._best_measured()
         done = len(samples) >= self.probe_batches or sum(samples) >= self.probe_seconds
-        # Two slow batches, not one: a batch preempted by the scheduler took 3 times the others (2.03 against
-        # 0.66 ms, digits, batch 128) and, alone, had dropped a count 1.3 times faster for the rest of the fit.
+        # Two slow batches, not one: a batch preempted by the scheduler takes several times the others and, alone,
+        # would drop a faster count for the rest of the fit.
         slower = best is not None and (seconds > CLIFF_RATIO * best or
                                        (len(samples) >= 2 and min(samples) > self.abort * best))
         if done or slower:
@@ -301,18 +273,16 @@ class ThreadPolicy(Exploring):
         if count <= smallest_measured or self._best_measured() >= self.cliff:
             return True
         # The fewest seen, not the median: a process that keeps a core busy is ready to run at every look, while
-        # on a quiet machine one look in three or so catches a kernel thread or this process's own worker between
-        # two reads (measured), and the median of three looks then kept two threads from ever being measured.
+        # on a quiet machine a look now and then catches a kernel thread or this process's own worker between two
+        # reads, and the median of three looks would keep a larger count from ever being measured.
         return bool(self._others) and self._room(min(self._others), count)
 
     def _room(self, others, count):
         """Whether ``count`` threads can run beside ``others`` ready threads of other processes without a cliff.
 
-        Only free cores count: on 2 cores, single batches at 2 threads beside 1 busy process took from 1 to over
-        100 times one thread's (0.7 to 77 ms, digits, batch 128). The hint also counts threads this process cannot
-        see: on the quiet development machine ``/proc/loadavg`` showed a third runnable thread, with no third
-        thread in state R anywhere in ``/proc``, for 4 to 10 batches in every 30 to 40 (7 to 10 % of looks), so
-        the load hint is read again later (`ROOM_LOOK_SECONDS`) before a count is left to the exploration budget.
+        Only free cores count: beside a busy process, a batch at more threads than free cores can take up to a
+        hundred times one thread's. The hint also counts threads this process cannot see, now and then, so it is
+        read again later (`ROOM_LOOK_SECONDS`) before a count is left to the exploration budget.
         """
         return others + count <= self._cpus
 
@@ -324,8 +294,7 @@ class ThreadPolicy(Exploring):
         self._baseline = self._estimates[count]
         self._recent, self._slow, self._fast, self._since = deque(maxlen=9), 0, 0, 0
         # The measurement is a comparison the other counts lost: their first tries cost twice their excess, so
-        # that tries of a count measured slower do not take the whole exploration share from the start (at 2
-        # threads on mnist, batch 16, tries of 1 had cost 5 % of a 2-second run).
+        # that tries of a count measured slower do not take the whole exploration share from the start.
         self._losses = {c: 1 for c in self._estimates if c != count}
         self._try_at, self._returning = self._baseline, False
         # larger counts the load hint kept from being measured, to look again for room for
@@ -343,8 +312,8 @@ class ThreadPolicy(Exploring):
         self._since += 1
         self._slow = self._slow + 1 if seconds > self.drift * self._baseline else 0
         self._fast = self._fast + 1 if seconds * self.drift < self._baseline else 0
-        # Load that leaves some batches alone and stalls others (2 threads beside 1 busy process: 0.7 ms, then
-        # 77 ms) never slows ``patience`` batches in a row: the mean of the recent ones catches it.
+        # Load that leaves some batches alone and stalls others never slows ``patience`` batches in a row: the
+        # mean of the recent ones catches it.
         slow_on_average = (self._since >= self._patience and
                            sum(self._recent) > self.drift * self._baseline * len(self._recent))
         if self._slow >= self._patience or self._fast >= self._patience or slow_on_average:
@@ -352,4 +321,68 @@ class ThreadPolicy(Exploring):
             self._say(f"threads: batches take {ratio:.2g}x what {thread_count(self.chosen)} gave when measured; "
                       "measuring again")
             self._redo = True
+            self._measure()
+
+    # -- tries of other counts in steady state, within the exploration budget ------------------------------------
+
+    def _try_cost(self, count):
+        return try_cost(count, self.chosen, self._baseline, self._estimates.get(count), self._losses.get(count, 0),
+                        self.cliff)
+
+    def _maybe_explore(self):
+        if self._unmeasured and self._steady_time >= self._next_room_look and self._found_room():
+            return
+        budget = self.explore_share * self._steady_time - self._explore_spent
+        if budget < self._try_at or len(self._recent) < 3:
+            return  # most batches end here, cheaply (the costs below were computed at nearly every batch before)
+        costs = {c: self._try_cost(c) for c in self._counts if c != self.chosen}
+        count = min(costs, key=costs.get)
+        cost = costs[count]
+        if cost > budget:
+            self._try_at = cost  # the costs change only with a try or a measurement
+            return
+        if count > self.chosen and cost * 4 > budget:
+            # Reading the load is not free: after a look that found no free core, look again only when the
+            # budget has grown by another try's cost (or covers four tries, and the try goes ahead regardless).
+            others = self.load()
+            if others is not None and not self._room(others, count):
+                self._try_at = budget + cost
+                return
+        self._trying, self._planned = count, cost
+        self._mode = "explore"
+        self._apply(count)
+
+    def _found_room(self):
+        """Look at the load again for the smallest count it kept unmeasured; measure every count if it has room now.
+
+        Each look that finds none doubles the wait for the next, until the wait reaches what the exploration
+        budget would take to cover a cliff: from then on, only the budget's tries (and their looks) remain.
+        """
+        count, others = self._unmeasured[0], self.load()
+        if others is not None and self._room(others, count):
+            self._say(f"threads: the load leaves room for {thread_count(count)} now; measuring again")
+            self._measure(seen=others)
+            return True
+        self._room_gap *= 2
+        self._next_room_look = self._steady_time + self._room_gap
+        if self._room_gap * self.explore_share > self._try_cost(count):
+            self._unmeasured = []
+        return False
+
+    def _explored(self, seconds):
+        count, reference = self._trying, median(self._recent)
+        self._estimates[count] = seconds
+        self._losses[count] = self._losses.get(count, 0) + 1
+        # The planned cost is charged, not only what the try took: a count that keeps losing then waits for the
+        # budget to grow by its doubled cost again (charging one batch lets tries recur often once the budget has
+        # grown past the cap of 32).
+        self._explore_spent += max(seconds - reference, self._planned)
+        self._mode, self._try_at, self._returning = "steady", self._baseline, True
+        self._apply(self.chosen)
+        # against the fastest recent batch, not their median: short batches jitter, and a single try beats the
+        # median by 10 % by chance too often
+        fastest = min(self._recent)
+        if seconds * 1.1 < fastest:
+            self._say(f"threads: a batch at {thread_count(count)} took {milliseconds(seconds)} against "
+                      f"{milliseconds(fastest)} at best; measuring again")
             self._measure()
