@@ -33,7 +33,7 @@ MAX_WEIGHT_IMAGES = 100
 
 
 def _new_figure(**options):
-    """A new Figure; matplotlib is imported here, when a figure is drawn, not with dnn (0.7 s)."""
+    """A new Figure; matplotlib, slow to import, is imported here, when a figure is drawn, not with dnn."""
     from matplotlib import pyplot
 
     if jupyter.inline_figures():
