@@ -30,11 +30,10 @@ it: a string (``"he_uniform"``, any case, or an alias such as ``"xavier"``,
 too). :func:`canonical` turns any accepted form into the stored one.
 """
 
-import difflib
-
 import numpy as np
 
 from dnn.checks import as_float, check_setting
+from dnn.registry import Registry, is_function
 
 HE_ACTIVATIONS = frozenset({"relu", "leaky_relu"})
 
@@ -108,23 +107,17 @@ INITIALIZERS = {
     "normal": normal,
 }
 
-#: Other spellings, keyed by the lowercase name without "_", "-" or spaces.
+#: Other spellings users reach for; any case, and "_", "-" or spaces, are accepted besides.
 ALIASES = {
-    **{name.replace("_", ""): name for name in INITIALIZERS},
-    "he": "he_normal", "kaiming": "he_normal", "kaimingnormal": "he_normal", "kaiminguniform": "he_uniform",
-    "glorot": "glorot_uniform", "xavier": "glorot_uniform", "xaviernormal": "glorot_normal",
-    "xavieruniform": "glorot_uniform", "lecun": "lecun_normal", "pytorch": "torch", "gaussian": "normal",
+    "he_normal": ("he", "kaiming", "kaiming_normal"), "he_uniform": ("kaiming_uniform",),
+    "glorot_uniform": ("glorot", "xavier", "xavier_uniform"), "glorot_normal": ("xavier_normal",),
+    "lecun_normal": ("lecun",), "torch": ("pytorch",), "normal": ("gaussian",),
 }
 
-
-def _name(name):
-    key = name.strip().lower().replace("_", "").replace("-", "").replace(" ", "") if isinstance(name, str) else None
-    if key in ALIASES:
-        return ALIASES[key]
-    close = difflib.get_close_matches(key, list(ALIASES), n=1, cutoff=0.6) if key else []
-    hint = f"did you mean {ALIASES[close[0]]!r}? " if close else ""
-    raise ValueError(f"unknown initializer {name!r}; {hint}valid names: {', '.join(INITIALIZERS)} "
-                     f"(normal with a standard deviation: {{'name': 'normal', 'std': 0.01}})")
+#: Every initializer by name: ``REGISTRY.get("Xavier")`` is ``glorot_uniform``.
+REGISTRY = Registry("initializer", INITIALIZERS, "a function draw(fan_in, fan_out, rng, dtype) -> (w, b)",
+                    is_function, aliases=ALIASES,
+                    note=" (normal with a standard deviation: {'name': 'normal', 'std': 0.01})")
 
 
 def canonical(spec):
@@ -144,7 +137,7 @@ def canonical(spec):
     if isinstance(spec, dict):
         if "name" not in spec or set(spec) - {"name", "std"}:
             raise ValueError(f"an initializer given as a dict is {{'name': 'normal', 'std': 0.01}}, got {spec!r}")
-        name = _name(spec["name"])
+        name = REGISTRY.canonical(spec["name"])
         if name != "normal" and "std" in spec:
             raise ValueError(f"the {name} initializer takes no standard deviation; only 'normal' does")
         if name != "normal":
@@ -154,7 +147,7 @@ def canonical(spec):
             raise ValueError(f"the standard deviation of the normal initializer must be a positive number, "
                              f"got {std!r:.80}")
         return {"name": "normal", "std": check_setting("std", std, "the standard deviation of the normal initializer")}
-    name = _name(spec)
+    name = REGISTRY.canonical(spec)
     return {"name": "normal", "std": DEFAULT_NORMAL_STD} if name == "normal" else name
 
 

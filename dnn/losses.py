@@ -30,20 +30,10 @@ eps), eps being the machine epsilon of p's dtype, so every loss stays finite
 at p = 0 and 1.
 """
 
-import difflib
-
 import numpy as np
 
 from dnn.activations import get_activation
-
-#: Other spellings users reach for, keyed by the lowercase name without "_", "-" or spaces.
-ALIASES = {
-    "categoricalcrossentropy": "categorical_crossentropy", "crossentropy": "categorical_crossentropy",
-    "cce": "categorical_crossentropy", "softmaxcrossentropy": "categorical_crossentropy",
-    "binarycrossentropy": "binary_crossentropy", "bce": "binary_crossentropy", "logloss": "binary_crossentropy",
-    "squarederror": "squared_error", "mse": "squared_error", "meansquarederror": "squared_error",
-    "quadratic": "squared_error", "l2": "squared_error",
-}
+from dnn.registry import Registry, is_function_pair
 
 
 def _eps(p):
@@ -228,6 +218,18 @@ COMPATIBLE_LOSSES = {
 FUSED_PAIRS = frozenset(pair for pair in DEFAULT_LOSS.items() if pair[0] != "step")
 
 
+#: Other spellings users reach for; any case, and "_", "-" or spaces, are accepted besides.
+ALIASES = {
+    "categorical_crossentropy": ("crossentropy", "cce", "softmax_crossentropy"),
+    "binary_crossentropy": ("bce", "log_loss"),
+    "squared_error": ("mse", "mean_squared_error", "quadratic", "l2"),
+}
+
+#: Every loss by name: ``REGISTRY.get("MSE")`` is the pair of ``LOSSES["squared_error"]``.
+REGISTRY = Registry("loss", LOSSES, "a pair (loss, gradient) of functions", is_function_pair, aliases=ALIASES,
+                    note=" (or mse, crossentropy, bce...)")
+
+
 def canonical_name(name):
     """The registry name of a loss, from any case or common alias.
 
@@ -241,15 +243,7 @@ def canonical_name(name):
     ValueError
         For an unknown name, suggesting the nearest one and listing the valid names.
     """
-    key = name.strip().lower().replace("_", "").replace("-", "").replace(" ", "") if isinstance(name, str) else None
-    if key in ALIASES:
-        return ALIASES[key]
-    hint = ""
-    close = difflib.get_close_matches(key, list(ALIASES), n=1, cutoff=0.6) if key else []
-    if close:
-        hint = f"did you mean {ALIASES[close[0]]!r}? "
-    raise ValueError(f"unknown loss {name!r}; {hint}valid names: {', '.join(LOSSES)} "
-                     f"(or mse, crossentropy, bce...)")
+    return REGISTRY.canonical(name)
 
 
 def get_loss(name):
@@ -261,10 +255,7 @@ def get_loss(name):
         If ``name`` is not a registered loss; the message suggests the nearest
         name and lists the valid ones.
     """
-    try:
-        return LOSSES[name]
-    except (KeyError, TypeError):
-        return LOSSES[canonical_name(name)]
+    return REGISTRY.get(name)
 
 
 def summed_loss(loss, p, y, sample_weight=None):
