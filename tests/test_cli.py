@@ -234,3 +234,14 @@ def test_train_help_shows_the_default_of_every_option(monkeypatch, capsys):
     for dest in options:
         option = "--" + dest.replace("_", "-")
         assert f"(default: {defaults[dest]})" in " ".join(" ".join(blocks[option]).split()), option
+
+
+def test_the_console_script_named_in_setup_cfg_is_main():
+    import configparser
+    import importlib
+
+    config = configparser.ConfigParser()
+    config.read(Path(__file__).resolve().parents[1] / "setup.cfg")
+    name, target = (part.strip() for part in config["options.entry_points"]["console_scripts"].split("="))
+    module, function = target.split(":")
+    assert name == "dnn" and getattr(importlib.import_module(module), function) is main
