@@ -2,7 +2,7 @@
 
 Optimizers and learning-rate schedules are such objects: ``config()`` gives
 ``{"name": ..., setting: value, ...}`` and :func:`from_config` rebuilds the
-object from its class registry.
+object from the classes registered by name (a :class:`dnn.registry.Registry`).
 """
 
 
@@ -26,11 +26,21 @@ class Configurable:
     __hash__ = None
 
 
+def is_named_subclass(name, entry, base):
+    """Whether ``entry`` is a subclass of ``base`` whose ``name`` is ``name``.
+
+    The registry shape of optimizers and schedules: ``config()`` writes the
+    class's ``name`` and :func:`from_config` looks it up, so the two must agree
+    for a configuration to rebuild the class it came from.
+    """
+    return isinstance(entry, type) and issubclass(entry, base) and entry.name == name
+
+
 def from_config(config, registry, what):
-    """The object of ``registry`` (name -> class) that ``config`` describes; ValueError naming what is wrong."""
-    if not isinstance(config, dict) or config.get("name") not in registry:
-        raise ValueError(f"{what} config needs a 'name' among {', '.join(registry)}")
-    cls = registry[config["name"]]
+    """The object of ``registry`` (a Registry of classes) that ``config`` describes; ValueError naming what is wrong."""
+    cls = registry.entries.get(registry.lookup(config.get("name"))) if isinstance(config, dict) else None
+    if cls is None:
+        raise ValueError(f"{what} config needs a 'name' among {', '.join(registry.names())}")
     unknown = set(config) - {"name", *cls.settings}
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)} for {what} {cls.name!r}")

@@ -7,8 +7,9 @@ arrays shaped like the parameters and of step counters, so training can stop
 and resume exactly and a model file can keep it. ``config()`` gives the
 settings as plain data and :func:`from_config` rebuilds the optimizer.
 
-Adding an optimizer means adding a class here and registering it in
-:data:`OPTIMIZERS`; the model, the training loop and model files find it by name.
+Adding an optimizer means writing a subclass of :class:`Optimizer` and
+registering it in :data:`REGISTRY`; the model, the training loop and model
+files find it by name.
 
 The gradient arrays passed to an update are scratch: they may be overwritten.
 """
@@ -20,6 +21,7 @@ import numpy as np
 from dnn import configurable
 from dnn.checks import check_number
 from dnn.configurable import Configurable
+from dnn.registry import Registry
 
 
 class Optimizer(Configurable):
@@ -98,12 +100,28 @@ class SGD(Optimizer):
         The training loop folds the learning rate into the output delta, a far
         smaller array than the weights.
         """
-        sgd_update([param], [grad], {"velocity": [self.state["velocity"]]} if self.momentum else {},
-                   self.momentum, self.nesterov)
+        if self.momentum == 0:
+            param -= grad
+            return
+        velocity = self.state["velocity"]
+        velocity *= self.momentum
+        velocity -= grad
+        if self.nesterov:
+            np.subtract(velocity * self.momentum, grad, out=grad)
+            param += grad
+        else:
+            param += velocity
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba, 2015): steps scaled by moving averages of the gradient and its square."""
+    """Adam (Kingma & Ba, 2015): steps scaled by moving averages of the gradient and its square.
+
+    m <- beta1 m + (1 - beta1) g;  v <- beta2 v + (1 - beta2) g^2;
+    param <- param - lr_t m / (sqrt(v) + epsilon), with the bias correction
+    folded into the step size: lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)
+    at step t (the paper's efficient form), two scalars instead of corrected
+    copies of m and v.
+    """
 
     name = "adam"
     state_arrays = ("m", "v")
@@ -120,9 +138,24 @@ class Adam(Optimizer):
         return {**super().initial_state(param), "step": 0}
 
     def update(self, param, grad, lr):
-        state = {"m": [self.state["m"]], "v": [self.state["v"]], "step": self.state["step"]}
-        adam_update([param], [grad], state, lr, self.beta1, self.beta2, self.epsilon)
-        self.state["step"] = state["step"]
+        """One step at learning rate ``lr``, in place, with ``grad`` as the scratch array (no temporaries)."""
+        self.state["step"] += 1
+        t = self.state["step"]
+        lr_t = lr * math.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
+        m, v = self.state["m"], self.state["v"]
+        # beta1 (m - g) + g is the moving average without a temporary array.
+        m -= grad
+        m *= self.beta1
+        m += grad
+        np.multiply(grad, grad, out=grad)
+        grad *= 1 - self.beta2
+        v *= self.beta2
+        v += grad
+        np.sqrt(v, out=grad)
+        grad += self.epsilon
+        np.divide(m, grad, out=grad)
+        grad *= lr_t
+        param -= grad
 
 
 class RMSprop(Optimizer):
@@ -152,7 +185,16 @@ class RMSprop(Optimizer):
         param -= grad
 
 
+def _is_optimizer_class(name, entry):
+    return configurable.is_named_subclass(name, entry, Optimizer)
+
+
+#: The optimizer classes by name; the command line offers these names.
 OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam, RMSprop)}
+
+#: Every optimizer by name: ``REGISTRY.get("Adam")`` is :class:`Adam`.
+REGISTRY = Registry("optimizer", OPTIMIZERS, "a subclass of dnn.optimizers.Optimizer whose name is the registered name",
+                    _is_optimizer_class, note=", or an instance such as dnn.optimizers.Adam()")
 
 
 def make_optimizer(optimizer, **settings):
@@ -163,69 +205,10 @@ def make_optimizer(optimizer, **settings):
     """
     if isinstance(optimizer, Optimizer):
         return from_config(optimizer.config())
-    cls = OPTIMIZERS.get(optimizer) if isinstance(optimizer, str) else None
-    if cls is None:
-        raise ValueError(f"unknown optimizer {optimizer!r}; valid names: {', '.join(OPTIMIZERS)}, "
-                         f"or an instance such as dnn.optimizers.Adam()")
+    cls = REGISTRY.get(optimizer)
     return cls(**{key: value for key, value in settings.items() if key in cls.settings})
 
 
 def from_config(config):
     """The optimizer described by ``config()`` output."""
-    return configurable.from_config(config, OPTIMIZERS, "an optimizer")
-
-
-def sgd_update(params, steps, state, momentum=0.0, nesterov=False):
-    """Stochastic gradient descent on lists of arrays; ``steps`` are gradients times the learning rate.
-
-    velocity <- momentum * velocity - steps;
-    param <- param + velocity (Nesterov: param + momentum * velocity - steps).
-    Without momentum: param <- param - steps.
-    """
-    if momentum == 0:
-        for param, step in zip(params, steps):
-            param -= step
-        return
-    for param, step, velocity in zip(params, steps, state["velocity"]):
-        velocity *= momentum
-        velocity -= step
-        if nesterov:
-            np.subtract(velocity * momentum, step, out=step)
-            param += step
-        else:
-            param += velocity
-
-
-def init_state(optimizer, params, momentum=0.0):
-    """Fresh state for :func:`sgd_update` / :func:`adam_update` on lists of arrays."""
-    if optimizer == "adam":
-        return {"m": [np.zeros_like(p) for p in params], "v": [np.zeros_like(p) for p in params], "step": 0}
-    if momentum > 0:
-        return {"velocity": [np.zeros_like(p) for p in params]}
-    return {}
-
-
-def adam_update(params, grads, state, lr, beta1=0.9, beta2=0.999, epsilon=1e-8):
-    """Adam on lists of arrays, with bias correction folded into the step size.
-
-    m <- beta1 m + (1 - beta1) g;  v <- beta2 v + (1 - beta2) g^2;
-    param <- param - lr_t m / (sqrt(v) + epsilon),
-    lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t).
-    """
-    state["step"] += 1
-    t = state["step"]
-    lr_t = lr * math.sqrt(1 - beta2**t) / (1 - beta1**t)
-    for param, grad, m, v in zip(params, grads, state["m"], state["v"]):
-        # beta1 (m - g) + g is the moving average without a temporary array.
-        m -= grad
-        m *= beta1
-        m += grad
-        np.multiply(grad, grad, out=grad)
-        grad *= 1 - beta2
-        v *= beta2
-        v += grad
-        np.sqrt(v, out=grad)
-        grad += epsilon
-        np.divide(m, grad, out=grad)
-        grad *= lr_t
-        param -= grad
+    return configurable.from_config(config, REGISTRY, "an optimizer")

@@ -9,9 +9,9 @@ setting is checked by :func:`dnn.checks.check_setting`, which gives each range
 and why.
 
 A subclass of :class:`Schedule` of your own works in memory, but a model file
-names its schedule and the loader knows only :data:`SCHEDULES`: until
-schedules can be registered by name, ``saveModel`` refuses a model that uses
-one, so that no file is written that cannot be read back.
+names its schedule and the loader rebuilds it from :data:`REGISTRY`:
+``saveModel`` refuses a model whose schedule is not registered there under
+its ``name``, so that no file is written that cannot be read back.
 """
 
 import math
@@ -19,6 +19,7 @@ import math
 from dnn import configurable
 from dnn.checks import check_setting
 from dnn.configurable import Configurable
+from dnn.registry import Registry
 
 
 class Schedule(Configurable):
@@ -100,7 +101,16 @@ class CosineDecay(Schedule):
         return self.min_lr + (self.lr - self.min_lr) * (1 + math.cos(math.pi * t)) / 2
 
 
+def _is_schedule_class(name, entry):
+    return configurable.is_named_subclass(name, entry, Schedule)
+
+
+#: The schedule classes by name.
 SCHEDULES = {cls.name: cls for cls in (InverseTimeDecay, StepDecay, ExponentialDecay, CosineDecay)}
+
+#: Every schedule by name: ``REGISTRY.get("cosine")`` is :class:`CosineDecay`.
+REGISTRY = Registry("schedule", SCHEDULES, "a subclass of dnn.schedules.Schedule whose name is the registered name",
+                    _is_schedule_class)
 
 
 def decayed_learning_rate(lr, decay, epoch):
@@ -121,4 +131,4 @@ def make_schedule(lr, decay=0.0):
 
 def from_config(config):
     """The schedule described by ``config()`` output."""
-    return configurable.from_config(config, SCHEDULES, "a schedule")
+    return configurable.from_config(config, REGISTRY, "a schedule")

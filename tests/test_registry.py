@@ -2,7 +2,7 @@
 
 import pytest
 
-from dnn import activations, initializers, losses
+from dnn import activations, initializers, losses, optimizers, schedules
 from dnn.registry import Registry, compact, is_function, is_function_pair
 
 
@@ -121,10 +121,22 @@ def test_an_entry_put_into_the_table_directly_is_found_and_leaves_with_it(monkey
 
 @pytest.mark.parametrize(("module", "table", "kind"), [
     (activations, "ACTIVATIONS", "activation"), (losses, "LOSSES", "loss"),
-    (initializers, "INITIALIZERS", "initializer"),
+    (initializers, "INITIALIZERS", "initializer"), (optimizers, "OPTIMIZERS", "optimizer"),
+    (schedules, "SCHEDULES", "schedule"),
 ])
 def test_every_component_module_keeps_its_table_in_a_registry(module, table, kind):
     registry = module.REGISTRY
     assert isinstance(registry, Registry) and registry.kind == kind
     assert registry.entries is getattr(module, table)     # one table: the registry's is the module's
     assert registry.builtins == set(registry.names())
+
+
+@pytest.mark.parametrize(("registry", "other"), [(optimizers.REGISTRY, optimizers.SGD),
+                                                 (schedules.REGISTRY, schedules.StepDecay)])
+def test_a_class_is_registered_under_its_own_name_only(registry, other):
+    # config() writes the class's name and from_config looks it up: a class under another name would not load back
+    with pytest.raises(TypeError, match="whose name is the registered name; 'renamed' was given <class"):
+        registry.register("renamed", other)
+    with pytest.raises(TypeError, match="'renamed' was given <function"):
+        registry.register("renamed", double)
+    assert "renamed" not in registry.entries

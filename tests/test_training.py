@@ -99,13 +99,13 @@ def test_no_float64_temporaries_in_float32_training(dtype, monkeypatch):
     from dnn import optimizers
 
     seen = set()
-    original = optimizers.sgd_update
+    original = optimizers.SGD.update
 
-    def spy(params, steps, state, momentum=0.0, nesterov=False):
-        seen.update(a.dtype for a in [*params, *steps, *state.get("velocity", [])])
-        return original(params, steps, state, momentum, nesterov)
+    def spy(self, param, grad, lr):
+        seen.update(a.dtype for a in [param, grad, *self.state.values()])
+        return original(self, param, grad, lr)
 
-    monkeypatch.setattr(optimizers, "sgd_update", spy)
+    monkeypatch.setattr(optimizers.SGD, "update", spy)
     X, y = separable(200, 4, dtype=np.float64)
     model = classifier(4, dtype=dtype, l2=0.01)
     model.fit(X, y, epochs=1, batchSize=32, verbose=0)
