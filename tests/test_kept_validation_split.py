@@ -64,8 +64,9 @@ def test_a_different_number_of_rows_draws_a_new_split_and_says_so():
     model.fit(X[:100], y[:100], epochs=1, batchSize=10, verbose=0, validationSplit=0.25)
     rng = copy.deepcopy(model.state.rng)
     _, expected = split_rows(rng, np.eye(3)[y], "multiclass", 0.25)
-    with pytest.warns(UserWarning, match="this fit has 120 rows instead of the 100 of the split kept"):
+    with pytest.warns(UserWarning, match="this fit has 120 rows instead of the 100 of the split kept") as caught:
         model.fit(X, y, epochs=1, batchSize=10, verbose=0, validationSplit=0.25)
+    assert caught[0].filename == __file__  # the warning points at the fit call
     np.testing.assert_array_equal(model.state.validation_split["validation"], expected)
     assert model.state.validation_split["rows"] == 120
     with pytest.warns(UserWarning, match="validationSplit 0.5 instead of 0.25"):

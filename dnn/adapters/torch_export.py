@@ -120,16 +120,41 @@ def from_torch(cls, sequential, **options):
     ValueError
         Naming the first module it cannot take, or a shape mismatch.
     """
-    torch = _torch()
-    nn = torch.nn
+    nn = _torch().nn
     if not isinstance(sequential, nn.Sequential):
         raise ValueError(f"fromTorch takes a torch.nn.Sequential, got {type(sequential).__name__}")
     modules = list(sequential.named_children())
-    mean = scale = None
+    standardizer = None
     if modules and isinstance(modules[0][1], standardize_module_class()):
-        mean, scale = modules[0][1].mean, modules[0][1].scale
-        modules = modules[1:]
-    layers = []  # [weight (in, out) array, bias array, activation name, (module index, dropout rate)]
+        standardizer, modules = modules[0][1], modules[1:]
+    layers = _layers(nn, modules)
+    dtype = str(layers[0][0].dtype)
+    if dtype not in TORCH_DTYPES:
+        raise ValueError(f"the Linear weights must be float32 or float64, got {dtype}")
+    model = cls(dtype=dtype, **options)
+    model.addInputLayer([layers[0][0].shape[0]])
+    for weight, _, name, dropout in layers[:-1]:
+        model.addHiddenLayer([weight.shape[1]], activation=name or "identity",
+                             dropout=0.0 if dropout is None else dropout[1])
+    model.addOutputLayer([layers[-1][0].shape[1]], activation=layers[-1][2] or "identity")
+    for layer, (weight, bias, _, _) in enumerate(layers, start=2):
+        model.w[layer], model.b[layer] = weight.astype(dtype), bias.astype(dtype)
+    if standardizer is not None:
+        model.feature_mean = standardizer.mean.detach().cpu().numpy().astype(dtype)
+        model.feature_scale = standardizer.scale.detach().cpu().numpy().astype(dtype)
+        if model.feature_mean.shape != (model.units[0],) or model.feature_scale.shape != (model.units[0],):
+            raise ValueError(f"the Standardize module's mean and scale must have shape ({model.units[0]},)")
+        model.standardize = True
+    return model
+
+
+def _layers(nn, modules):
+    """Every Linear layer of ``modules`` (named children after any Standardize) with what follows it.
+
+    Returns a list of [weight (in, out) array, bias array, activation name or None, (module index, dropout rate)
+    or None], one per Linear layer; ValueError naming the first module that does not fit.
+    """
+    layers = []
     for index, module in modules:
         if isinstance(module, nn.Linear):
             weight = module.weight.detach().cpu().numpy().T
@@ -158,24 +183,7 @@ def from_torch(cls, sequential, **options):
     if layers[-1][3] is not None:
         raise ValueError(f"module {layers[-1][3][0]} (Dropout) follows the output layer; dnn has dropout on hidden "
                          f"layers only")
-    dtype = str(layers[0][0].dtype)
-    if dtype not in TORCH_DTYPES:
-        raise ValueError(f"the Linear weights must be float32 or float64, got {dtype}")
-    model = cls(dtype=dtype, **options)
-    model.addInputLayer([layers[0][0].shape[0]])
-    for weight, _, name, dropout in layers[:-1]:
-        model.addHiddenLayer([weight.shape[1]], activation=name or "identity",
-                             dropout=0.0 if dropout is None else dropout[1])
-    model.addOutputLayer([layers[-1][0].shape[1]], activation=layers[-1][2] or "identity")
-    for layer, (weight, bias, _, _) in enumerate(layers, start=2):
-        model.w[layer], model.b[layer] = weight.astype(dtype), bias.astype(dtype)
-    if mean is not None:
-        model.feature_mean = mean.detach().cpu().numpy().astype(dtype)
-        model.feature_scale = scale.detach().cpu().numpy().astype(dtype)
-        if model.feature_mean.shape != (model.units[0],) or model.feature_scale.shape != (model.units[0],):
-            raise ValueError(f"the Standardize module's mean and scale must have shape ({model.units[0]},)")
-        model.standardize = True
-    return model
+    return layers
 
 
 def _activation_name(nn, module, index):

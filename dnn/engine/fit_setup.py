@@ -115,17 +115,9 @@ def prepare(model, X, y, options):
     validation = None
     if options.validation_data is not None:
         validation = _validation_data(model, options.validation_data, names, task, classes)
-    train_rows = None
-    rng = model.state.rng
-    kept_split = model.state.validation_split
+    train_rows, rng, kept_split = None, model.state.rng, model.state.validation_split
     if split:
-        train_rows, validation_rows = reused_split(kept_split, split, len(X))
-        if validation_rows is None:
-            # The split draws from a copy of the model's generator, which replaces it only when fit goes ahead.
-            rng = copy.deepcopy(rng)
-            train_rows, validation_rows = split_rows(rng, target_matrix, task, split)
-            kept_split = {"fraction": split, "rows": len(X), "validation": validation_rows}
-        validation = Validation(X, target_matrix[validation_rows], validation_rows)
+        train_rows, validation, rng, kept_split = _held_out(model, X, target_matrix, task, split)
     n_train = len(X) if train_rows is None else len(train_rows)
     if batch_size > n_train and chosen:
         warnings.warn(f"batchSize {batch_size} is larger than the {n_train} training samples; using {n_train}",
@@ -140,6 +132,21 @@ def prepare(model, X, y, options):
                    standardize=standardize, rng=rng, epochs=epochs, batch_size=batch_size, verbose=options.verbose,
                    shuffle=bool(options.shuffle), specs=specs, record_every=record_every, patience=patience,
                    min_delta=min_delta, restore_best=restore_best, callbacks=callbacks)
+
+
+def _held_out(model, X, target_matrix, task, fraction):
+    """(train rows, Validation, generator, split to keep) for ``validationSplit`` ``fraction`` of ``X``.
+
+    A split kept from an earlier fit is reused (see :func:`reused_split`); a new one draws from a copy of the
+    model's generator, which replaces it only when fit goes ahead.
+    """
+    rng, kept = model.state.rng, model.state.validation_split
+    train_rows, validation_rows = reused_split(kept, fraction, len(X))
+    if validation_rows is None:
+        rng = copy.deepcopy(rng)
+        train_rows, validation_rows = split_rows(rng, target_matrix, task, fraction)
+        kept = {"fraction": fraction, "rows": len(X), "validation": validation_rows}
+    return train_rows, Validation(X, target_matrix[validation_rows], validation_rows), rng, kept
 
 
 def commit(model, plan):
@@ -312,7 +319,7 @@ def reused_split(kept, fraction, n):
     what = (f"{n} rows instead of the {kept['rows']}" if kept["rows"] != n
             else f"validationSplit {fraction:g} instead of {kept['fraction']:g}")
     warnings.warn(f"validationSplit: this fit has {what} of the split kept from an earlier fit; drawing a new "
-                  f"split, whose validation rows may include rows the model has trained on", stacklevel=4)
+                  f"split, whose validation rows may include rows the model has trained on", stacklevel=5)
     return None, None
 
 
