@@ -97,3 +97,13 @@ def test_a_100000_by_50000_text_like_matrix_trains_and_predicts_in_memory_bounde
     assert predicted.shape == (n,)
     first = slice(0, 2000)
     np.testing.assert_array_equal(predicted[first], m.predict(X[first].toarray()))   # the dense answer
+
+
+def test_a_sparse_matrix_gets_the_dense_checks_saying_it_is_sparse():
+    m = model(40)
+    with pytest.raises(ValueError, match=r"^X is empty: it has no samples$"):
+        m.predict(sparse.csr_matrix((0, 40)))
+    with pytest.raises(ValueError, match=r"^X must hold numbers, got a sparse matrix of dtype complex128$"):
+        m.predict(sparse.csr_matrix(np.ones((2, 40), dtype=np.complex128)))
+    with pytest.raises(ValueError, match=r"^X has 8 features but the input layer has 40 units$"):  # no reshape hint
+        m.predict(sparse.csr_matrix(np.ones((5, 8))))

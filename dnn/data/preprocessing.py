@@ -45,35 +45,42 @@ def feature_matrix(X, n_features, names=None):
             X = np.asarray(X)
         except ValueError as error:
             raise ValueError(f"X must be a rectangular table of numbers: {error}") from None
+    _check_table(X, n_features, hints=True)
+    return X, frame_names
+
+
+def _check_table(X, n_features, what="", hints=False):
+    """ValueError unless ``X`` is a non-empty 2-D table of numbers with ``n_features`` columns (None: any).
+
+    ``what`` describes ``X`` in the messages ("a sparse matrix of "); with ``hints`` they say how to reshape an
+    array that looks like samples of the right size in the wrong shape.
+    """
     if X.ndim != 2:
-        hint = " (use X.reshape(1, -1) for one sample, X.reshape(-1, 1) for one feature)" if X.ndim == 1 else ""
-        if X.ndim > 2 and n_features is not None and math.prod(X.shape[1:]) == n_features:
-            hint = (f" (it looks like {X.shape[0]} samples shaped {X.shape[1:]}, {n_features} values each as the "
-                    f"input layer takes: flatten them with X.reshape(len(X), -1))")
-        raise ValueError(f"X must be 2-D (samples, features), got shape {X.shape}{hint}")
+        hint = _dimension_hint(X, n_features) if hints else ""
+        raise ValueError(f"X must be 2-D (samples, features), got {what}shape {X.shape}{hint}")
     if X.shape[0] == 0:
         raise ValueError("X is empty: it has no samples")
     if X.dtype.kind not in "biuf":
-        raise ValueError(f"X must hold numbers, got dtype {X.dtype}")
+        raise ValueError(f"X must hold numbers, got {what}dtype {X.dtype}")
     if n_features is not None and X.shape[1] != n_features:
         hint = ""
-        if X.size == n_features:
+        if hints and X.size == n_features:
             hint = (f"; X holds {n_features} values in all, as one sample does: if it is one sample shaped "
                     f"{X.shape} (an image), flatten it with X.reshape(1, -1)")
         raise ValueError(f"X has {X.shape[1]} features but the input layer has {n_features} units{hint}")
-    return X, frame_names
+
+
+def _dimension_hint(X, n_features):
+    """How to reshape an array of 1 or more than 2 dimensions into (samples, features), or ""."""
+    if X.ndim > 2 and n_features is not None and math.prod(X.shape[1:]) == n_features:
+        return (f" (it looks like {X.shape[0]} samples shaped {X.shape[1:]}, {n_features} values each as the "
+                f"input layer takes: flatten them with X.reshape(len(X), -1))")
+    return " (use X.reshape(1, -1) for one sample, X.reshape(-1, 1) for one feature)" if X.ndim == 1 else ""
 
 
 def _sparse_features(X, n_features):
     """A scipy.sparse X as :class:`SparseRows`, after the checks a dense X gets (on its stored values only)."""
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (samples, features), got a sparse matrix of shape {X.shape}")
-    if X.shape[0] == 0:
-        raise ValueError("X is empty: it has no samples")
-    if X.dtype.kind not in "biuf":
-        raise ValueError(f"X must hold numbers, got a sparse matrix of dtype {X.dtype}")
-    if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(f"X has {X.shape[1]} features but the input layer has {n_features} units")
+    _check_table(X, n_features, what="a sparse matrix of ")
     rows = SparseRows(X)
     check_finite(rows)
     return rows
