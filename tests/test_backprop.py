@@ -48,12 +48,17 @@ def test_backward_pass_matches_central_differences(hidden, output, loss, rng):
         np.testing.assert_allclose(grad_b[i], central_difference(loss_of_b, biases[i]), rtol=1e-5, atol=1e-8)
 
 
+def softmax_problem(rng, sizes=(5, 8, 4), rows=6):
+    """A float32 tanh-softmax network, ``rows`` inputs and one-hot targets."""
+    weights, biases = network(rng, sizes, np.float32)
+    x = rng.normal(size=(rows, sizes[0])).astype(np.float32)
+    y = np.eye(sizes[-1], dtype=np.float32)[rng.integers(0, sizes[-1], rows)]
+    return weights, biases, x, y, ["tanh", "softmax"]
+
+
 def test_preallocated_buffers_give_the_same_result(rng):
     sizes = [5, 8, 4]
-    weights, biases = network(rng, sizes, np.float32)
-    x = rng.normal(size=(6, 5)).astype(np.float32)
-    y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 6)]
-    activations = ["tanh", "softmax"]
+    weights, biases, x, y, activations = softmax_problem(rng, sizes)
     fresh = forward_pass(x, weights, biases, activations)
     outputs = [np.empty((6, u), np.float32) for u in sizes[1:]]
     reused = forward_pass(x, weights, biases, activations, outputs)
@@ -72,11 +77,7 @@ def test_preallocated_buffers_give_the_same_result(rng):
 
 
 def test_a_ones_vector_given_by_the_caller_gives_the_same_bias_gradients(rng):
-    sizes = [5, 8, 4]
-    weights, biases = network(rng, sizes, np.float32)
-    x = rng.normal(size=(6, 5)).astype(np.float32)
-    y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 6)]
-    activations = ["tanh", "softmax"]
+    weights, biases, x, y, activations = softmax_problem(rng)
     cache = forward_pass(x, weights, biases, activations)
 
     def delta():
