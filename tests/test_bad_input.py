@@ -23,7 +23,6 @@ def fitted():
 
 def state(model):
     """Everything a failed call must leave as it was."""
-    model._checked_parameters()  # the weights, packed into the flat array training uses
     training_state = vars(model.state)
     return {
         "params": model.state.params.flat.copy(),

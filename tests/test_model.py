@@ -195,11 +195,12 @@ def test_weights_set_by_hand_textbook_example():
     assert model.w[2].dtype == np.float32
 
 
-def test_weights_of_the_wrong_shape_are_refused():
-    model = build([2, 3, 1], output="identity")
-    model.w[2] = np.zeros((3, 2))
+def test_weights_of_the_wrong_shape_are_refused_when_assigned():
+    model = build([2, 3, 1], output="identity", seed=0)
+    before = model.w[2].copy()
     with pytest.raises(ValueError, match=r"model.w\[2\] must have shape \(2, 3\), got \(3, 2\)"):
-        model.predict([[1.0, 2.0]])
+        model.w[2] = np.zeros((3, 2))
+    np.testing.assert_array_equal(model.w[2], before)
 
 
 def test_training_does_not_write_into_the_users_array():

@@ -24,7 +24,10 @@ class TrainingState:
     Attributes
     ----------
     params : dnn.model.parameters.Parameters or None
-        Created from the layers' arrays the first time they are needed.
+        The one store of the weights and biases (``model.w`` and ``model.b``
+        are its views): made by the input layer, grown by every layer added,
+        None before. Snapshots copy its flat array; :meth:`restore` writes
+        into it in place, so the views stay valid.
     optimizer : dnn.optimizers.Optimizer
     schedule : dnn.schedules.Schedule
     lr_factor : float

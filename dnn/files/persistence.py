@@ -263,13 +263,13 @@ def _build(cls, config, initialize=True):
 
 
 def _restore_parameters(model, payload):
-    layers = list(range(2, len(model.units) + 1))
     for name, store in (("w", model.w), ("b", model.b)):
-        arrays = payload[name]  # its layers checked by _check_architecture
-        for layer in layers:
-            shape = (model.units[layer - 2], model.units[layer - 1]) if name == "w" else (model.units[layer - 1],)
-            store[layer] = _array(arrays[layer], f"{name}[{layer}]", shape, model.dtype)
-    model._checked_parameters()
+        for layer in store:
+            try:  # numeric arrays of the declared shapes (_check_architecture), converted into the one store
+                store[layer] = safe_pickle.array_of(payload[name][layer])
+            except ValueError:  # what is left to refuse: values the model's dtype cannot hold
+                raise ModelFileError(f"{name}[{layer}] holds NaN or infinite values (in the model's "
+                                     f"{model.dtype})") from None
     params = model.state.params
     shapes = [a.shape for a in params.split(params.flat)]
     optimizer = model.state.optimizer

@@ -1,18 +1,19 @@
-"""The building half of the DNN class: layers added one call at a time, the summary, and the config.
+"""The building part of the DNN class: layers added one call at a time, the summary, and the config.
 
-A mixin of :class:`dnn.DNN`, kept in its own file so each file stays small.
+A mixin of :class:`dnn.DNN`, kept in its own file so each file stays small. The layers themselves are
+:class:`dnn.model.layers.Layer` objects; their weights and biases live in the model's one store,
+:class:`dnn.model.parameters.Parameters`.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dnn import initializers, losses, schedules
-from dnn.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, canonical_name
-from dnn.checks import check_setting, layer_sizes, per_layer
+from dnn import losses, schedules
 from dnn.losses import COMPATIBLE_LOSSES, DEFAULT_LOSS
+from dnn.model.layers import Layer
+from dnn.model.parameters import Parameters
 from dnn.optimizers import from_config as optimizer_from_config
 from dnn.report.text import summary_table
 
@@ -25,15 +26,10 @@ class Building:
 
     def addInputLayer(self, units: int | Sequence[int]) -> None:
         """Add the input layer (layer 1): ``units`` is ``[n_features]``."""
-        sizes = layer_sizes(units, "addInputLayer")
-        if len(sizes) != 1:
-            raise ValueError(f"the input layer has one size, such as [64]; got {list(sizes)}")
-        if self.units:
+        layer = Layer.input(units)
+        if self._layers:
             raise ValueError("the input layer is already added; build a new DNN for another network")
-        self.units.append(sizes[0])
-        self.activations.append(None)
-        self.dropout.append(0.0)
-        self.initializers.append(None)
+        self._append_layers([layer])
 
     def addHiddenLayer(self, units: int | Sequence[int], activation: str | Sequence[str] = "relu",
                        dropout: float | Sequence[float] = 0.0, initializer: Any = None) -> None:
@@ -51,21 +47,9 @@ class Building:
         "torch", {"name": "normal", "std": 0.01}...); by default He normal for
         the relu family and Glorot uniform otherwise.
         """
-        for layer in self._hidden_layers(units, activation, dropout, initializer):
-            self._append_layer(*layer)
-
-    def _hidden_layers(self, units, activation, dropout, initializer):
-        """The checked (size, activation, dropout, initializer) of each hidden layer addHiddenLayer adds."""
-        sizes = layer_sizes(units, "addHiddenLayer")
-        names = [canonical_name(name, HIDDEN_ACTIVATIONS, "hidden activation")
-                 for name in per_layer(activation, len(sizes), "activation")]
-        rates = [check_setting("dropout", rate) for rate in per_layer(dropout, len(sizes), "dropout rate")]
-        specs = _per_layer_initializers(initializer, len(sizes))
-        if not self.units:
-            raise ValueError("add the input layer first: model.addInputLayer([n_features])")
-        if self.loss is not None:
-            raise ValueError("the output layer is already added; hidden layers go between the input and the output")
-        return list(zip(sizes, names, rates, specs))
+        layers = Layer.hidden(units, activation, dropout, initializer)
+        self._require_place("hidden layers go between the input and the output")
+        self._append_layers(layers)
 
     def addOutputLayer(self, units: int | Sequence[int], activation: str = "softmax", loss: str | None = None,
                        initializer: Any = None) -> None:
@@ -78,40 +62,39 @@ class Building:
         output is for weights set by hand: it cannot be trained.
         ``initializer`` as in addHiddenLayer.
         """
-        size, activation, loss, spec = self._output_layer(units, activation, loss, initializer)
-        self._append_layer(size, activation, 0.0, spec)
+        layer = Layer.output(units, activation, initializer)
+        loss = _output_loss(layer.activation, loss)
+        self._require_place()
+        self._append_layers([layer])
         self.loss = loss
 
-    def _output_layer(self, units, activation, loss, initializer):
-        """The checked size, activation, loss and initializer of the output layer addOutputLayer adds."""
-        sizes = layer_sizes(units, "addOutputLayer")
-        if len(sizes) != 1:
-            raise ValueError(f"the output layer has one size, such as [10]; got {list(sizes)}")
-        activation = canonical_name(activation, OUTPUT_ACTIVATIONS, "output activation")
-        if activation == "softmax" and sizes[0] < 2:
-            raise ValueError("a softmax output needs at least 2 units; use activation='sigmoid' for one unit")
-        loss = DEFAULT_LOSS[activation] if loss is None else losses.canonical_name(loss)
-        spec = initializers.canonical(initializer)
-        if loss not in COMPATIBLE_LOSSES[activation]:
-            raise ValueError(f"loss {loss!r} needs probabilities and cannot follow an {activation} output; "
-                             f"use one of {', '.join(COMPATIBLE_LOSSES[activation])}")
-        if not self.units:
+    def _require_place(self, note: str = "") -> None:
+        """Raise ValueError unless a layer can be added after the input: the input is there, the output is not."""
+        if not self._layers:
             raise ValueError("add the input layer first: model.addInputLayer([n_features])")
         if self.loss is not None:
-            raise ValueError("the output layer is already added")
-        return sizes[0], activation, loss, spec
+            raise ValueError("the output layer is already added" + (f"; {note}" if note else ""))
 
-    def _append_layer(self, size, activation, dropout, initializer=None, draw=True):
-        """Add a checked layer, with initial weights drawn from the model's generator unless ``draw`` is False."""
-        layer = len(self.units) + 1
-        spec = initializers.resolve(initializer, activation)
-        w, b = initializers.draw(spec, self.units[-1], size, self.state.rng, self.dtype) if draw else (None, None)
-        self.w.add_layer(layer, w)
-        self.b.add_layer(layer, b)
-        self.units.append(size)
-        self.activations.append(activation)
-        self.dropout.append(dropout)
-        self.initializers.append(spec)
+    def _append_layers(self, layers: list[Layer], draw: bool = True) -> None:
+        """Add checked layers; their parameters join the store, drawn from the model's generator unless ``draw``
+        is False (then they are missing until set).
+
+        The input layer starts the store, in the model's dtype (fixed from then on). The store grows once for all
+        the layers after it, so a network built from a config is allocated once.
+        """
+        if layers[0].kind == "input":
+            self.state.params = Parameters(self.dtype)
+        shapes, values = [], []
+        previous = self._layers[-1] if self._layers else None
+        for layer in layers:
+            if previous is not None:  # every layer after the input has parameters
+                shapes.append(layer.parameter_shapes(previous.units))
+                values.append(layer.initial_parameters(previous.units, self.state.rng, self.dtype) if draw
+                              else (None, None))
+            previous = layer
+        if shapes:
+            self.state.params.add_layers(shapes, values)
+        self._layers.extend(layers)
 
     def summary(self, printFn: Callable[[str], object] = print) -> None:
         """Print a table of the layers, with totals and the training settings.
@@ -141,12 +124,8 @@ class Building:
             config), ``lr`` (a number or a schedule's config), ``decay``,
             ``l2``, ``seed``, ``dtype``, ``standardize`` and ``threads``.
         """
-        layers = [{"units": self.units[0]}] if self.units else []
-        layers += [{"units": u, "activation": a, "dropout": d, "initializer": copy.deepcopy(i)}
-                   for u, a, d, i in zip(self.units[1:], self.activations[1:], self.dropout[1:],
-                                         self.initializers[1:])]
         return {
-            "layers": layers,
+            "layers": [layer.config() for layer in self._layers],
             "loss": self.loss,
             "optimizer": self.optimizer.config(),
             "lr": self.lr.config() if isinstance(self.lr, schedules.Schedule) else self.lr,
@@ -189,25 +168,19 @@ class Building:
         if not layers:
             return model
         model.addInputLayer([layers[0].get("units")])
-        for layer in layers[1:-1]:
-            (hidden,) = model._hidden_layers([layer.get("units")], layer.get("activation"), layer.get("dropout", 0.0),
-                                             [layer.get("initializer")])
-            model._append_layer(*hidden, draw=initialize)
+        after = [Layer.from_config(entry, "hidden") for entry in layers[1:-1]]
         if len(layers) > 1:
-            size, activation, loss, spec = model._output_layer([layers[-1].get("units")],
-                                                               layers[-1].get("activation"), config.get("loss"),
-                                                               layers[-1].get("initializer"))
-            model._append_layer(size, activation, 0.0, spec, draw=initialize)
+            output = Layer.from_config(layers[-1], "output")
+            loss = _output_loss(output.activation, config.get("loss"))
+            model._append_layers([*after, output], draw=initialize)
             model.loss = loss
         return model
 
 
-def _per_layer_initializers(initializer, count):
-    """Canonical initializers, one per layer: a list gives one per layer, anything else one for all.
-
-    Only a list is per layer: a tuple is one initializer, ``("normal", 0.05)``.
-    """
-    specs = list(initializer) if isinstance(initializer, list) else [initializer] * count
-    if len(specs) != count:
-        raise ValueError(f"give one initializer, or one per layer: {count} layers but {len(specs)} initializers")
-    return [initializers.canonical(spec) for spec in specs]
+def _output_loss(activation: Any, loss: Any) -> str:
+    """The canonical loss of an output layer with the (checked) ``activation``: ``loss``, or its default."""
+    loss = DEFAULT_LOSS[activation] if loss is None else losses.canonical_name(loss)
+    if loss not in COMPATIBLE_LOSSES[activation]:
+        raise ValueError(f"loss {loss!r} needs probabilities and cannot follow an {activation} output; "
+                         f"use one of {', '.join(COMPATIBLE_LOSSES[activation])}")
+    return loss

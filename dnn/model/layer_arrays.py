@@ -1,66 +1,107 @@
-"""Dicts keyed by layer number that refuse keys that are no layer: ``model.w``, ``model.b``, ``model.layerOutputs``.
+"""Arrays keyed by layer number: ``model.w`` and ``model.b``, views of the parameter store, and ``model.layerOutputs``.
 
-``model.w[1] = ...`` (the input layer has no weights) or ``model.w["W1"] = ...``
-would otherwise add an entry the model never reads, silently. Otherwise they
-behave as dicts; pickling and copying rebuild them with their name and items.
+A key that is no layer (``model.w[1] = ...``: the input layer has no weights; ``model.w["W1"] = ...``) is refused
+naming the layers, where a dict would add an entry the model never reads. Otherwise they read as dicts.
 """
 
+from collections.abc import Mapping
 
-class LayerArrays(dict):
-    """A dict from layer number to array whose keys are the layers that exist.
 
-    Parameters
-    ----------
-    name : str
-        The attribute it is, such as ``"w"``, for the messages.
-    items : dict, optional
-        Initial entries, added without checks.
-    what : str
-        What the entries are (``"weights"``), for the messages.
-    empty : str
-        What to do when there are no entries yet, for the messages.
-    read_only : bool
-        Refuse every assignment (for values the model computes, such as layer outputs).
-    """
+class _ByLayer(Mapping):
+    """A mapping from layer number to array whose keys are the layers that exist; subclasses give the arrays."""
 
-    def __init__(self, name, items=(), what="arrays", empty="add the layers first", read_only=False):
-        super().__init__(items)
-        self.name, self.what, self.empty, self.read_only = name, what, empty, read_only
+    name = what = empty = ""
 
-    def add_layer(self, layer, value):
-        """Add the entry of a new layer: how the model grows the dict (assignment only replaces)."""
-        super().__setitem__(layer, value)
+    def _arrays(self):
+        """``{layer: array}``, as they are now."""
+        raise NotImplementedError
 
-    def _valid(self):
-        if not self:
+    def __getitem__(self, key):
+        arrays = self._arrays()
+        if key not in arrays:
+            raise KeyError(f"model.{self.name}[{key!r}]: {self._valid(arrays)}")
+        return arrays[key]
+
+    def __iter__(self):
+        return iter(self._arrays())
+
+    def __len__(self):
+        return len(self._arrays())
+
+    def __repr__(self):
+        return repr(self._arrays())
+
+    def _valid(self, arrays):
+        if not arrays:
             return f"model.{self.name} has no layers yet: {self.empty}"
-        layers = sorted(self)
+        layers = sorted(arrays)
         span = f"{layers[0]}..{layers[-1]}" if len(layers) > 1 else str(layers[0])
         note = " (layer 1, the input layer, has none)" if layers[0] == 2 else ""
         return f"model.{self.name} holds the {self.what} of layers {span}{note}, keyed by layer number"
 
-    def __setitem__(self, key, value):
-        if self.read_only:
-            raise ValueError(f"model.{self.name} is read-only: the model computes it")
-        if key not in self or isinstance(key, bool):
-            example = f", such as model.{self.name}[{min(self)}]" if self else ""
-            raise ValueError(f"cannot set model.{self.name}[{key!r}]: {self._valid()}{example}")
-        super().__setitem__(key, value)
+    def _layer(self, key):
+        """``key`` as the number of a layer this mapping holds; ValueError naming the layers otherwise."""
+        arrays = self._arrays()
+        if key not in arrays or isinstance(key, bool):
+            example = f", such as model.{self.name}[{min(arrays)}]" if arrays else ""
+            raise ValueError(f"cannot set model.{self.name}[{key!r}]: {self._valid(arrays)}{example}")
+        return int(key)
 
-    def __missing__(self, key):
-        raise KeyError(f"model.{self.name}[{key!r}]: {self._valid()}")
+
+class LayerArrays(_ByLayer):
+    """``model.w`` or ``model.b``: the weights or biases of layers 2..L, views of the model's parameter store.
+
+    Reading ``w[l]`` gives the store's view, so editing it in place (``model.w[2][0, 0] = 1.5``) edits the model.
+    Assigning ``w[l] = array`` checks the array (shape, numbers, finite in the model's dtype) and copies it in: a
+    refused array changes nothing, and the model never keeps or writes the caller's array.
+
+    Parameters
+    ----------
+    store : dnn.model.parameters.Parameters or None
+        None before the input layer is added.
+    name : {"w", "b"}
+    """
+
+    def __init__(self, store, name):
+        self.store, self.name = store, name
+        self.what = "weights" if name == "w" else "biases"
+        self.empty = "add the layers first"
+
+    def _arrays(self):
+        return {} if self.store is None else self.store.arrays(self.name)
+
+    def __setitem__(self, key, value):
+        layer = self._layer(key)  # first: there is no store before the input layer
+        self.store.assign(self.name, layer, value)
 
     def update(self, *args, **kwargs):
+        """Assign several layers: all are checked before any is written."""
+        checked = {}
         for key, value in dict(*args, **kwargs).items():
-            self[key] = value
+            layer = self._layer(key)
+            checked[layer] = self.store.checked(self.name, layer, value)
+        for layer, value in checked.items():
+            self.store.assign(self.name, layer, value)
 
     def __ior__(self, other):
         self.update(other)
         return self
 
+    def replace(self, arrays):
+        """Assign every layer from the mapping ``arrays`` (``model.w = {...}``): all its layers, and only those."""
+        if isinstance(arrays, LayerArrays) and arrays.store is self.store and arrays.name == self.name:
+            return  # model.w |= {...} assigns model.w to itself once the update is done
+        if not isinstance(arrays, Mapping):
+            raise ValueError(f"model.{self.name} takes a dict from layer number to array, got "
+                             f"{type(arrays).__name__}; to set one layer, assign model.{self.name}[l] = array")
+        missing = sorted(set(self._arrays()) - set(arrays))
+        if missing:
+            raise ValueError(f"model.{self.name} = {{...}} must give every layer; it lacks {missing}. To set some "
+                             f"layers only, assign model.{self.name}[l] = array for each")
+        self.update(arrays)
+
     def setdefault(self, key, default=None):
-        if key not in self:
-            self[key] = default  # raises: only existing layers are keys
+        self._layer(key)  # raises for a key that is no layer; every layer has its entry
         return self[key]
 
     def _refuse(self, *args, **kwargs):
@@ -68,5 +109,21 @@ class LayerArrays(dict):
 
     __delitem__ = pop = popitem = clear = _refuse
 
-    def __reduce__(self):
-        return (type(self), (self.name, dict(self), self.what, self.empty, self.read_only))
+
+class LayerOutputs(_ByLayer):
+    """``model.layerOutputs``: every layer's output from the last forwardPropagation, read-only.
+
+    Parameters
+    ----------
+    outputs : dict from layer number to array
+    """
+
+    def __init__(self, outputs):
+        self.outputs = outputs
+        self.name, self.what, self.empty = "layerOutputs", "outputs", "call forwardPropagation(X) first"
+
+    def _arrays(self):
+        return self.outputs
+
+    def __setitem__(self, key, value):
+        raise ValueError(f"model.{self.name} is read-only: the model computes it")

@@ -2,17 +2,18 @@
 
 Layers are numbered from 1, the input layer, to L, the output layer.
 ``w[l]`` (units of layer l-1, units of layer l) and ``b[l]`` (units of layer
-l,) hold the parameters of layer l = 2..L; assigning arrays of those shapes
-there sets weights by hand, and the model checks them before using them.
+l,) hold the parameters of layer l = 2..L: views of the model's one parameter
+store (:class:`dnn.model.parameters.Parameters`, kept in ``state.params``).
+Assigning an array there sets weights by hand: it is checked and copied in.
 
-The class holds the architecture and a :class:`dnn.engine.state.TrainingState`, and
-orchestrates; the formulas live in ``activations``, ``losses``, ``backprop``
-and ``optimizers``, the training loop in ``training``.
+The class holds the layers (:class:`dnn.model.layers.Layer`) and a
+:class:`dnn.engine.state.TrainingState`, and orchestrates; the formulas live in
+``activations``, ``losses``, ``backprop`` and ``optimizers``, the training loop
+in ``training``.
 """
 
 from __future__ import annotations
 
-import copy
 import os
 from collections.abc import Sequence
 
@@ -29,7 +30,7 @@ from dnn.files import persistence
 from dnn.model.building import Building
 from dnn.model.interop import Interop
 from dnn.model.layer_arrays import LayerArrays
-from dnn.model.parameters import Parameters, checked_array
+from dnn.model.layers import Layer, LayerField
 from dnn.model.querying import Querying
 from dnn.model.textbook import Textbook
 from dnn.optimizers import Optimizer, make_optimizer
@@ -92,11 +93,16 @@ class DNN(Building, Querying, Textbook, Interop):
     epochs = StateField("epochs")
     stoppedEarly = StateField("stopped_early")  # noqa: N815 (the tutorial's name)
     restoredEpoch = StateField("restored_epoch")  # noqa: N815 (camelCase like stoppedEarly)
+    units = LayerField("units")
+    activations = LayerField("activation")
+    dropout = LayerField("dropout")
+    initializers = LayerField("initializer")
 
     def __init__(self, lr: float | schedules.Schedule = 0.01, decay: float = 0.0, optimizer: str | Optimizer = "sgd",
                  momentum: float = 0.0, nesterov: bool = False, l2: float = 0.0, beta1: float = 0.9,
                  beta2: float = 0.999, epsilon: float = 1e-8, seed: int | None = None, dtype: DTypeLike = "float32",
                  standardize: bool = False, threads: int | None = None) -> None:
+        self._layers: list[Layer] = []
         schedule = schedules.make_schedule(lr, decay)  # checks both, and that not both are given
         # The settings check what they are given (see dnn.engine.state): numbers are kept as floats, so a Fraction or
         # a Decimal never reaches an array.
@@ -115,16 +121,40 @@ class DNN(Building, Querying, Textbook, Interop):
         self.feature_names = None
         self.feature_mean = None
         self.feature_scale = None
-        self.units = []
-        self.activations = []
-        self.dropout = []
         self.loss = None
-        self.w = LayerArrays("w", what="weights")
-        self.b = LayerArrays("b", what="biases")
-        self.initializers = []
         self.task = None
         self.classes = None
         self._cache = None
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        """The layers, input first: :class:`dnn.model.layers.Layer` objects (kind, units, activation, dropout,
+        initializer). Added by addInputLayer, addHiddenLayer and addOutputLayer; never changed afterwards."""
+        return tuple(self._layers)
+
+    @property
+    def w(self) -> LayerArrays:
+        """The weights of layers 2..L, keyed by layer number: ``w[l]`` has shape (units of layer l-1, units of layer l).
+
+        Each is a view of the model's parameter store: edits in place (``model.w[2][0, 0] = 1.5``) change the
+        model. Assigning ``model.w[l] = array`` checks the array's shape and values (finite numbers, in the
+        model's dtype) and copies it in; ``model.w = {2: ..., 3: ...}`` assigns every layer so. A refused array
+        leaves the model as it was.
+        """
+        return LayerArrays(self.state.params, "w")
+
+    @w.setter
+    def w(self, arrays):
+        self.w.replace(arrays)
+
+    @property
+    def b(self) -> LayerArrays:
+        """The biases of layers 2..L, keyed by layer number: ``b[l]`` has shape (units of layer l,). As ``w``."""
+        return LayerArrays(self.state.params, "b")
+
+    @b.setter
+    def b(self, arrays):
+        self.b.replace(arrays)
 
     @property
     def threads(self) -> int | None:
@@ -305,37 +335,14 @@ class DNN(Building, Querying, Textbook, Interop):
                              f"the output layer first (addInputLayer, addHiddenLayer, addOutputLayer)")
 
     def _checked_parameters(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """The weights and biases as lists (layers 2..L), after checking arrays assigned by hand.
+        """The weights and biases of layers 2..L: the views of the one store (see :mod:`dnn.model.parameters`).
 
-        They are views into one flat array (see :mod:`dnn.model.parameters`), kept
-        in ``state.params``. An array the user put into ``w`` or ``b`` is
-        checked for shape and finiteness and its values are copied in, so
-        training never writes into the user's own array.
+        Raises ValueError naming an array that holds no values yet (a model
+        built by ``fromConfig(initialize=False)`` whose arrays are not all set).
         """
-        layers = range(2, len(self.units) + 1)
         params = self.state.params
-        current_w = [self.w.get(layer) for layer in layers]
-        current_b = [self.b.get(layer) for layer in layers]
-        if params is not None and params.matches(current_w, current_b):
-            return params.weights, params.biases
-        owned = set() if params is None else {id(a) for a in params.weights + params.biases}
-        weights = [checked_array("w", layer, (self.units[layer - 2], self.units[layer - 1]), value, owned)
-                   for layer, value in zip(layers, current_w)]
-        biases = [checked_array("b", layer, (self.units[layer - 1],), value, owned)
-                  for layer, value in zip(layers, current_b)]
-        if params is None:
-            params = self.state.params = Parameters(weights, biases, self.dtype)
-        else:
-            for view, value in zip(params.weights + params.biases, weights + biases):
-                if view is not value:
-                    view[...] = value
-        self._link_parameters()
+        params.require_complete()
         return params.weights, params.biases
-
-    def _link_parameters(self):
-        params = self.state.params
-        for layer, w, b in zip(range(2, len(self.units) + 1), params.weights, params.biases):
-            self.w[layer], self.b[layer] = w, b
 
     def _encode_targets(self, y: ArrayLike, dtype: DTypeLike | None = None) -> tuple:
         """Target matrix, task and classes for ``y`` (see :func:`dnn.data.targets.encode_targets`).
@@ -352,19 +359,8 @@ class DNN(Building, Querying, Textbook, Interop):
         return targets.default_task(self.activations[-1], self.units[-1])
 
     def __getstate__(self):
-        # The arrays in w and b that are views of the flat parameters would come
-        # back as separate copies that training no longer updates: keep None
-        # there and point them at the restored views again.
         attributes = self.__dict__.copy()
         attributes["_thread_policies"] = {}  # what they measured belongs to this process's machine
-        params = self.state.params
-        if params is not None:
-            views = {id(a) for a in params.weights + params.biases}
-            for name in ("w", "b"):
-                store = attributes[name] = copy.copy(attributes[name])  # a LayerArrays of its own
-                for layer, value in store.items():
-                    if id(value) in views:
-                        store.add_layer(layer, None)
         return attributes
 
     def __setstate__(self, attributes):
@@ -374,13 +370,6 @@ class DNN(Building, Querying, Textbook, Interop):
                 attributes["_" + name] = attributes.pop(name)
         attributes.setdefault("_thread_policies", {})
         self.__dict__.update(attributes)
-        params = self.state.params
-        if params is not None:
-            for layer, (w, b) in enumerate(zip(params.weights, params.biases), start=2):
-                if self.w.get(layer, w) is None:
-                    self.w[layer] = w
-                if self.b.get(layer, b) is None:
-                    self.b[layer] = b
 
     def __repr__(self):
         layers = "-".join(str(u) for u in self.units) or "no layers"

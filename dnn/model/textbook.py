@@ -13,7 +13,7 @@ from dnn.data import preprocessing, targets
 from dnn.data.sparse_rows import SparseRows
 from dnn.losses import add_l2_gradient, objective, output_delta
 from dnn.model.gradient_check import compare_gradients
-from dnn.model.layer_arrays import LayerArrays
+from dnn.model.layer_arrays import LayerOutputs
 
 
 class Textbook:
@@ -27,7 +27,7 @@ class Textbook:
         return self._cache[-1]
 
     @property
-    def layerOutputs(self) -> LayerArrays:
+    def layerOutputs(self) -> LayerOutputs:
         """Every layer's output from the last forwardPropagation, keyed by layer number like ``w``.
 
         ``layerOutputs[1]`` is the input as the first layer sees it (after
@@ -36,8 +36,7 @@ class Textbook:
         output. Read-only: a new forwardPropagation replaces them.
         """
         outputs = {} if self._cache is None else dict(enumerate(self._cache, start=1))
-        return LayerArrays("layerOutputs", outputs, what="outputs", empty="call forwardPropagation(X) first",
-                           read_only=True)
+        return LayerOutputs(outputs)
 
     def backPropagation(self, y: ArrayLike) -> tuple[dict, dict]:
         """Gradients of the loss for the last forwardPropagation's input and targets ``y``.

@@ -1,0 +1,135 @@
+"""One object per layer: its kind (input, hidden, output), size, activation, dropout and initializer.
+
+A model is a list of them (``model.layers``). ``model.units``, ``model.activations``, ``model.dropout`` and
+``model.initializers`` are read off them (:class:`LayerField`), ``getConfig``'s layer dicts are their
+:meth:`Layer.config`, and ``fromConfig`` and model files rebuild them with :meth:`Layer.from_config`. A layer
+option is a field of :class:`Layer`, with its check (in :meth:`Layer.hidden` or :meth:`Layer.output`) and its
+config entry, all in this class; the parameters a layer has are the shapes :meth:`Layer.parameter_shapes` declares.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from dnn import initializers
+from dnn.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, canonical_name
+from dnn.checks import check_setting, layer_sizes, per_layer
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of a fully-connected network, checked when made.
+
+    Make layers with :meth:`input`, :meth:`hidden`, :meth:`output` or :meth:`from_config`, which check every option
+    (the dataclass constructor takes values as they are). Frozen: a model's layers change only by being added.
+
+    Attributes
+    ----------
+    kind : {"input", "hidden", "output"}
+    units : int
+    activation : str or None
+        The registry name of the activation (None for the input layer).
+    dropout : float in [0, 1)
+        Rate of inverted dropout on the layer's output in training (hidden layers only).
+    initializer : str, dict or None
+        The canonical initializer of the layer's weights (None for the input layer): the one given, or the
+        activation's default.
+    """
+
+    kind: str
+    units: int
+    activation: str | None = None
+    dropout: float = 0.0
+    initializer: Any = None
+
+    @classmethod
+    def input(cls, units: Any) -> Layer:
+        """The input layer, from ``[n_features]`` (as ``addInputLayer`` takes it)."""
+        sizes = layer_sizes(units, "addInputLayer")
+        if len(sizes) != 1:
+            raise ValueError(f"the input layer has one size, such as [64]; got {list(sizes)}")
+        return cls("input", sizes[0])
+
+    @classmethod
+    def hidden(cls, units: Any, activation: Any = "relu", dropout: Any = 0.0, initializer: Any = None) -> list[Layer]:
+        """Hidden layers, one per entry of ``units``, each option one for all or a list of one per layer.
+
+        Only a list gives one initializer per layer: a tuple is one initializer, ``("normal", 0.05)``.
+        """
+        sizes = layer_sizes(units, "addHiddenLayer")
+        names = [canonical_name(name, HIDDEN_ACTIVATIONS, "hidden activation")
+                 for name in per_layer(activation, len(sizes), "activation")]
+        rates = [check_setting("dropout", rate) for rate in per_layer(dropout, len(sizes), "dropout rate")]
+        specs = list(initializer) if isinstance(initializer, list) else [initializer] * len(sizes)
+        if len(specs) != len(sizes):
+            raise ValueError(f"give one initializer, or one per layer: {len(sizes)} layers but {len(specs)} "
+                             f"initializers")
+        specs = [initializers.canonical(spec) for spec in specs]
+        return [cls("hidden", size, name, rate, initializers.resolve(spec, name))
+                for size, name, rate, spec in zip(sizes, names, rates, specs)]
+
+    @classmethod
+    def output(cls, units: Any, activation: Any = "softmax", initializer: Any = None) -> Layer:
+        """The output layer, from ``[n_outputs]`` (as ``addOutputLayer`` takes it); no dropout."""
+        sizes = layer_sizes(units, "addOutputLayer")
+        if len(sizes) != 1:
+            raise ValueError(f"the output layer has one size, such as [10]; got {list(sizes)}")
+        activation = canonical_name(activation, OUTPUT_ACTIVATIONS, "output activation")
+        if activation == "softmax" and sizes[0] < 2:
+            raise ValueError("a softmax output needs at least 2 units; use activation='sigmoid' for one unit")
+        spec = initializers.canonical(initializer)
+        return cls("output", sizes[0], activation, 0.0, initializers.resolve(spec, activation))
+
+    @classmethod
+    def from_config(cls, entry: dict, kind: str) -> Layer:
+        """The layer of kind ``kind`` that a dict of ``getConfig()["layers"]`` describes, checked as ``add*Layer``
+        checks it. A missing ``initializer`` (configs from before initializers were recorded) gets the default."""
+        if kind == "input":
+            return cls.input([entry.get("units")])
+        if kind == "output":
+            return cls.output([entry.get("units")], entry.get("activation"), entry.get("initializer"))
+        (layer,) = cls.hidden([entry.get("units")], entry.get("activation"), entry.get("dropout", 0.0),
+                              [entry.get("initializer")])
+        return layer
+
+    def config(self) -> dict:
+        """The layer as plain data, a dict of ``getConfig()["layers"]``: ``units``, and after the input
+        ``activation``, ``dropout`` and ``initializer``."""
+        if self.kind == "input":
+            return {"units": self.units}
+        return {"units": self.units, "activation": self.activation, "dropout": self.dropout,
+                "initializer": copy.deepcopy(self.initializer)}
+
+    def parameter_shapes(self, fan_in: int) -> tuple[tuple[int, int], tuple[int]]:
+        """The shapes of the layer's weights (fan_in, units) and biases (units,), after a layer of ``fan_in`` units."""
+        return (fan_in, self.units), (self.units,)
+
+    def initial_parameters(self, fan_in, rng, dtype):
+        """Initial weights and biases (see :meth:`parameter_shapes`), drawn from ``rng`` by the layer's initializer."""
+        return initializers.draw(self.initializer, fan_in, self.units, rng, dtype)
+
+
+class LayerField:
+    """``model.units``, ``model.activations``, ``model.dropout``, ``model.initializers``: one field of every layer.
+
+    A new list on every read, from ``model.layers``; assigning one is refused: the layers are built by
+    ``addInputLayer``, ``addHiddenLayer`` and ``addOutputLayer`` (or ``DNN.fromConfig``).
+    """
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        self.__doc__ = f"The {field} of every layer, input first: a list read off ``model.layers``."
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, model, owner=None):
+        if model is None:
+            return self
+        return [getattr(layer, self.field) for layer in model._layers]
+
+    def __set__(self, model, value):
+        raise AttributeError(f"model.{self.name} is read off model.layers and cannot be assigned; build the network "
+                             f"with addInputLayer, addHiddenLayer and addOutputLayer, or DNN.fromConfig")
