@@ -2,9 +2,17 @@
 
 What a metric means for each task (thresholds, correct rows) is decided in
 :mod:`dnn.data.tasks`; these are the task-independent formulas.
+
+Every metric with a name is in :data:`METRICS` as a pair ``(function,
+higher_is_better)``: ``function(y_true, y_pred)`` takes the targets first,
+as scikit-learn's metrics do, and returns a float; ``higher_is_better`` is
+the direction a callback watching the metric in ``mode="auto"`` follows (see
+:mod:`dnn.engine.monitors`).
 """
 
 import numpy as np
+
+from dnn.registry import Registry
 
 
 def confusion_matrix(true_index, predicted_index, n_classes):
@@ -51,17 +59,12 @@ def regression_scores(p, y):
     (scikit-learn's "uniform_average"), and an output with constant targets
     counts 1 when predicted exactly, else 0.
     """
-    p = np.asarray(p, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    residual = p - y
-    ss_res = (residual**2).sum(axis=0)
-    ss_tot = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
-    r2 = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1), np.where(ss_res == 0, 1.0, 0.0))
-    return {
-        "mse": float((residual**2).mean()),
-        "mae": float(np.abs(residual).mean()),
-        "r2": float(r2.mean()),
-    }
+    return {"mse": mse(y, p), "mae": mae(y, p), "r2": r2(y, p)}
+
+
+def _r2(ss_res, ss_tot):
+    """R^2 of every output, 1 - ss_res / ss_tot; an output with constant targets: 1 if predicted exactly, else 0."""
+    return np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1), np.where(ss_res == 0, 1.0, 0.0))
 
 
 class ConfusionCounts:
@@ -128,6 +131,153 @@ class RegressionSums:
         """``mse``, ``mae`` and ``r2`` as :func:`regression_scores` defines them."""
         size = self.n * len(self.ss_res)
         ss_tot = np.maximum(self.y_squares - self.y_sum**2 / self.n, 0.0)
-        r2 = np.where(ss_tot > 0, 1 - self.ss_res / np.where(ss_tot > 0, ss_tot, 1),
-                      np.where(self.ss_res == 0, 1.0, 0.0))
-        return {"mse": self.squares / size, "mae": self.absolute / size, "r2": float(r2.mean())}
+        return {"mse": self.squares / size, "mae": self.absolute / size, "r2": float(_r2(self.ss_res, ss_tot).mean())}
+
+
+# ------------------------------------------------------------------ metrics by name
+# Targets first, then predictions (labels, scores or outputs, as each says); a float out.
+
+
+def accuracy(y_true, y_pred):
+    """The fraction of samples predicted right: labels equal (rows of labels (n, k): every label right)."""
+    hits = np.asarray(y_true) == np.asarray(y_pred)
+    return float((hits.all(axis=1) if hits.ndim == 2 else hits).mean())
+
+
+def error(y_true, y_pred):
+    """The fraction of samples predicted wrong, 1 - accuracy."""
+    return 1.0 - accuracy(y_true, y_pred)
+
+
+def _class_scores(y_true, y_pred):
+    """Per-class precision, recall, F1 and support over the labels found in either argument."""
+    y_true, y_pred = np.asarray(y_true).ravel(), np.asarray(y_pred).ravel()
+    classes = np.union1d(y_true, y_pred)
+    index = np.searchsorted(classes, y_true), np.searchsorted(classes, y_pred)
+    return precision_recall_f1(confusion_matrix(*index, len(classes)))
+
+
+def precision(y_true, y_pred):
+    """Macro precision: the mean over classes of the fraction of a class's predictions that are right."""
+    return float(_class_scores(y_true, y_pred)[0].mean())
+
+
+def recall(y_true, y_pred):
+    """Macro recall: the mean over classes of the fraction of a class's samples predicted as it."""
+    return float(_class_scores(y_true, y_pred)[1].mean())
+
+
+def f1(y_true, y_pred):
+    """Macro F1: the mean over classes of 2 precision recall / (precision + recall)."""
+    return float(_class_scores(y_true, y_pred)[2].mean())
+
+
+def _binary(y_true, y_score, what):
+    """The positive samples (the greater of two labels) as a boolean vector, and the scores as float64 (n,)."""
+    y_true, score = np.asarray(y_true).ravel(), np.asarray(y_score, dtype=np.float64)
+    if score.ndim == 2 and score.shape[1] == 1:
+        score = score[:, 0]
+    if score.shape != y_true.shape:
+        raise ValueError(f"{what} takes one score per sample, (n,) or (n, 1), for n = {len(y_true)} targets; "
+                         f"got shape {score.shape}")
+    classes = np.unique(y_true)
+    if len(classes) != 2:
+        raise ValueError(f"{what} needs targets of two classes, both present; got {len(classes)}")
+    return y_true == classes[1], score
+
+
+def roc_auc(y_true, y_score):
+    """Area under the ROC curve: the chance that a positive scores above a negative, ties counting half.
+
+    ``y_true`` holds two classes, the greater one positive; ``y_score`` one
+    score of the positive class per sample. From the ranks of the scores
+    (Mann-Whitney), tied scores sharing their mean rank.
+    """
+    positive, score = _binary(y_true, y_score, "roc_auc")
+    _, group, counts = np.unique(score, return_inverse=True, return_counts=True)
+    ranks = (np.cumsum(counts) - (counts - 1) / 2)[group]
+    n_positive = np.count_nonzero(positive)
+    n_negative = len(positive) - n_positive
+    return float((ranks[positive].sum() - n_positive * (n_positive + 1) / 2) / (n_positive * n_negative))
+
+
+def average_precision(y_true, y_score):
+    """Average precision, sum_n (R_n - R_{n-1}) P_n over the distinct score thresholds, highest first.
+
+    P_n and R_n are the precision and recall of calling positive every sample
+    scoring at least the n-th threshold (scikit-learn's definition, no
+    interpolation). ``y_true``, ``y_score`` as in :func:`roc_auc`.
+    """
+    positive, score = _binary(y_true, y_score, "average_precision")
+    order = np.argsort(-score, kind="stable")
+    last = np.append(np.flatnonzero(np.diff(score[order])), len(score) - 1)  # the last sample of each threshold
+    true_positives = np.cumsum(positive[order])[last]
+    precision_at = true_positives / (last + 1)
+    recall_at = true_positives / true_positives[-1]
+    return float(np.diff(recall_at, prepend=0.0) @ precision_at)
+
+
+def log_loss(y_true, y_prob):
+    """Mean negative log-probability of the true classes, -(1/n) sum_i log p_i[y_i], each p at least eps.
+
+    ``y_true`` holds class indices 0..k-1; ``y_prob`` the probabilities (n, k),
+    or with two classes the positive class's, (n,) or (n, 1).
+    """
+    p = np.asarray(y_prob, dtype=np.float64)
+    if p.ndim == 1 or p.shape[1] == 1:
+        p = p.reshape(-1, 1)
+        p = np.hstack([1 - p, p])
+    picked = p[np.arange(len(p)), np.asarray(y_true).ravel().astype(np.intp)]
+    return float(-np.log(np.maximum(picked, np.finfo(np.float64).eps)).mean())
+
+
+def mse(y_true, y_pred):
+    """Mean squared error over samples and outputs, mean((p - y)^2) (the squared_error loss halves a sum instead)."""
+    residual = np.asarray(y_pred, dtype=np.float64) - np.asarray(y_true, dtype=np.float64)
+    return float((residual**2).mean())
+
+
+def mae(y_true, y_pred):
+    """Mean absolute error over samples and outputs, mean(|p - y|)."""
+    residual = np.asarray(y_pred, dtype=np.float64) - np.asarray(y_true, dtype=np.float64)
+    return float(np.abs(residual).mean())
+
+
+def r2(y_true, y_pred):
+    """Coefficient of determination 1 - sum (p - y)^2 / sum (y - mean y)^2, averaged over outputs.
+
+    An output with constant targets counts 1 when predicted exactly, else 0
+    (scikit-learn's "uniform_average" with that convention).
+    """
+    y, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    ss_res = ((p - y) ** 2).sum(axis=0)
+    ss_tot = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
+    return float(_r2(ss_res, ss_tot).mean())
+
+
+def _is_metric(name, entry):
+    return (isinstance(entry, tuple) and len(entry) == 2 and callable(entry[0])
+            and isinstance(entry[1], (bool, np.bool_)))
+
+
+#: Every metric by name: ``(function(y_true, y_pred), higher_is_better)``.
+METRICS = {
+    "accuracy": (accuracy, True), "error": (error, False),
+    "precision": (precision, True), "recall": (recall, True), "f1": (f1, True),
+    "roc_auc": (roc_auc, True), "average_precision": (average_precision, True), "log_loss": (log_loss, False),
+    "mse": (mse, False), "mae": (mae, False), "r2": (r2, True),
+}
+
+#: Other spellings users reach for; any case, and "_", "-" or spaces, are accepted besides.
+ALIASES = {
+    "roc_auc": ("auc",), "f1": ("f1_score",), "r2": ("r2_score",),
+    "mse": ("mean_squared_error",), "mae": ("mean_absolute_error",),
+}
+
+REGISTRY = Registry("metric", METRICS, "a pair (function(y_true, y_pred), higher_is_better)", _is_metric,
+                    aliases=ALIASES)
+
+
+def higher_is_better(name):
+    """Whether the metric ``name`` (any spelling) improves upward; ValueError for an unknown name."""
+    return bool(REGISTRY.get(name)[1])

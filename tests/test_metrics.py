@@ -52,3 +52,61 @@ def test_multilabel_scores_are_per_label_and_match_scikit_learn(rng):
     assert list(result["support"].values()) == support.tolist()
     assert result["accuracy"] == pytest.approx(sk.accuracy_score(targets.astype(int), predicted), rel=1e-12)
     assert "confusion_matrix" not in result
+
+
+# ---------------------------------------------------------------- metrics by name
+
+
+def test_metrics_by_name_hand_worked():
+    true, predicted = [0, 1, 1, 2], [0, 1, 2, 2]
+    assert metrics.accuracy(true, predicted) == 0.75 and metrics.error(true, predicted) == 0.25
+    # precision per class 1, 1, 1/2; recall 1, 1/2, 1
+    assert metrics.precision(true, predicted) == pytest.approx(2.5 / 3, rel=1e-15)
+    assert metrics.recall(true, predicted) == pytest.approx(2.5 / 3, rel=1e-15)
+    assert metrics.f1(true, predicted) == pytest.approx((1 + 2 / 3 + 2 / 3) / 3, rel=1e-15)
+    assert metrics.accuracy([[1, 0], [1, 1]], [[1, 0], [0, 1]]) == 0.5          # rows of labels: all right or not
+    # positives score 0.8 and 0.4, negatives 0.4 and 0.1: of 4 pairs, 3 ordered and one tie
+    assert metrics.roc_auc([1, 0, 1, 0], [0.8, 0.4, 0.4, 0.1]) == pytest.approx(3.5 / 4, rel=1e-15)
+    # thresholds 0.8 (P 1, R 1/2), 0.4 (P 2/3, R 1), 0.1 (P 1/2, R 1): 1/2 * 1 + 1/2 * 2/3
+    assert metrics.average_precision([1, 0, 1, 0], [0.8, 0.4, 0.4, 0.1]) == pytest.approx(5 / 6, rel=1e-15)
+    assert metrics.log_loss([0, 1], [[0.5, 0.5], [0.2, 0.8]]) == pytest.approx(-(np.log(0.5) + np.log(0.8)) / 2)
+    assert metrics.log_loss([0, 1], [0.25, 0.8]) == pytest.approx(-(np.log(0.75) + np.log(0.8)) / 2)
+    assert metrics.mse([1.0, 2.0], [2.0, 0.0]) == 2.5 and metrics.mae([1.0, 2.0], [2.0, 0.0]) == 1.5
+    assert metrics.r2([1.0, 2.0, 3.0], [1.0, 2.0, 4.0]) == pytest.approx(0.5, rel=1e-15)
+
+
+def test_metrics_by_name_match_scikit_learn(rng):
+    sk = pytest.importorskip("sklearn.metrics")
+    labels = rng.integers(0, 3, 300)
+    predicted = np.where(rng.uniform(size=300) < 0.6, labels, rng.integers(0, 3, 300))
+    assert metrics.accuracy(labels, predicted) == pytest.approx(sk.accuracy_score(labels, predicted), rel=1e-15)
+    for name, theirs in (("precision", sk.precision_score), ("recall", sk.recall_score), ("f1", sk.f1_score)):
+        expected = theirs(labels, predicted, average="macro", zero_division=0)
+        assert metrics.METRICS[name][0](labels, predicted) == pytest.approx(expected, rel=1e-12), name
+    binary = (labels == 1).astype(int)
+    score = np.round(binary * 0.3 + rng.uniform(size=300), 1)        # rounded: many tied scores
+    assert metrics.roc_auc(binary, score) == pytest.approx(sk.roc_auc_score(binary, score), rel=1e-12)
+    assert metrics.average_precision(binary, score) == pytest.approx(sk.average_precision_score(binary, score),
+                                                                     rel=1e-12)
+    probabilities = rng.dirichlet(np.ones(3), 300)
+    assert metrics.log_loss(labels, probabilities) == pytest.approx(sk.log_loss(labels, probabilities), rel=1e-12)
+    y, p = rng.normal(size=(40, 2)), rng.normal(size=(40, 2))
+    for name, theirs in (("mse", sk.mean_squared_error), ("mae", sk.mean_absolute_error), ("r2", sk.r2_score)):
+        assert metrics.METRICS[name][0](y, p) == pytest.approx(theirs(y, p), rel=1e-12), name
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: metrics.roc_auc([1, 1, 1], [0.1, 0.2, 0.3]), "roc_auc needs targets of two classes, both present; got 1"),
+    (lambda: metrics.average_precision([0, 1], [[0.1, 0.9], [0.2, 0.8]]),
+     r"average_precision takes one score per sample, \(n,\) or \(n, 1\), for n = 2 targets; got shape \(2, 2\)"),
+])
+def test_binary_scores_refuse_what_they_cannot_score(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_every_metric_is_a_function_and_a_direction_found_by_name():
+    assert metrics.REGISTRY.entries is metrics.METRICS
+    assert metrics.higher_is_better("AUC") is True and metrics.higher_is_better("mean_squared_error") is False
+    with pytest.raises(ValueError, match=r"unknown metric 'acuracy'; did you mean 'accuracy'\?"):
+        metrics.higher_is_better("acuracy")

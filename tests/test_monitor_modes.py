@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dnn import DNN
+from dnn import DNN, metrics
 from dnn.callbacks import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 from dnn.engine.monitors import resolve_mode
 from tests.conftest import FakeRun, feed
@@ -11,7 +11,7 @@ from tests.conftest import FakeRun, feed
 
 @pytest.mark.parametrize(("key", "mode"), [
     ("loss", "min"), ("val_loss", "min"), ("accuracy", "max"), ("val_accuracy", "max"), ("val_roc_auc", "max"),
-    ("r2", "max"), ("val_average_precision", "max"), ("log_loss", "min"),
+    ("r2", "max"), ("val_average_precision", "max"), ("log_loss", "min"), ("val_auc", "max"), ("val_mse", "min"),
 ])
 def test_auto_reads_the_direction_off_the_key(key, mode):
     assert resolve_mode(key, "auto") == mode
@@ -101,3 +101,16 @@ def test_a_real_fit_stopped_on_accuracy_keeps_the_epoch_with_the_highest_validat
     assert model.restoredEpoch == best
     Xv, yv = X[model.state.validation_split["validation"]], y[model.state.validation_split["validation"]]
     assert model.modelEvaluate(Xv, yv, verbose=0)["accuracy"] == pytest.approx(max(accuracy))
+
+
+@pytest.mark.parametrize("name", sorted(metrics.METRICS))
+def test_auto_follows_the_direction_of_every_metric(name):
+    expected = "max" if metrics.METRICS[name][1] else "min"
+    assert resolve_mode(name, "auto") == resolve_mode(f"val_{name}", "auto") == expected
+
+
+def test_auto_reads_a_metric_added_to_the_registry(monkeypatch):
+    with pytest.raises(ValueError, match="cannot tell whether 'val_balanced_accuracy'"):
+        resolve_mode("val_balanced_accuracy", "auto")
+    monkeypatch.setitem(metrics.METRICS, "balanced_accuracy", (metrics.recall, True))
+    assert resolve_mode("val_balanced_accuracy", "auto") == "max"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dnn import activations, initializers, losses, optimizers, schedules
+from dnn import activations, initializers, losses, metrics, optimizers, schedules
 from dnn.registry import Registry, compact, is_function, is_function_pair
 
 
@@ -122,7 +122,7 @@ def test_an_entry_put_into_the_table_directly_is_found_and_leaves_with_it(monkey
 @pytest.mark.parametrize(("module", "table", "kind"), [
     (activations, "ACTIVATIONS", "activation"), (losses, "LOSSES", "loss"),
     (initializers, "INITIALIZERS", "initializer"), (optimizers, "OPTIMIZERS", "optimizer"),
-    (schedules, "SCHEDULES", "schedule"),
+    (schedules, "SCHEDULES", "schedule"), (metrics, "METRICS", "metric"),
 ])
 def test_every_component_module_keeps_its_table_in_a_registry(module, table, kind):
     registry = module.REGISTRY

@@ -3,17 +3,17 @@
 EarlyStopping, ModelCheckpoint and ReduceLROnPlateau watch a history key and
 take ``mode``: "min" (a loss: lower is better), "max" (an accuracy, an AUC, an
 R²: higher is better) or "auto", which reads the direction off the key's name
-(``val_`` stripped): the names in :data:`MAXIMIZED` go up, those in
-:data:`MINIMIZED` go down, and any other name with "auto" is an error, since
-guessing wrong would keep the worst epoch.
+(``val_`` stripped): "loss", the objective training minimizes, goes down; a
+metric's name goes the way :data:`dnn.metrics.METRICS` says; any other name
+with "auto" is an error, since guessing wrong would keep the worst epoch.
 """
 
 import math
 
-#: History keys (without "val_") that are better when higher.
-MAXIMIZED = ("accuracy", "roc_auc", "auc", "average_precision", "r2", "f1", "precision", "recall")
-#: History keys (without "val_") that are better when lower.
-MINIMIZED = ("loss", "log_loss", "mse", "mae", "error")
+from dnn import metrics
+
+#: The history key of the objective training minimizes (with "val_": on the validation rows).
+LOSS_KEY = "loss"
 MODES = ("min", "max", "auto")
 
 
@@ -24,11 +24,12 @@ def resolve_mode(key, mode):
     if mode != "auto":
         return mode
     base = key[4:] if isinstance(key, str) and key.startswith("val_") else key
-    if base in MAXIMIZED:
-        return "max"
-    if base in MINIMIZED:
+    if base == LOSS_KEY:
         return "min"
-    known = ", ".join(sorted(MAXIMIZED + MINIMIZED))
+    metric = metrics.REGISTRY.lookup(base)
+    if metric is not None:
+        return "max" if metrics.higher_is_better(metric) else "min"
+    known = ", ".join(sorted((LOSS_KEY, *metrics.REGISTRY.names())))
     raise ValueError(f"mode='auto' cannot tell whether {key!r} should go up or down: give mode='min' or "
                      f"mode='max', or monitor one of the keys auto knows ({known}, each also with 'val_')")
 
