@@ -1,8 +1,8 @@
 """The building part of the DNN class: layers added one call at a time, the summary, and the config.
 
-A mixin of :class:`dnn.DNN`, kept in its own file so each file stays small. The layers themselves are
-:class:`dnn.model.layers.Layer` objects; their weights and biases live in the model's one store,
-:class:`dnn.model.parameters.Parameters`.
+A mixin of :class:`dnn.DNN`, kept in its own file so each file stays small; what it uses of the network is
+declared by :class:`dnn.model.contract.Network`. The layers themselves are :class:`dnn.model.layers.Layer`
+objects; their weights and biases live in the model's one store, :class:`dnn.model.parameters.Parameters`.
 """
 
 from __future__ import annotations
@@ -18,10 +18,14 @@ from dnn.optimizers import from_config as optimizer_from_config
 from dnn.report.text import summary_table
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
-    from dnn.model.network import DNN
+    from typing_extensions import Self
+
+    from dnn.model.contract import Network as _Part
+else:
+    _Part = object
 
 
-class Building:
+class Building(_Part):
     """addInputLayer, addHiddenLayer, addOutputLayer, summary, getConfig and fromConfig of :class:`dnn.DNN`."""
 
     def addInputLayer(self, units: int | Sequence[int]) -> None:
@@ -138,7 +142,7 @@ class Building:
         }
 
     @classmethod
-    def fromConfig(cls, config: dict, initialize: bool = True) -> DNN:
+    def fromConfig(cls, config: dict, initialize: bool = True) -> Self:
         """Build the untrained model that ``getConfig`` describes (same seed: same initial weights).
 
         Every setting is checked as the constructor and ``add*Layer`` check it.

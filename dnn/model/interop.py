@@ -1,6 +1,7 @@
 """The other-frameworks part of the DNN class: toTorch, fromTorch and exportONNX.
 
-A mixin of :class:`dnn.DNN`, kept in its own file so each file stays small.
+A mixin of :class:`dnn.DNN`, kept in its own file so each file stays small;
+what it uses of the network is declared by :class:`dnn.model.contract.Network`.
 The adapters themselves live at the edge (:mod:`dnn.adapters.torch_export`,
 :mod:`dnn.adapters.onnx_export`): torch and onnx are imported only when these methods
 are called, so importing dnn never needs them.
@@ -14,10 +15,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     import torch
 
+    from dnn.model.contract import Network as _Part
     from dnn.model.network import DNN
+else:
+    _Part = object
 
 
-class Interop:
+class Interop(_Part):
     """toTorch, fromTorch and exportONNX of :class:`dnn.DNN`."""
 
     def toTorch(self) -> torch.nn.Sequential:

@@ -9,7 +9,8 @@ Assigning an array there sets weights by hand: it is checked and copied in.
 The class holds the layers (:class:`dnn.model.layers.Layer`) and a
 :class:`dnn.engine.state.TrainingState`, and orchestrates; the formulas live in
 ``activations``, ``losses``, ``backprop`` and ``optimizers``, the training loop
-in ``training``.
+in ``training``. Its parts (building, querying, textbook, interop) are mixins
+that use what :class:`dnn.model.contract.Network` declares.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """The querying half of the DNN class: predictions, evaluation and figures.
 
-A mixin of :class:`dnn.DNN`, kept in its own file so each file stays small; it
-uses the model's public state (``units``, ``activations``, ``task``...) and
-``_checked_parameters``.
+A mixin of :class:`dnn.DNN`, kept in its own file so each file stays small;
+what it uses of the network is declared by :class:`dnn.model.contract.Network`.
 """
 
 from __future__ import annotations
@@ -26,8 +25,12 @@ from dnn.threads import PREDICT_CHUNK, blas_threads, large_products, predict_thr
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from matplotlib.figure import Figure
 
+    from dnn.model.contract import Network as _Part
+else:
+    _Part = object
 
-class Querying:
+
+class Querying(_Part):
     """predict, predictProba, modelEvaluate and the draw* figures of :class:`dnn.DNN`."""
 
     def predict(self, X: ArrayLike) -> np.ndarray:

@@ -1,9 +1,12 @@
 """The textbook half of the DNN class: forward and back propagation by hand, and the gradient check.
 
-A mixin of :class:`dnn.DNN`, kept in its own file so each file stays small.
+A mixin of :class:`dnn.DNN`, kept in its own file so each file stays small;
+what it uses of the network is declared by :class:`dnn.model.contract.Network`.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -15,8 +18,13 @@ from dnn.losses import add_l2_gradient, objective, output_delta
 from dnn.model.gradient_check import compare_gradients
 from dnn.model.layer_arrays import LayerOutputs
 
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from dnn.model.contract import Network as _Part
+else:
+    _Part = object
 
-class Textbook:
+
+class Textbook(_Part):
     """forwardPropagation, layerOutputs, backPropagation, gradientCheck and dataFormatConversion of :class:`dnn.DNN`."""
 
     def forwardPropagation(self, X: ArrayLike) -> np.ndarray:
