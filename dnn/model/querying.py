@@ -168,8 +168,8 @@ class Querying(_Part):
         """``chunks`` computed with this model's BLAS thread count; the user's setting is back afterwards.
 
         Over several chunks of large products the count is chosen by timing the chunks, with the model's predict
-        policy (which remembers from call to call); a single look at the machine's load had chosen 1 thread now
-        and then on a quiet machine (digits, 200,000 rows: 1.21 times the time at 2).
+        policy (which remembers from call to call): a single look at the machine's load had chosen 1 thread now
+        and then on a quiet machine.
         """
         if self.threads is None and rows > PREDICT_CHUNK and large_products(rows, self.units):
             yield from self.thread_policy("predict").each(chunks, rows=lambda chunk: chunk[1] - chunk[0])
