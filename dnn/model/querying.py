@@ -213,7 +213,10 @@ class Querying(_Part):
             can be looked at before any training; True shows them for a
             complete network with weights set by hand.
 
-        Returns the matplotlib Figure, shown once (see :mod:`dnn.report.plots`).
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure, shown once (see :mod:`dnn.report.plots`).
         """
         images = np.asarray(X_vector.to_numpy() if hasattr(X_vector, "to_numpy") else X_vector)
         images = images.reshape(1, -1) if images.ndim == 1 else images
@@ -244,8 +247,12 @@ class Querying(_Part):
         path : str or path, optional
             Also save the figure as a PNG there (and close it in pyplot).
 
-        Returns the matplotlib Figure, shown once (see :mod:`dnn.report.plots`): one image per unit (the first 100 for
-        larger layers), blue negative, red positive, each on its own symmetric scale.
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure, shown once (see :mod:`dnn.report.plots`): one image per
+            unit (the first 100 for larger layers), blue negative, red positive,
+            each on its own symmetric scale.
         """
         if not is_int(layer) or layer not in self.w:
             raise ValueError(f"layer must be one of the layers with weights, 2..{len(self.units)}, got {layer!r}")
