@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from dnn import losses, schedules
 from dnn.losses import COMPATIBLE_LOSSES, DEFAULT_LOSS
+from dnn.model.contract import Part
 from dnn.model.layers import Layer
 from dnn.model.parameters import Parameters
 from dnn.optimizers import from_config as optimizer_from_config
@@ -20,12 +21,8 @@ from dnn.report.text import summary_table
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from typing_extensions import Self
 
-    from dnn.model.contract import Network as _Part
-else:
-    _Part = object
 
-
-class Building(_Part):
+class Building(Part):
     """addInputLayer, addHiddenLayer, addOutputLayer, summary, getConfig and fromConfig of :class:`dnn.DNN`."""
 
     def addInputLayer(self, units: int | Sequence[int]) -> None:

@@ -12,16 +12,15 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from dnn.model.contract import Part
+
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     import torch
 
-    from dnn.model.contract import Network as _Part
     from dnn.model.network import DNN
-else:
-    _Part = object
 
 
-class Interop(_Part):
+class Interop(Part):
     """toTorch, fromTorch and exportONNX of :class:`dnn.DNN`."""
 
     def toTorch(self) -> torch.nn.Sequential:

@@ -17,6 +17,7 @@ from dnn.data import preprocessing, targets
 from dnn.engine.evaluation import evaluate_chunks, mean_loss
 from dnn.engine.fit_setup import sample_weights
 from dnn.engine.inference import forward_chunks, gather_outputs
+from dnn.model.contract import Part
 from dnn.report import plots
 from dnn.report.results import Evaluation
 from dnn.report.text import metrics_table
@@ -25,12 +26,8 @@ from dnn.threads import PREDICT_CHUNK, blas_threads, large_products, predict_thr
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from matplotlib.figure import Figure
 
-    from dnn.model.contract import Network as _Part
-else:
-    _Part = object
 
-
-class Querying(_Part):
+class Querying(Part):
     """predict, predictProba, modelEvaluate and the draw* figures of :class:`dnn.DNN`."""
 
     def predict(self, X: ArrayLike) -> np.ndarray:

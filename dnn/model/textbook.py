@@ -6,8 +6,6 @@ what it uses of the network is declared by :class:`dnn.model.contract.Network`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -15,16 +13,12 @@ from dnn.backprop import backward_pass, forward_pass
 from dnn.data import preprocessing, targets
 from dnn.data.sparse_rows import SparseRows
 from dnn.losses import add_l2_gradient, objective, output_delta
+from dnn.model.contract import Part
 from dnn.model.gradient_check import compare_gradients
 from dnn.model.layer_arrays import LayerOutputs
 
-if TYPE_CHECKING:  # pragma: no cover - for type checkers only
-    from dnn.model.contract import Network as _Part
-else:
-    _Part = object
 
-
-class Textbook(_Part):
+class Textbook(Part):
     """forwardPropagation, layerOutputs, backPropagation, gradientCheck and dataFormatConversion of :class:`dnn.DNN`."""
 
     def forwardPropagation(self, X: ArrayLike) -> np.ndarray:
