@@ -9,6 +9,8 @@ L2 penalty (on weights only) a prefix of the array. Gradients and optimizer stat
 which checks the value and copies it in: there is no second copy of the weights to keep in step.
 """
 
+import warnings
+
 import numpy as np
 
 #: The names of the parameter kinds, as ``model.w`` and ``model.b`` call them.
@@ -121,7 +123,11 @@ class Parameters:
         if value is None:
             raise ValueError(f"{where} must be an array of shape {shape}, got None")
         try:
-            array = np.asarray(value)
+            with warnings.catch_warnings():  # numpy < 1.24 makes ragged lists an object array, with a warning
+                warnings.simplefilter("ignore")
+                array = np.asarray(value)
+            if array.dtype == object and isinstance(value, (list, tuple)):
+                raise ValueError("its rows differ in length")
         except (TypeError, ValueError) as error:  # ragged nested lists, for one
             raise ValueError(f"{where} must be an array of shape {shape}, got a {type(value).__name__} that is not "
                              f"one ({error})") from None
