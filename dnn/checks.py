@@ -45,6 +45,25 @@ OverflowError. Each range, and why:
   up to :data:`MAX_COUNT`.
 - ``seed`` in [0, 2**128): numpy recommends 128-bit seeds and its
   SeedSequence pools 128 bits; a longer seed adds nothing but bytes.
+- ``l1`` in [0, 1e3], as ``l2``: the penalty l1 sum |w| of a single
+  weight of 0.01 already outweighs a loss of order 1 at 1e3.
+- ``weight_decay`` (AdamW) in [0, 1e3]: PyTorch's default is 0.01; once
+  lr * weight_decay passes 1 the decay w (1 - lr weight_decay) flips every
+  weight's sign at each step.
+- ``momentum_decay`` (NAdam) in [0, 1]: 0.004 in the paper and PyTorch; at
+  1 the momentum already reaches beta1 within a hundred steps.
+- ``initial_accumulator_value`` (Adagrad) in [0, 1e3]: 0 in PyTorch, 0.1
+  in Keras; it divides the first steps by its square root.
+- ``clipNorm``, ``clipValue`` in (0, 1e6]: a gradient beyond 1e6 means
+  the training has already diverged, so a larger threshold never clips.
+- ``maxNorm`` in (0, 1e3]: Keras suggests 2 to 4; a unit whose incoming
+  weights have norm 1e3 saturates on any input of order 1.
+- ``max_lr`` (OneCycle) as ``lr``; ``div_factor`` and ``final_div_factor``
+  in [1, 1e12]: below 1 the cycle would start or end above max_lr, and
+  beyond 1e12 the rate is 0 in all but name. ``pct_start`` in [0, 1]: the
+  fraction of the cycle spent rising.
+- ``total_steps``, ``steps_per_epoch`` (OneCycle) and ``steps`` (Warmup)
+  are whole counts of mini-batches up to :data:`MAX_COUNT`.
 """
 
 import decimal
@@ -154,6 +173,20 @@ SETTINGS = {
     "warmup": Bound(0, MAX_COUNT, integer=True, why="no training runs that many epochs"),
     "seed": Bound(0, 2**128, high_open=True, integer=True,
                   why="numpy's generators take 128 bits of entropy; a longer seed adds nothing"),
+    "l1": Bound(0, 1e3, why="at 1000 the penalty outweighs any loss of order 1: the weights can only shrink to 0"),
+    "weight_decay": Bound(0, 1e3, why="at 1000 the decay flips every weight's sign at each step at any usual rate"),
+    "momentum_decay": Bound(0, 1, why="0.004 is usual; at 1 the momentum reaches beta1 within a hundred steps"),
+    "initial_accumulator_value": Bound(0, 1e3, why="it is a starting sum of squared gradients; 0 and 0.1 are usual"),
+    "clipNorm": Bound(0, 1e6, low_open=True, why="a gradient that large means training has already diverged"),
+    "clipValue": Bound(0, 1e6, low_open=True, why="a gradient that large means training has already diverged"),
+    "maxNorm": Bound(0, 1e3, low_open=True, why="a unit with incoming weights of that norm saturates on any input"),
+    "max_lr": Bound(0, 1e3, low_open=True, why="it is a learning rate (see lr)"),
+    "div_factor": Bound(1, 1e12, why="below 1 the cycle would start above max_lr; beyond 1e12 the rate is 0"),
+    "final_div_factor": Bound(1, 1e12, why="below 1 the cycle would end above its start; beyond 1e12 the rate is 0"),
+    "pct_start": Bound(0, 1, why="it is the fraction of the cycle spent rising"),
+    "total_steps": Bound(1, MAX_COUNT, integer=True, why="no training runs that many mini-batches"),
+    "steps_per_epoch": Bound(1, MAX_COUNT, integer=True, why="no training runs that many mini-batches"),
+    "steps": Bound(1, MAX_COUNT, integer=True, why="no training runs that many mini-batches"),
 }
 
 

@@ -8,8 +8,10 @@ and resume exactly and a model file can keep it. ``config()`` gives the
 settings as plain data and :func:`from_config` rebuilds the optimizer.
 
 Adding an optimizer means writing a subclass of :class:`Optimizer` and
-registering it in :data:`REGISTRY`; the model, the training loop and model
-files find it by name.
+registering it with :func:`register`; the model, the training loop and model
+files find it by name. A model file records an optimizer by its name and
+settings only: a process that has not registered the same name cannot read it
+back, and nothing from the file ever runs.
 
 The gradient arrays passed to an update are scratch: they may be overwritten.
 """
@@ -28,11 +30,14 @@ class Optimizer(Configurable):
     """Base class: the state handling every update rule shares.
 
     Subclasses set ``name``, ``state_arrays`` (the keys of state entries that
-    are arrays shaped like the parameters), ``settings`` (constructor argument
-    names, also the keys of ``config()``) and implement :meth:`update`.
+    are arrays shaped like the parameters), ``state_numbers`` (pairs of the
+    key and the initial value of state entries that are numbers, such as a
+    step count), ``settings`` (constructor argument names, also the keys of
+    ``config()``) and implement :meth:`update`.
     """
 
     state_arrays = ()
+    state_numbers = ()
     #: True when the training loop passes gradients already multiplied by the learning rate.
     folds_learning_rate = False
 
@@ -45,12 +50,13 @@ class Optimizer(Configurable):
 
     def prepare(self, param):
         """Create the state for ``param`` unless the state there already fits it."""
-        if any(key not in self.state or self.state[key].shape != param.shape for key in self.state_arrays):
+        if (any(key not in self.state or self.state[key].shape != param.shape for key in self.state_arrays)
+                or any(key not in self.state for key, _ in self.state_numbers)):
             self.state.clear()
             self.state.update(self.initial_state(param))
 
     def initial_state(self, param):
-        return {key: np.zeros_like(param) for key in self.state_arrays}
+        return {**{key: np.zeros_like(param) for key in self.state_arrays}, **dict(self.state_numbers)}
 
     def reset(self):
         """Forget the state (after a divergence: it carries the runaway steps)."""
@@ -121,10 +127,18 @@ class Adam(Optimizer):
     folded into the step size: lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)
     at step t (the paper's efficient form), two scalars instead of corrected
     copies of m and v.
+
+    Epsilon enters as in Keras, not as in ``torch.optim.Adam``, which adds it
+    after the correction: sqrt(v / (1 - beta2^t)) + epsilon. The two agree
+    where sqrt(v) is far above epsilon and part slightly elsewhere (mostly in
+    the first steps). This class keeps its arithmetic so that models trained
+    with it continue exactly; :class:`AdamW` with ``weight_decay=0`` is
+    PyTorch's Adam.
     """
 
     name = "adam"
     state_arrays = ("m", "v")
+    state_numbers = (("step", 0),)
     settings = ("beta1", "beta2", "epsilon")
 
     def __init__(self, beta1=0.9, beta2=0.999, epsilon=1e-8):
@@ -134,15 +148,21 @@ class Adam(Optimizer):
         check_number(epsilon, "epsilon", low=0, low_inclusive=False)
         self.beta1, self.beta2, self.epsilon = float(beta1), float(beta2), float(epsilon)
 
-    def initial_state(self, param):
-        return {**super().initial_state(param), "step": 0}
-
     def update(self, param, grad, lr):
         """One step at learning rate ``lr``, in place, with ``grad`` as the scratch array (no temporaries)."""
         self.state["step"] += 1
         t = self.state["step"]
         lr_t = lr * math.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
         m, v = self.state["m"], self.state["v"]
+        self._moments(m, v, grad)
+        np.sqrt(v, out=grad)
+        grad += self.epsilon
+        np.divide(m, grad, out=grad)
+        grad *= lr_t
+        param -= grad
+
+    def _moments(self, m, v, grad):
+        """m <- beta1 m + (1 - beta1) g, v <- beta2 v + (1 - beta2) g^2, in place; ``grad`` ends as (1 - beta2) g^2."""
         # beta1 (m - g) + g is the moving average without a temporary array.
         m -= grad
         m *= self.beta1
@@ -151,10 +171,113 @@ class Adam(Optimizer):
         grad *= 1 - self.beta2
         v *= self.beta2
         v += grad
+
+
+class AdamW(Adam):
+    """AdamW (Loshchilov & Hutter, 2019): Adam as ``torch.optim.AdamW`` computes it, with decoupled weight decay.
+
+    param <- param (1 - lr weight_decay); m and v as in Adam;
+    param <- param - (lr / (1 - beta1^t)) m / (sqrt(v) / sqrt(1 - beta2^t) + epsilon).
+    The decay shrinks every parameter, biases included, as
+    ``torch.optim.AdamW(model.parameters())`` does, and is not part of the
+    loss (``l2`` is: a penalty on the weights whose gradient Adam rescales).
+    With ``weight_decay=0`` this is ``torch.optim.Adam``.
+    """
+
+    name = "adamw"
+    settings = ("beta1", "beta2", "epsilon", "weight_decay")
+
+    def __init__(self, beta1=0.9, beta2=0.999, epsilon=1e-8, weight_decay=1e-2):
+        super().__init__(beta1, beta2, epsilon)
+        self.weight_decay = check_number(weight_decay, "weight_decay", low=0)
+
+    def update(self, param, grad, lr):
+        self.state["step"] += 1
+        t = self.state["step"]
+        if self.weight_decay:
+            param *= 1 - lr * self.weight_decay
+        m, v = self.state["m"], self.state["v"]
+        self._moments(m, v, grad)
         np.sqrt(v, out=grad)
+        grad /= math.sqrt(1 - self.beta2**t)
         grad += self.epsilon
         np.divide(m, grad, out=grad)
-        grad *= lr_t
+        grad *= lr / (1 - self.beta1**t)
+        param -= grad
+
+
+class NAdam(Adam):
+    """NAdam (Dozat, 2016): Adam with Nesterov momentum, as ``torch.optim.NAdam`` computes it.
+
+    mu_t = beta1 (1 - 0.96^(t momentum_decay) / 2), and P_t = mu_1 ... mu_t;
+    m and v as in Adam; d = sqrt(v / (1 - beta2^t)) + epsilon;
+    param <- param - lr (1 - mu_t) / (1 - P_t) g / d - lr mu_{t+1} / (1 - P_t mu_{t+1}) m / d.
+    PyTorch's ``weight_decay`` is left to ``l2``.
+    """
+
+    name = "nadam"
+    state_numbers = (("step", 0), ("mu_product", 1.0))
+    settings = ("beta1", "beta2", "epsilon", "momentum_decay")
+
+    def __init__(self, beta1=0.9, beta2=0.999, epsilon=1e-8, momentum_decay=4e-3):
+        super().__init__(beta1, beta2, epsilon)
+        self.momentum_decay = check_number(momentum_decay, "momentum_decay", low=0)
+
+    def update(self, param, grad, lr):
+        state = self.state
+        state["step"] += 1
+        t = state["step"]
+        mu = self.beta1 * (1.0 - 0.5 * 0.96 ** (t * self.momentum_decay))
+        mu_next = self.beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * self.momentum_decay))
+        state["mu_product"] *= mu
+        product = state["mu_product"]
+        m, v = state["m"], state["v"]
+        m -= grad
+        m *= self.beta1
+        m += grad
+        work = np.multiply(grad, grad)
+        work *= 1 - self.beta2
+        v *= self.beta2
+        v += work
+        # the numerator of both of PyTorch's steps over the one denominator d
+        grad *= lr * (1.0 - mu) / (1.0 - product)
+        np.multiply(m, lr * mu_next / (1.0 - product * mu_next), out=work)
+        grad += work
+        np.divide(v, 1 - self.beta2**t, out=work)
+        np.sqrt(work, out=work)
+        work += self.epsilon
+        grad /= work
+        param -= grad
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al., 2011), as ``torch.optim.Adagrad`` computes it.
+
+    s <- s + g^2 (s starts at ``initial_accumulator_value``);
+    param <- param - lr g / (sqrt(s) + epsilon). PyTorch's ``lr_decay`` and
+    ``weight_decay`` are left to the schedules and ``l2``.
+    """
+
+    name = "adagrad"
+    state_arrays = ("sum",)
+    settings = ("epsilon", "initial_accumulator_value")
+
+    def __init__(self, epsilon=1e-10, initial_accumulator_value=0.0):
+        super().__init__()
+        self.epsilon = check_number(epsilon, "epsilon", low=0, low_inclusive=False)
+        self.initial_accumulator_value = check_number(initial_accumulator_value, "initial_accumulator_value", low=0)
+
+    def initial_state(self, param):
+        return {"sum": np.full_like(param, self.initial_accumulator_value)}
+
+    def update(self, param, grad, lr):
+        total = self.state["sum"]
+        work = np.multiply(grad, grad)
+        total += work
+        np.sqrt(total, out=work)
+        work += self.epsilon
+        grad /= work
+        grad *= lr
         param -= grad
 
 
@@ -189,12 +312,26 @@ def _is_optimizer_class(name, entry):
     return configurable.is_named_subclass(name, entry, Optimizer)
 
 
-#: The optimizer classes by name; the command line offers these names.
-OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam, RMSprop)}
+#: The optimizer classes by name (those registered later included); the command line offers these names.
+OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam, RMSprop, AdamW, NAdam, Adagrad)}
 
 #: Every optimizer by name: ``REGISTRY.get("Adam")`` is :class:`Adam`.
 REGISTRY = Registry("optimizer", OPTIMIZERS, "a subclass of dnn.optimizers.Optimizer whose name is the registered name",
                     _is_optimizer_class, note=", or an instance such as dnn.optimizers.Adam()")
+
+
+def register(cls, aliases=(), replace=False):
+    """Register ``cls``, a subclass of :class:`Optimizer`, under its ``name``; returns ``cls`` (a decorator too).
+
+    Then ``DNN(optimizer=cls.name)`` finds it, and model files record it by
+    name and settings: a process that registers the same class reads them
+    back. ``aliases`` and ``replace`` are those of
+    :meth:`dnn.registry.Registry.register` (a built-in is replaced only with
+    ``replace=True``).
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Optimizer)):
+        raise TypeError(f"register takes a subclass of dnn.optimizers.Optimizer, got {cls!r:.100}")
+    return REGISTRY.register(cls.name, cls, aliases, replace)
 
 
 def make_optimizer(optimizer, **settings):

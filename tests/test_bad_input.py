@@ -207,7 +207,7 @@ def test_an_empty_series(dtype):
     ("dtype", "int8", "dtype must be 'float32' or 'float64'"),
     ("dtype", "float64", "dtype is fixed once layers are added"),
     ("standardize", "yes", "standardize must be True or False"),
-    ("optimizer", "nadam", "unknown optimizer 'nadam'"),
+    ("optimizer", "adamax", "unknown optimizer 'adamax'"),
 ])
 def test_a_refused_setting_leaves_a_fitted_model_as_it_was(name, value, message):
     check_refused(lambda model, frame: setattr(model, name, value), message)

@@ -102,7 +102,7 @@ def test_bad_layer_arguments(call, message):
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"optimizer": "nadam"}, "valid names: sgd, adam, rmsprop"),
+    ({"optimizer": "adamax"}, "valid names: sgd, adam, rmsprop"),
     ({"lr": 0}, "lr must be > 0"),
     ({"lr": float("nan")}, "lr must be a finite number"),
     ({"momentum": 1.0}, "momentum must be < 1"),

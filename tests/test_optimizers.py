@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dnn.optimizers import SGD, Adam, RMSprop
+from dnn.optimizers import SGD, Adagrad, Adam, AdamW, NAdam, RMSprop
 from dnn.schedules import decayed_learning_rate
 
 
@@ -76,7 +76,7 @@ def test_adam_float32_stays_float32():
 
 
 @pytest.mark.parametrize("optimizer", [SGD(), SGD(momentum=0.9), SGD(momentum=0.9, nesterov=True), Adam(),
-                                       RMSprop()], ids=repr)
+                                       RMSprop(), AdamW(), NAdam(), Adagrad()], ids=repr)
 def test_an_update_changes_the_parameters_in_place_and_keeps_its_state_arrays(optimizer):
     w = np.linspace(-1, 1, 6)
     prepared_state = prepared(optimizer, w).state
@@ -97,7 +97,8 @@ def test_an_optimizer_by_any_spelling_and_the_nearest_name_for_a_typo():
     assert DNN(optimizer="RMSProp").optimizer == RMSprop()
     assert from_config({"name": "SGD", "momentum": 0.9}) == SGD(momentum=0.9)
     with pytest.raises(ValueError, match=r"unknown optimizer 'adma'; did you mean 'adam'\? valid names: sgd, adam, "
-                                         r"rmsprop, or an instance such as dnn.optimizers.Adam\(\)"):
+                                         r"rmsprop, adamw, nadam, adagrad, or an instance such as "
+                                         r"dnn.optimizers.Adam\(\)"):
         make_optimizer("adma")
 
 
@@ -137,3 +138,145 @@ def test_rmsprop_by_name_trains_and_survives_a_model_file(tmp_path):
     for m in (model, loaded):
         m.fit(X, y, epochs=2, batchSize=10, verbose=0)
     np.testing.assert_array_equal(loaded.w[2], model.w[2])
+
+
+# ---------------------------------------------------------------- PyTorch's optimizers, step for step
+
+STEPS = 20
+
+
+def gradients(rng, size=7):
+    """20 gradients of mixed scales, some entries tiny so that epsilon matters."""
+    scales = np.array([1.0, 0.1, 1e-3, 1e-6, 3.0, 1e-8, 0.5])[:size]
+    return [rng.normal(size=size) * scales for _ in range(STEPS)]
+
+
+def torch_trajectory(torch_class, w, grads, lr, **settings):
+    """The parameters after each step of ``torch_class`` on the given gradients, in float64."""
+    torch = pytest.importorskip("torch")
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)   # PyTorch's scalar state (NAdam's running product) in float64 too
+    try:
+        param = torch.nn.Parameter(torch.tensor(w, dtype=torch.float64))
+        optimizer = torch_class([param], lr=lr, **settings)
+        path = []
+        for g in grads:
+            param.grad = torch.tensor(g, dtype=torch.float64)
+            optimizer.step()
+            path.append(param.detach().numpy().copy())
+    finally:
+        torch.set_default_dtype(previous)
+    return np.array(path)
+
+
+def dnn_trajectory(optimizer, w, grads, lr):
+    w = w.copy()
+    optimizer.prepare(w)
+    path = []
+    for g in grads:
+        optimizer.update(w, g.copy(), lr)
+        path.append(w.copy())
+    return np.array(path)
+
+
+def torch_optimizers():
+    torch = pytest.importorskip("torch")
+    return torch.optim
+
+
+@pytest.mark.parametrize(("ours", "theirs", "settings", "lr"), [
+    (AdamW(), "AdamW", {}, 1e-3),
+    (AdamW(beta1=0.8, beta2=0.99, epsilon=1e-6, weight_decay=0.1), "AdamW",
+     {"betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1}, 0.05),
+    (AdamW(weight_decay=0.0), "Adam", {}, 1e-2),
+    (NAdam(), "NAdam", {}, 2e-3),
+    (NAdam(beta1=0.95, beta2=0.98, epsilon=1e-7, momentum_decay=0.01), "NAdam",
+     {"betas": (0.95, 0.98), "eps": 1e-7, "momentum_decay": 0.01}, 0.05),
+    (Adagrad(), "Adagrad", {}, 1e-2),
+    (Adagrad(epsilon=1e-6, initial_accumulator_value=0.1), "Adagrad",
+     {"eps": 1e-6, "initial_accumulator_value": 0.1}, 0.3),
+], ids=lambda value: repr(value) if not isinstance(value, (dict, float)) else None)
+def test_the_trajectory_over_20_steps_is_pytorchs(ours, theirs, settings, lr):
+    rng = np.random.default_rng(7)
+    w = rng.normal(size=7)
+    grads = gradients(rng)
+    expected = torch_trajectory(getattr(torch_optimizers(), theirs), w, grads, lr, **settings)
+    np.testing.assert_allclose(dnn_trajectory(ours, w, grads, lr), expected, rtol=1e-6, atol=0)
+
+
+def test_adam_places_epsilon_as_keras_and_so_parts_from_pytorchs_adam():
+    # kept bit for bit for the models trained with it; AdamW(weight_decay=0) is PyTorch's Adam (above)
+    rng = np.random.default_rng(7)
+    w = rng.normal(size=7)
+    grads = gradients(rng)
+    theirs = torch_trajectory(torch_optimizers().Adam, w, grads, 1e-2)
+    ours = dnn_trajectory(Adam(), w, grads, 1e-2)
+    difference = np.max(np.abs(ours - theirs) / np.abs(theirs), axis=0)
+    large = [0, 1, 4, 6]   # gradients of 0.1 and more: sqrt(v) dwarfs epsilon either way
+    assert difference[large].max() < 1e-5 and difference.max() > 1e-3
+
+
+def test_nadam_and_adagrad_float32_stay_float32():
+    for optimizer in (NAdam(), Adagrad(), AdamW()):
+        w = np.ones(3, np.float32)
+        optimizer.prepare(w)
+        optimizer.update(w, np.full(3, 0.5, np.float32), 0.1)
+        assert w.dtype == np.float32 and all(value.dtype == np.float32 for value in optimizer.state.values()
+                                             if isinstance(value, np.ndarray))
+
+
+def test_adagrad_hand_worked():
+    w = np.array([1.0, -1.0])
+    optimizer = prepared(Adagrad(epsilon=1e-300, initial_accumulator_value=1.0), w)
+    optimizer.update(w, np.array([0.0, 3.0]), 0.5)   # s = [1, 10]: steps 0 and 0.5 * 3 / sqrt(10)
+    np.testing.assert_allclose(w, [1.0, -1.0 - 1.5 / np.sqrt(10)], rtol=1e-15)
+    optimizer.update(w, np.array([2.0, 0.0]), 0.5)   # s = [5, 10]
+    np.testing.assert_allclose(w, [1.0 - 1.0 / np.sqrt(5), -1.0 - 1.5 / np.sqrt(10)], rtol=1e-15)
+
+
+def test_the_new_optimizers_by_name_with_pytorchs_defaults():
+    from dnn import DNN
+
+    assert DNN(optimizer="adamw").optimizer == AdamW(weight_decay=0.01, epsilon=1e-8)
+    assert DNN(optimizer="NAdam").optimizer == NAdam(momentum_decay=0.004)
+    assert DNN(optimizer="adagrad").optimizer == Adagrad(epsilon=1e-10)   # its own epsilon unless one is given
+    assert DNN(optimizer="adagrad", epsilon=1e-7).optimizer == Adagrad(epsilon=1e-7)
+    assert DNN(optimizer="adam").optimizer == Adam(epsilon=1e-8)
+    with pytest.raises(ValueError, match="weight_decay must be <= 1000"):
+        DNN(optimizer=AdamW(weight_decay=5000))
+
+
+@pytest.mark.parametrize(("optimizer", "lr"), [(AdamW(weight_decay=0.05), 0.01), (NAdam(), 0.01),
+                                               (Adagrad(initial_accumulator_value=0.1), 0.1)], ids=repr)
+def test_the_new_optimizers_train_and_continue_exactly_from_a_model_file(optimizer, lr, tmp_path):
+    from dnn import DNN
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = DNN(optimizer=optimizer, lr=lr, seed=0)
+    model.addInputLayer([3])
+    model.addHiddenLayer([6])
+    model.addOutputLayer([2])
+    model.fit(X, y, epochs=20, batchSize=10, verbose=0)
+    assert model.history["accuracy"][-1] > 0.9
+    model.saveModel(tmp_path / "m.pkl")
+    loaded = DNN.importModel(tmp_path / "m.pkl")
+    assert loaded.optimizer == optimizer
+    assert loaded.optimizer.state.keys() == model.optimizer.state.keys()
+    for m in (model, loaded):
+        m.fit(X, y, epochs=2, batchSize=10, verbose=0)
+    np.testing.assert_array_equal(loaded.w[2], model.w[2])
+
+
+def test_changing_a_setting_keeps_nadams_running_product():
+    from dnn import DNN
+
+    model = DNN(optimizer="nadam")
+    model.addInputLayer([2])
+    model.addOutputLayer([2])
+    model.fit(np.eye(2), [0, 1], epochs=3, verbose=0)
+    before = dict(model.optimizer.state)
+    model.beta2 = 0.99
+    assert model.optimizer.state["mu_product"] == before["mu_product"] < 1
+    assert model.optimizer.state["step"] == before["step"] == 3

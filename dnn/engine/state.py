@@ -124,7 +124,7 @@ class OptimizerSetting:
             value = check_setting(self.name, value)
         changed = checked_optimizer(optimizers.from_config({**optimizer.config(), self.name: value}))
         # Keep the state the changed optimizer still uses (a velocity, Adam's averages), not what it dropped.
-        kept = set(changed.state_arrays) | ({"step"} if "step" in optimizer.state else set())
+        kept = set(changed.state_arrays) | set(dict(changed.state_numbers))
         changed.state = {key: value for key, value in optimizer.state.items() if key in kept}
         model.state.optimizer = changed
 

@@ -14,6 +14,7 @@ with inconsistent shapes. Every problem with a file raises ModelFileError.
 """
 
 import hashlib
+import math
 import pickle
 
 import numpy as np
@@ -53,7 +54,7 @@ def to_payload(model):
         "w": dict(zip(layers, weights)),
         "b": dict(zip(layers, biases)),
         # per parameter, in the order w_2, b_2, w_3, b_3, ...: independent of the in-memory layout
-        "optimizer_state": {key: split(value) if isinstance(value, np.ndarray) else int(value)
+        "optimizer_state": {key: split(value) if isinstance(value, np.ndarray) else _plain(value)
                             for key, value in state.optimizer.state.items()},
         "rng_state": state.rng.bit_generator.state,
         "epochs": int(state.epochs),
@@ -277,8 +278,10 @@ def _restore_parameters(model, payload):
     restored = {}
     for key, value in _field(payload, "optimizer_state", dict).items():
         _check(key in expected, f"unexpected {optimizer.name} optimizer state")
-        if not isinstance(expected[key], np.ndarray):
-            _check(type(value) is int and value >= 0, f"optimizer_state.{key} must be a non-negative integer")
+        if not isinstance(expected[key], np.ndarray):  # a step count (int) or a running product (float)
+            kind = type(expected[key])
+            _check(type(value) is kind and 0 <= value < math.inf,
+                   f"optimizer_state.{key} must be a non-negative {'integer' if kind is int else 'number'}")
             restored[key] = value
             continue
         _check(type(value) is list and len(value) == len(shapes), f"optimizer_state.{key} has the wrong length")

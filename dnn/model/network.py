@@ -53,9 +53,11 @@ class DNN(Building, Querying, Textbook, Interop):
         Learning rate, or a schedule giving it per epoch.
     decay : float in [0, 1e3]
         Shorthand for the schedule lr / (1 + decay * epoch).
-    optimizer : {"sgd", "adam", "rmsprop"} or a dnn.optimizers.Optimizer
-        A name takes its settings from the arguments below (RMSprop's rho
-        only through ``dnn.optimizers.RMSprop(rho=...)``); an instance is copied.
+    optimizer : {"sgd", "adam", "rmsprop", "adamw", "nadam", "adagrad"} or a dnn.optimizers.Optimizer
+        A name (or one registered with :func:`dnn.optimizers.register`) takes
+        its settings from the arguments below and its own defaults for the
+        rest (RMSprop's rho, AdamW's weight_decay...: give an instance such as
+        ``dnn.optimizers.AdamW(weight_decay=0.05)`` to set them); an instance is copied.
     momentum : float in [0, 1)
         Momentum of "sgd".
     nesterov : bool
@@ -63,9 +65,10 @@ class DNN(Building, Querying, Textbook, Interop):
     l2 : float in [0, 1e3]
         L2 penalty: (l2 / 2) * sum of squared weights is added to the loss.
     beta1, beta2 : float in [0, 1)
-        Settings of "adam".
-    epsilon : float in [1e-20, 1]
-        Setting of "adam" and "rmsprop".
+        Settings of "adam", "adamw" and "nadam".
+    epsilon : float in [1e-20, 1], optional
+        Setting of every optimizer but "sgd"; by default the optimizer's own
+        (1e-8, and 1e-10 for "adagrad", as in PyTorch).
     seed : int in [0, 2**128) or None
         Seeds the model's own random generator (initialization, shuffling,
         dropout): the same seed and data give bit-identical weights.
@@ -101,8 +104,8 @@ class DNN(Building, Querying, Textbook, Interop):
 
     def __init__(self, lr: float | schedules.Schedule = 0.01, decay: float = 0.0, optimizer: str | Optimizer = "sgd",
                  momentum: float = 0.0, nesterov: bool = False, l2: float = 0.0, beta1: float = 0.9,
-                 beta2: float = 0.999, epsilon: float = 1e-8, seed: int | None = None, dtype: DTypeLike = "float32",
-                 standardize: bool = False, threads: int | None = None) -> None:
+                 beta2: float = 0.999, epsilon: float | None = None, seed: int | None = None,
+                 dtype: DTypeLike = "float32", standardize: bool = False, threads: int | None = None) -> None:
         self._layers: list[Layer] = []
         schedule = schedules.make_schedule(lr, decay)  # checks both, and that not both are given
         # The settings check what they are given (see dnn.engine.state): numbers are kept as floats, so a Fraction or
@@ -112,7 +115,8 @@ class DNN(Building, Querying, Textbook, Interop):
         self.l2 = l2
         # every one checked, also those the chosen optimizer does not take: a bad value is a mistake either way
         settings = {key: check_setting(key, value) for key, value in
-                    (("momentum", momentum), ("beta1", beta1), ("beta2", beta2), ("epsilon", epsilon))}
+                    (("momentum", momentum), ("beta1", beta1), ("beta2", beta2), ("epsilon", epsilon))
+                    if value is not None}
         optimizer = checked_optimizer(make_optimizer(optimizer, nesterov=nesterov, **settings))
         self.seed = seed
         self.dtype = dtype
