@@ -7,11 +7,11 @@ objects; their weights and biases live in the model's one store, :class:`dnn.mod
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dnn import losses, schedules
-from dnn.losses import COMPATIBLE_LOSSES, DEFAULT_LOSS
 from dnn.model.contract import Part
 from dnn.model.layers import Layer
 from dnn.model.parameters import Parameters
@@ -52,16 +52,23 @@ class Building(Part):
         self._require_place("hidden layers go between the input and the output")
         self._append_layers(layers)
 
-    def addOutputLayer(self, units: int | Sequence[int], activation: str = "softmax", loss: str | None = None,
-                       initializer: Any = None) -> None:
+    def addOutputLayer(self, units: int | Sequence[int], activation: str = "softmax",
+                       loss: str | dict | None = None, initializer: Any = None) -> None:
         """Add the output layer.
 
         ``activation`` is softmax, sigmoid, identity or step; ``loss`` defaults
         to categorical_crossentropy, binary_crossentropy, squared_error and
         squared_error respectively, and may name another compatible loss
-        (aliases such as "mse", "crossentropy", "bce" are accepted). A step
-        output is for weights set by hand: it cannot be trained.
-        ``initializer`` as in addHiddenLayer.
+        (aliases such as "mse", "crossentropy", "bce" are accepted): huber,
+        absolute_error ("mae") and squared_error after any output; the
+        cross-entropies, "focal" (categorical_focal after softmax, binary_focal
+        after sigmoid) and poisson only after softmax or sigmoid. A loss with
+        settings is a dict, as an initializer with settings is:
+        ``{"name": "huber", "delta": 0.5}``, ``{"name": "focal", "gamma": 1.0,
+        "alpha": 0.25}``, ``{"name": "crossentropy", "label_smoothing": 0.1}``
+        (see :mod:`dnn.loss_settings`); a loss of your own is registered by
+        :func:`dnn.losses.register` first. A step output is for weights set by
+        hand: it cannot be trained. ``initializer`` as in addHiddenLayer.
         """
         layer = Layer.output(units, activation, initializer)
         loss = _output_loss(layer.activation, loss)
@@ -121,13 +128,14 @@ class Building(Part):
         -------
         dict
             ``layers`` (a dict per layer: ``units``, and ``activation``,
-            ``dropout`` and ``initializer`` after the input), ``loss``, ``optimizer`` (its
+            ``dropout`` and ``initializer`` after the input), ``loss`` (a
+            name, or a dict of its name and settings), ``optimizer`` (its
             config), ``lr`` (a number or a schedule's config), ``decay``,
             ``l2``, ``seed``, ``dtype``, ``standardize`` and ``threads``.
         """
         return {
             "layers": [layer.config() for layer in self._layers],
-            "loss": self.loss,
+            "loss": copy.deepcopy(self.loss),  # a dict of settings is the caller's to change, not the model's
             "optimizer": self.optimizer.config(),
             "lr": self.lr.config() if isinstance(self.lr, schedules.Schedule) else self.lr,
             "decay": self.decay,
@@ -178,10 +186,7 @@ class Building(Part):
         return model
 
 
-def _output_loss(activation: Any, loss: Any) -> str:
-    """The canonical loss of an output layer with the (checked) ``activation``: ``loss``, or its default."""
-    loss = DEFAULT_LOSS[activation] if loss is None else losses.canonical_name(loss)
-    if loss not in COMPATIBLE_LOSSES[activation]:
-        raise ValueError(f"loss {loss!r} needs probabilities and cannot follow an {activation} output; "
-                         f"use one of {', '.join(COMPATIBLE_LOSSES[activation])}")
-    return loss
+def _output_loss(activation: Any, loss: Any) -> str | dict:
+    """The stored loss of an output layer with the (checked) ``activation``: ``loss``, or its default (a name, or a
+    dict of a name and settings). Which losses follow which activation is decided in :func:`dnn.losses.output_loss`."""
+    return losses.output_loss(activation, loss)
