@@ -134,6 +134,49 @@ class RegressionSums:
         return {"mse": self.squares / size, "mae": self.absolute / size, "r2": float(_r2(self.ss_res, ss_tot).mean())}
 
 
+class ProbabilityScores:
+    """A classifier's log loss summed chunk by chunk and, for the ranking metrics, every score kept.
+
+    Parameters
+    ----------
+    rows, columns : int
+        Rows to come, and probabilities per row.
+    exclusive : bool
+        The columns are the probabilities of exclusive classes, one true per
+        row; else each column is an independent yes/no (a binary output, labels).
+    weights : ndarray (rows,), optional
+    ranking : bool
+        Keep the scores and the true answers of every row, (columns, rows) of
+        ``dtype`` and of booleans, for :meth:`ranking`.
+    """
+
+    def __init__(self, rows, columns, exclusive, weights=None, ranking=True, dtype=np.float64):
+        self.rows, self.exclusive, self.weights, self.loss_sum = rows, exclusive, weights, 0.0
+        self.scores = np.empty((columns, rows), dtype) if ranking else None
+        self.positives = np.empty((columns, rows), bool) if ranking else None
+
+    def add(self, start, stop, probabilities, positives):
+        """Rows start..stop: ``probabilities`` (m, columns) and the boolean true answers ``positives`` (m, columns)."""
+        if self.exclusive:
+            losses = -np.log(clipped(probabilities[positives]))
+        else:  # the probability of each answer as given: 1 - p computed before clipping, as scikit-learn does
+            losses = -np.log(clipped(np.where(positives, probabilities, 1 - probabilities))).mean(axis=1)
+        self.loss_sum += float(losses.sum() if self.weights is None else self.weights[start:stop] @ losses)
+        if self.scores is not None:
+            self.scores[:, start:stop] = probabilities.T
+            self.positives[:, start:stop] = positives.T
+
+    def log_loss(self):
+        """The (weighted) mean over rows; for independent columns each row's loss is the mean over them."""
+        return self.loss_sum / (self.rows if self.weights is None else float(self.weights.sum()))
+
+    def ranking(self):
+        """ROC AUC and average precision of every column (see :func:`ranking_scores`): two float arrays (columns,)."""
+        weights = None if self.weights is None else np.asarray(self.weights, dtype=np.float64)
+        scores = [ranking_scores(p, s, weights) for p, s in zip(self.positives, self.scores)]
+        return np.array([s[0] for s in scores]), np.array([s[1] for s in scores])
+
+
 # ------------------------------------------------------------------ metrics by name
 # Targets first, then predictions (labels, scores or outputs, as each says); a float out.
 
@@ -186,49 +229,120 @@ def _binary(y_true, y_score, what):
     return y_true == classes[1], score
 
 
-def roc_auc(y_true, y_score):
+def _columns(y_true, y_score, what):
+    """Boolean positives and float64 scores, both (k, n): one row per class (one-vs-rest) or label.
+
+    One score per sample is the binary case (see :func:`_binary`); scores (n, k)
+    with labels (n,) are one-vs-rest over the k classes of ``y_true``, sorted;
+    with a 0/1 matrix (n, k) they are k independent labels.
+    """
+    score = np.asarray(y_score, dtype=np.float64)
+    if score.ndim == 1 or score.shape[1] == 1:
+        positive, score = _binary(y_true, score, what)
+        return positive[None, :], score[None, :]
+    y_true = np.asarray(y_true)
+    if y_true.ndim == 2:
+        if y_true.shape != score.shape:
+            raise ValueError(f"{what}: labels of shape {y_true.shape} for scores of shape {score.shape}")
+        return (y_true > 0).T, score.T
+    classes = np.unique(y_true)
+    if len(classes) != score.shape[1] or len(y_true) != len(score):
+        raise ValueError(f"{what}: {len(y_true)} targets of {len(classes)} classes for scores of shape "
+                         f"{score.shape} (one column per class, in sorted order)")
+    return y_true[None, :] == classes[:, None], score.T
+
+
+def ranked_totals(positive, score, weight=None):
+    """True and false positives (weighted) of calling positive every score at least each distinct threshold.
+
+    ``positive`` boolean (n,), ``score`` (n,), ``weight`` (n,) or None; samples of weight 0 are left out, as
+    scikit-learn does. Returns two float64 arrays (thresholds,), highest threshold first.
+    """
+    if weight is not None:
+        kept = weight != 0
+        positive, score, weight = positive[kept], score[kept], weight[kept]
+    order = np.argsort(score, kind="stable")[::-1]
+    score, positive = score[order], positive[order]
+    last = np.append(np.flatnonzero(np.diff(score)), len(score) - 1)  # the last sample of each threshold
+    if weight is None:
+        tps = np.cumsum(positive, dtype=np.float64)[last]
+        return tps, (last + 1) - tps
+    weight = np.asarray(weight, dtype=np.float64)[order]
+    return np.cumsum(weight * positive)[last], np.cumsum(weight * ~positive)[last]
+
+
+def ranking_scores(positive, score, weight=None):
+    """ROC AUC and average precision of one yes/no column, NaN where undefined.
+
+    The AUC is the trapezoidal area under the ROC curve (ties counting half);
+    it is undefined without positives or without negatives. The average
+    precision is sum_n (R_n - R_{n-1}) P_n over the thresholds, highest first;
+    undefined without positives (scikit-learn then returns 0 with a warning). Returns the two floats.
+    """
+    tps, fps = ranked_totals(positive, score, weight)
+    if len(tps) == 0 or tps[-1] <= 0:
+        return np.nan, np.nan
+    recall = tps / tps[-1]
+    ap = float(np.diff(recall, prepend=0.0) @ (tps / (tps + fps)))
+    if fps[-1] <= 0:
+        return np.nan, ap
+    fpr = np.concatenate(([0.0], fps / fps[-1]))
+    tpr = np.concatenate(([0.0], recall))
+    return float(np.diff(fpr) @ (tpr[1:] + tpr[:-1]) / 2), ap
+
+
+def _macro_ranking(y_true, y_score, sample_weight, what, which):
+    positives, scores = _columns(y_true, y_score, what)
+    weight = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64).ravel()
+    return float(np.mean([ranking_scores(p, s, weight)[which] for p, s in zip(positives, scores)]))
+
+
+def roc_auc(y_true, y_score, sample_weight=None):
     """Area under the ROC curve: the chance that a positive scores above a negative, ties counting half.
 
-    ``y_true`` holds two classes, the greater one positive; ``y_score`` one
-    score of the positive class per sample. From the ranks of the scores
-    (Mann-Whitney), tied scores sharing their mean rank.
+    With one score per sample, (n,) or (n, 1), ``y_true`` holds two classes
+    and the greater one is positive. With scores (n, k): for labels ``y_true``
+    (n,) of k classes, the macro average of every class against the rest (the
+    columns in the order of the sorted classes: scikit-learn's
+    ``multi_class="ovr"``); for a 0/1 matrix (n, k), the macro average over the
+    k labels. A class or label without positives, or without negatives, has
+    no AUC: the average is then NaN. ``sample_weight`` (n,) weighs the samples.
     """
-    positive, score = _binary(y_true, y_score, "roc_auc")
-    _, group, counts = np.unique(score, return_inverse=True, return_counts=True)
-    ranks = (np.cumsum(counts) - (counts - 1) / 2)[group]
-    n_positive = np.count_nonzero(positive)
-    n_negative = len(positive) - n_positive
-    return float((ranks[positive].sum() - n_positive * (n_positive + 1) / 2) / (n_positive * n_negative))
+    return _macro_ranking(y_true, y_score, sample_weight, "roc_auc", 0)
 
 
-def average_precision(y_true, y_score):
+def average_precision(y_true, y_score, sample_weight=None):
     """Average precision, sum_n (R_n - R_{n-1}) P_n over the distinct score thresholds, highest first.
 
     P_n and R_n are the precision and recall of calling positive every sample
     scoring at least the n-th threshold (scikit-learn's definition, no
-    interpolation). ``y_true``, ``y_score`` as in :func:`roc_auc`.
+    interpolation). ``y_true``, ``y_score`` and ``sample_weight`` as in
+    :func:`roc_auc` (macro averages for scores (n, k)); a class or label
+    without positives has none, and makes the average NaN.
     """
-    positive, score = _binary(y_true, y_score, "average_precision")
-    order = np.argsort(-score, kind="stable")
-    last = np.append(np.flatnonzero(np.diff(score[order])), len(score) - 1)  # the last sample of each threshold
-    true_positives = np.cumsum(positive[order])[last]
-    precision_at = true_positives / (last + 1)
-    recall_at = true_positives / true_positives[-1]
-    return float(np.diff(recall_at, prepend=0.0) @ precision_at)
+    return _macro_ranking(y_true, y_score, sample_weight, "average_precision", 1)
 
 
-def log_loss(y_true, y_prob):
-    """Mean negative log-probability of the true classes, -(1/n) sum_i log p_i[y_i], each p at least eps.
+def log_loss(y_true, y_prob, sample_weight=None):
+    """Mean negative log-probability of the true classes, -(1/n) sum_i log p_i[y_i].
 
     ``y_true`` holds class indices 0..k-1; ``y_prob`` the probabilities (n, k),
-    or with two classes the positive class's, (n,) or (n, 1).
+    or with two classes the positive class's, (n,) or (n, 1). As scikit-learn,
+    the probabilities are clipped to [eps, 1 - eps] (eps of their dtype), and
+    ``sample_weight`` (n,) makes it the weighted mean.
     """
-    p = np.asarray(y_prob, dtype=np.float64)
+    p = np.asarray(y_prob)
     if p.ndim == 1 or p.shape[1] == 1:
         p = p.reshape(-1, 1)
         p = np.hstack([1 - p, p])
     picked = p[np.arange(len(p)), np.asarray(y_true).ravel().astype(np.intp)]
-    return float(-np.log(np.maximum(picked, np.finfo(np.float64).eps)).mean())
+    return float(np.average(-np.log(clipped(picked)), weights=sample_weight))
+
+
+def clipped(p):
+    """Probabilities ``p`` in float64, clipped to [eps, 1 - eps] with eps of their own float dtype (float64 else)."""
+    eps = np.finfo(p.dtype if p.dtype.kind == "f" else np.float64).eps
+    return np.clip(np.asarray(p, dtype=np.float64), eps, 1 - eps)
 
 
 def mse(y_true, y_pred):

@@ -97,12 +97,69 @@ def test_metrics_by_name_match_scikit_learn(rng):
 
 @pytest.mark.parametrize(("call", "message"), [
     (lambda: metrics.roc_auc([1, 1, 1], [0.1, 0.2, 0.3]), "roc_auc needs targets of two classes, both present; got 1"),
-    (lambda: metrics.average_precision([0, 1], [[0.1, 0.9], [0.2, 0.8]]),
-     r"average_precision takes one score per sample, \(n,\) or \(n, 1\), for n = 2 targets; got shape \(2, 2\)"),
+    (lambda: metrics.average_precision([0, 1], [0.1, 0.9, 0.2]),
+     r"average_precision takes one score per sample, \(n,\) or \(n, 1\), for n = 2 targets; got shape \(3,\)"),
+    (lambda: metrics.roc_auc([0, 1, 2], [[0.1, 0.9], [0.2, 0.8], [0.3, 0.7]]),
+     r"roc_auc: 3 targets of 3 classes for scores of shape \(3, 2\) \(one column per class, in sorted order\)"),
+    (lambda: metrics.average_precision([[0, 1]], [[0.1, 0.9, 0.3]]),
+     r"average_precision: labels of shape \(1, 2\) for scores of shape \(1, 3\)"),
 ])
-def test_binary_scores_refuse_what_they_cannot_score(call, message):
+def test_ranking_scores_refuse_what_they_cannot_score(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_ranking_metrics_of_several_columns_and_with_weights_match_scikit_learn(rng):
+    sk = pytest.importorskip("sklearn.metrics")
+    labels = rng.integers(0, 4, 400)
+    scores = np.round(rng.dirichlet(np.ones(4), 400) + 0.2 * np.eye(4)[labels], 1)  # rounded: tied scores
+    scores /= scores.sum(axis=1, keepdims=True)  # one-vs-rest needs rows of probabilities in scikit-learn
+    weights = rng.uniform(0, 2, 400)
+    weights[:20] = 0.0  # left out, as scikit-learn leaves them out
+    indicator = (rng.uniform(size=(400, 3)) < 0.4).astype(int)
+    label_scores = np.round(np.clip(indicator + rng.normal(0, 0.6, size=(400, 3)), 0, 1), 1)
+    binary = (labels == 1).astype(int)
+    for w in (None, weights):
+        cases = [
+            (metrics.roc_auc(labels, scores, w), sk.roc_auc_score(labels, scores, multi_class="ovr", sample_weight=w)),
+            (metrics.average_precision(labels, scores, w), sk.average_precision_score(labels, scores, sample_weight=w)),
+            (metrics.roc_auc(indicator, label_scores, w), sk.roc_auc_score(indicator, label_scores, sample_weight=w)),
+            (metrics.average_precision(indicator, label_scores, w),
+             sk.average_precision_score(indicator, label_scores, sample_weight=w)),
+            (metrics.roc_auc(binary, scores[:, 1], w), sk.roc_auc_score(binary, scores[:, 1], sample_weight=w)),
+            (metrics.average_precision(binary, scores[:, 1:2], w),
+             sk.average_precision_score(binary, scores[:, 1], sample_weight=w)),
+            (metrics.log_loss(labels, scores, w), sk.log_loss(labels, scores, sample_weight=w)),
+        ]
+        for ours, theirs in cases:
+            assert ours == pytest.approx(theirs, rel=1e-12, abs=1e-15)
+
+
+def test_ranking_scores_hand_worked_with_weights_and_where_undefined():
+    # positives score 0.8 (weight 2) and 0.4 (weight 1); negatives 0.4 (weight 1) and 0.1 (weight 3):
+    # of the pair weights 2*1 + 2*3 + 1*1 + 1*3 = 12, ordered 2 + 6 + 3 and tied 1 (half): AUC 11.5 / 12
+    positive = np.array([True, True, False, False])
+    score, weight = np.array([0.8, 0.4, 0.4, 0.1]), np.array([2.0, 1.0, 1.0, 3.0])
+    auc, ap = metrics.ranking_scores(positive, score, weight)
+    assert auc == pytest.approx(11.5 / 12, rel=1e-15)
+    # thresholds 0.8 (P 1, R 2/3), 0.4 (P 3/4, R 1), 0.1 (recall unchanged): 2/3 * 1 + 1/3 * 3/4
+    assert ap == pytest.approx(2 / 3 + 1 / 4, rel=1e-15)
+    auc, ap = metrics.ranking_scores(np.zeros(3, bool), score[:3])
+    assert np.isnan(auc) and np.isnan(ap)  # no positives: neither is defined
+    auc, ap = metrics.ranking_scores(np.ones(3, bool), score[:3])
+    assert np.isnan(auc) and ap == 1.0  # no negatives: no AUC, every threshold is all right
+    assert np.isnan(metrics.roc_auc([[1, 0], [1, 1]], [[0.9, 0.2], [0.8, 0.7]]))  # label 0 is always set
+
+
+def test_log_loss_clips_like_scikit_learn_and_weighs_rows():
+    sk = pytest.importorskip("sklearn.metrics")
+    p = np.array([[1.0, 0.0], [0.3, 0.7], [0.0, 1.0]])  # the first row's true class has probability 0
+    for dtype in (np.float64, np.float32):
+        probabilities = p.astype(dtype)
+        assert metrics.log_loss([1, 1, 1], probabilities) == pytest.approx(
+            sk.log_loss([1, 1, 1], probabilities, labels=[0, 1]), rel=1e-6)
+    expected = -(2.0 * np.log(np.finfo(float).eps) + 1.0 * np.log(0.7)) / 3.0
+    assert metrics.log_loss([1, 1], p[:2], sample_weight=[2.0, 1.0]) == pytest.approx(expected, rel=1e-14)
 
 
 def test_every_metric_is_a_function_and_a_direction_found_by_name():

@@ -100,6 +100,31 @@ class Task:
     def add_to(self, scorer, outputs, targets):
         scorer.add(self.class_indices(targets), self.class_indices(outputs))
 
+    #: The columns of :meth:`ranked_probabilities` are exclusive classes (one true per row), not yes/no answers.
+    exclusive = True
+
+    def probability_scorer(self, classes, rows, activation, weights=None, ranking=True, dtype=np.float64):
+        """A :class:`ProbabilityScorer` of ``rows`` rows to come: log_loss and, with ``ranking``, roc_auc and
+        average_precision."""
+        return ProbabilityScorer(self, classes, rows, activation, weights, ranking, dtype)
+
+    def ranked_columns(self, classes):
+        """The number of columns of :meth:`ranked_probabilities`."""
+        return len(classes)
+
+    def ranked_probabilities(self, outputs, activation):
+        """The probabilities log_loss and the ranking metrics read, (n, columns): one column per class."""
+        return self.probabilities(outputs, activation)
+
+    def positives(self, targets):
+        """Boolean (n, columns): the true answer for each column of :meth:`ranked_probabilities`."""
+        return self.class_indices(targets)[:, None] == np.arange(targets.shape[1])
+
+    def missing(self, classes, column, positives):
+        """Why a column has no positives (``positives``) or no negatives, in words, for a note."""
+        label = classes[column]
+        return f"y has no samples of class {label}" if positives else f"every sample in y is of class {label}"
+
     def groups(self, targets):
         """Row indices of every class present, for stratified splits."""
         index = self.class_indices(targets)
@@ -146,6 +171,20 @@ class Binary(Task):
     def log_probabilities(self, z, activation):
         return np.hstack([log_sigmoid(-z), log_sigmoid(z)])  # 1 - sigmoid(z) = sigmoid(-z)
 
+    exclusive = False
+
+    def ranked_columns(self, classes):
+        return 1
+
+    def ranked_probabilities(self, outputs, activation):
+        return outputs[:, :1]  # the positive class's: classes[1]
+
+    def positives(self, targets):
+        return targets >= THRESHOLD
+
+    def missing(self, classes, column, positives):
+        return f"y has no samples of class {classes[1] if positives else classes[0]}"
+
 
 class Multilabel(Task):
     name = "multilabel"
@@ -170,6 +209,17 @@ class Multilabel(Task):
 
     def add_to(self, scorer, outputs, targets):
         scorer.add(targets >= THRESHOLD, outputs >= THRESHOLD)
+
+    exclusive = False
+
+    def ranked_probabilities(self, outputs, activation):
+        return outputs
+
+    def positives(self, targets):
+        return targets >= THRESHOLD
+
+    def missing(self, classes, column, positives):
+        return f"label {classes[column]} is set in {'no' if positives else 'every'} sample of y"
 
     def groups(self, targets):
         return [np.arange(len(targets))]
@@ -196,8 +246,56 @@ class Regression(Task):
     def add_to(self, scorer, outputs, targets):
         scorer.add(outputs, targets)
 
+    def probability_scorer(self, classes, rows, activation, weights=None, ranking=True, dtype=np.float64):
+        return None  # no probabilities
+
     def groups(self, targets):
         return [np.arange(len(targets))]
+
+
+class ProbabilityScorer:
+    """log_loss, roc_auc and average_precision of a classifier's outputs, chunk by chunk.
+
+    The probabilities are those of ``predictProba`` (for a binary model, its
+    positive column); log_loss is scikit-learn's, and for a multi-label model
+    the mean over the labels of each label's binary log loss. roc_auc and
+    average_precision (kept only with ``ranking``) are macro averages: over the
+    classes one-vs-rest, over the labels, or of the one binary output; NaN
+    where a class or label leaves them undefined, said in the result's ``notes``.
+    """
+
+    #: A note names at most this many classes.
+    NAMED = 5
+
+    def __init__(self, task, classes, rows, activation, weights, ranking, dtype):
+        self.task, self.activation, self.weighted = task, activation, weights is not None
+        self.scores = metrics.ProbabilityScores(rows, task.ranked_columns(classes), task.exclusive, weights, ranking,
+                                                dtype)
+
+    def add(self, start, stop, outputs, targets):
+        """The outputs (m, k) and the target matrix (m, k) of rows start..stop."""
+        self.scores.add(start, stop, self.task.ranked_probabilities(outputs, self.activation),
+                        self.task.positives(targets))
+
+    def result(self, classes):
+        """``log_loss``, and with the ranking metrics ``roc_auc``, ``average_precision`` and any ``notes``."""
+        result = {"log_loss": self.scores.log_loss()}
+        if self.scores.scores is None:
+            return result
+        auc, ap = self.scores.ranking()
+        result["roc_auc"], result["average_precision"] = float(auc.mean()), float(ap.mean())
+        no_positives = np.isnan(ap)
+        notes = []
+        for name, undefined in (("roc_auc", np.isnan(auc)), ("average_precision", no_positives)):
+            reasons = [self.task.missing(classes, c, no_positives[c]) for c in np.flatnonzero(undefined)]
+            if reasons:
+                more = len(reasons) - self.NAMED
+                named = ", ".join(reasons[:self.NAMED]) + (f" and {more} more" if more > 0 else "")
+                counted = " (counting the samples of nonzero weight)" if self.weighted else ""
+                notes.append(f"{name} is NaN (undefined): {named}{counted}")
+        if notes:
+            result["notes"] = notes
+        return result
 
 
 def log_sigmoid(z):

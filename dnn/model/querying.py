@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike
 
 from dnn.checks import is_int
 from dnn.data import preprocessing, targets
-from dnn.engine.evaluation import evaluate_chunks, mean_loss
+from dnn.engine.evaluation import evaluate_chunks, mean_loss, ranking_choice
 from dnn.engine.fit_setup import sample_weights
 from dnn.engine.inference import forward_chunks, gather_outputs
 from dnn.model.contract import Part
@@ -86,15 +86,24 @@ class Querying(Part):
             result[start:stop] = part
         return result
 
-    def modelEvaluate(self, X: ArrayLike, y: ArrayLike, verbose: int = 1,
-                      sampleWeight: ArrayLike | None = None) -> Evaluation:
+    def modelEvaluate(self, X: ArrayLike, y: ArrayLike, verbose: int = 1, sampleWeight: ArrayLike | None = None,
+                      ranking: bool | None = None) -> Evaluation:
         """Loss and metrics of the model on ``X``, ``y``.
 
         With ``sampleWeight`` (n,), the loss is the training loss with those
         weights, (1/n) sum_i w_i loss_i plus the L2 term (what ``fit`` reports
-        with the same ``sampleWeight``), and ``accuracy`` the weighted share
-        sum_i w_i correct_i / sum_i w_i; the per-class scores and the confusion
-        matrix count rows unweighted.
+        with the same ``sampleWeight``), ``accuracy`` the weighted share
+        sum_i w_i correct_i / sum_i w_i, and ``log_loss``, ``roc_auc`` and
+        ``average_precision`` are scikit-learn's with ``sample_weight``; the
+        per-class scores and the confusion matrix count rows unweighted.
+
+        ``roc_auc`` and ``average_precision`` rank every score at once, so they
+        keep the n x k probabilities (in the model's dtype; k = 1 for a binary
+        model) and the true answers (a byte each), while the rest is computed
+        chunk by chunk. With ``ranking=None`` they are computed up to
+        ``dnn.engine.evaluation.RANKING_MAX_SCORES`` (2**23) scores, and left
+        out beyond with a note; ``ranking=True`` computes them for any number,
+        ``False`` never.
 
         Returns
         -------
@@ -102,11 +111,18 @@ class Querying(Part):
             A dict: ``loss`` (with the L2 penalty, as in training) and, for
             classifiers, ``accuracy``, per-class ``precision``, ``recall``,
             ``f1`` and ``support`` (dicts keyed by class label), their
-            ``macro_*`` averages and the ``confusion_matrix`` (rows: true
-            classes, in the order of ``model.classes``); for regression
-            ``mse``, ``mae`` and ``r2``. With ``verbose`` these are printed as
-            tables, and the dict's repr is one line (``<Evaluation: accuracy
-            0.9500, loss 0.1200 on 180 rows>``), so a REPL shows them once.
+            ``macro_*`` averages, the ``confusion_matrix`` (rows: true
+            classes, in the order of ``model.classes``; single-label models),
+            ``log_loss`` of the probabilities of ``predictProba`` (multi-label:
+            the mean over labels of each label's), and the macro averages
+            ``roc_auc`` and ``average_precision`` (one-vs-rest over classes,
+            over labels, or of the one binary output); for regression ``mse``,
+            ``mae`` and ``r2``. A class or label that leaves a ranking metric
+            undefined (no samples of it in y) makes it NaN, and ``notes`` (a
+            list of str, present only then) says why. With ``verbose`` these
+            are printed as tables, and the dict's repr is one line
+            (``<Evaluation: accuracy 0.9500, loss 0.1200 on 180 rows>``), so a
+            REPL shows them once.
         """
         self._require_network("modelEvaluate")
         if self.task is None:  # not fitted: the classes are read off y as a whole
@@ -125,13 +141,21 @@ class Querying(Part):
         if sampleWeight is not None:
             weights = sample_weights(labels, task, classes, sampleWeight, None, np.float64)
         scorer = task.scorer(classes)
+        keep, notes = ranking_choice(ranking, rows * task.ranked_columns(classes) if task.is_classifier else 0)
+        probabilities = task.probability_scorer(classes, rows, self.activations[-1], weights, keep, self.dtype)
         # without weights the scorer's accuracy is the share of correct rows: no need to count them twice
         loss_sum, weighted_hits = evaluate_chunks(chunks, labels, self.loss, task, encode=encode, weights=weights,
-                                                  scorer=scorer, count_correct=weights is not None)
+                                                  scorer=scorer, count_correct=weights is not None,
+                                                  probabilities=probabilities)
         result = {"loss": mean_loss(loss_sum, rows, self._checked_parameters()[0], self.l2)}
         result.update(scorer.result(classes))
         if weights is not None and task.is_classifier:
             result["accuracy"] = weighted_hits / float(weights.sum())
+        if probabilities is not None:
+            result.update(probabilities.result(classes))
+            notes = result.pop("notes", []) + notes
+        if notes:
+            result["notes"] = notes
         if verbose:
             print(metrics_table(result))
         return Evaluation(result, rows)

@@ -58,15 +58,16 @@ def _optimizer_text(optimizer):
     return optimizer.name + (f" ({', '.join(parts)})" if parts else "")
 
 
+#: The metrics of the probabilities (not of the predicted labels): modelEvaluate prints them in a table of their own.
+PROBABILITY_METRICS = ("log_loss", "roc_auc", "average_precision")
+
+
 def metrics_table(result):
-    """The scalar metrics of an evaluation result as a table, then a per-class table if there is one."""
-    table = PrettyTable(["Metric", "Value"])
-    table.align["Metric"] = "l"
-    table.align["Value"] = "r"
-    for name, value in result.items():
-        if isinstance(value, float):
-            table.add_row([name, f"{value:.4f}"])
-    text = table.get_string()
+    """The scalar metrics of an evaluation result as a table, then those of the probabilities, a per-class table
+    and the confusion matrix if there are some, then the result's notes."""
+    text = _values_table("Metric", {k: v for k, v in result.items() if k not in PROBABILITY_METRICS})
+    if any(key in result for key in PROBABILITY_METRICS):
+        text += "\n" + _values_table("Probabilities", {k: result[k] for k in PROBABILITY_METRICS if k in result})
     if "precision" in result:
         per_class = PrettyTable(["Class", "Precision", "Recall", "F1", "Support"])
         per_class.align = "r"
@@ -76,7 +77,20 @@ def metrics_table(result):
         text += "\n" + per_class.get_string()
     if "confusion_matrix" in result:
         text += "\n" + confusion_table(result["confusion_matrix"], list(result["precision"]))
+    for note in result.get("notes", ()):
+        text += f"\nNote: {note}"
     return text
+
+
+def _values_table(title, values):
+    """The float entries of ``values`` as a two-column table, names under ``title``."""
+    table = PrettyTable([title, "Value"])
+    table.align[title] = "l"
+    table.align["Value"] = "r"
+    for name, value in values.items():
+        if isinstance(value, float):
+            table.add_row([name, f"{value:.4f}"])
+    return table.get_string()
 
 
 def confusion_table(counts, classes):
