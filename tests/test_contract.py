@@ -6,10 +6,11 @@ import inspect
 import pytest
 
 from dnn import DNN
-from dnn.model import building, interop, querying, textbook
+from dnn.model import building, interop, lr_find, querying, textbook
 from dnn.model.contract import Network
 
-PARTS = [(building, "Building"), (querying, "Querying"), (textbook, "Textbook"), (interop, "Interop")]
+PARTS = [(building, "Building"), (querying, "Querying"), (textbook, "Textbook"), (interop, "Interop"),
+         (lr_find, "LrFinder")]
 
 
 def declared():

@@ -1,12 +1,12 @@
 """What the parts of the DNN class use of the network they are part of: a declared contract.
 
-:class:`dnn.DNN` is assembled from four mixins, each in its own module: :class:`~dnn.model.building.Building`,
-:class:`~dnn.model.querying.Querying`, :class:`~dnn.model.textbook.Textbook` and
-:class:`~dnn.model.interop.Interop`. Each keeps the tutorial's public methods of one concern, with their docstrings,
-where they are implemented; what they read and call of the network besides their own methods is exactly
+:class:`dnn.DNN` is assembled from five mixins, each in its own module: :class:`~dnn.model.building.Building`,
+:class:`~dnn.model.querying.Querying`, :class:`~dnn.model.textbook.Textbook`, :class:`~dnn.model.interop.Interop`
+and :class:`~dnn.model.lr_find.LrFinder`. Each keeps the tutorial's public methods of one concern, with their
+docstrings, where they are implemented; what they read and call of the network besides their own methods is exactly
 :class:`Network`, and nothing else. A type checker holds them to it: each part derives from :class:`Network` when
 type checking (and from ``object`` at run time, so the class and its speed are unchanged), and :class:`dnn.DNN`,
-deriving from all four, must provide every member.
+deriving from all five, must provide every member.
 
 Mixins rather than collaborator objects (``self.query = Querying(self)``): the public methods would otherwise be
 written twice, once as one-line forwarders on DNN with their docstrings and once where the work is done, and the

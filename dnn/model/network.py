@@ -32,6 +32,7 @@ from dnn.model.building import Building
 from dnn.model.interop import Interop
 from dnn.model.layer_arrays import LayerArrays
 from dnn.model.layers import Layer, LayerField
+from dnn.model.lr_find import LrFinder
 from dnn.model.querying import Querying
 from dnn.model.textbook import Textbook
 from dnn.optimizers import Optimizer, make_optimizer
@@ -39,7 +40,7 @@ from dnn.report.results import History
 from dnn.threads import ThreadPolicy, check_threads
 
 
-class DNN(Building, Querying, Textbook, Interop):
+class DNN(Building, Querying, Textbook, Interop, LrFinder):
     """A fully-connected feed-forward neural network.
 
     Every setting is checked here and again whenever it is assigned later
