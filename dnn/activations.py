@@ -6,30 +6,50 @@ By hand, every activation takes a number, a list, a vector or a matrix::
     sigmoid([0, 1, 2])           # array([0.5, 0.73105858, 0.88079708])
     softmax([0.3, 2.9, 4.0])     # over the last axis: each row sums to 1
     sigmoid_derivative(0.0)      # 0.25: the derivative at the *input* z
+    gelu(1.0)                    # 0.8413447460685429: 1 * Phi(1), exact
 
 A number gives a float, anything else a new float array (integers become
 float64; float32 stays float32). ``<name>_derivative(z)`` is da/dz at the
 input z (for softmax the Jacobian matrix).
 
-Training uses the pairs ``(forward, backward)`` of :data:`ACTIVATIONS`, on
-float arrays, with none of these conversions:
-
-- ``<name>_forward(z, out=None)`` maps the pre-activations ``z`` (n, units)
-  to the layer's output ``a``. ``out`` may be ``z`` itself, which makes it in
-  place.
-- ``<name>_backward(a, grad, out=None)`` returns ``grad * da/dz`` (for softmax
-  the vector-Jacobian product), computed from the layer's *output* ``a`` so
-  the forward cache keeps nothing but the outputs. ``out`` may be ``grad``.
-
-Both keep the dtype of their input: float32 stays float32.
+Training uses the pairs ``(forward, backward)`` of :data:`ACTIVATIONS` (their
+array kernels are in :mod:`dnn.activation_kernels`): ``forward(z, out=None)``
+gives a layer's output a from its pre-activations z, and ``backward(a, grad,
+out=None)`` gives ``grad * da/dz`` from the output a, or from z for the
+activations of :data:`PRE_ACTIVATION` (gelu, silu), whose output does not
+determine their derivative.
 """
 
 import numpy as np
 
+from dnn.activation_kernels import LEAKY_RELU_SLOPE as LEAKY_RELU_SLOPE
+from dnn.activation_kernels import (
+    elu_backward,
+    elu_forward,
+    gelu_backward,
+    gelu_forward,
+    identity_backward,
+    identity_forward,
+    leaky_relu_backward,
+    leaky_relu_forward,
+    relu_backward,
+    relu_forward,
+    selu_backward,
+    selu_forward,
+    sigmoid_backward,
+    sigmoid_forward,
+    silu_backward,
+    silu_forward,
+    softmax_backward,
+    softmax_forward,
+    softplus_backward,
+    softplus_forward,
+    step_backward,
+    step_forward,
+    tanh_backward,
+    tanh_forward,
+)
 from dnn.registry import Registry, is_function_pair
-
-#: Slope of leaky ReLU for negative inputs.
-LEAKY_RELU_SLOPE = 0.01
 
 
 def _as_float_array(z, what):
@@ -50,113 +70,6 @@ def _by_hand(function, z, what):
         # Through a 1-D array: some functions write into arrays, which a 0-d product is not.
         return float(function(array.reshape(1))[0])
     return function(array)
-
-
-def sigmoid_forward(z, out=None):
-    """Logistic function, sigmoid(z) = 1 / (1 + exp(-z)).
-
-    Evaluated as exp(min(z, 0)) / (1 + exp(-|z|)) so that no exponential
-    overflows, whatever the magnitude of z.
-    """
-    e = np.exp(-np.abs(z))
-    numerator = np.where(z >= 0, z.dtype.type(1), e)
-    e += 1
-    return np.divide(numerator, e, out=out)
-
-
-def sigmoid_backward(a, grad, out=None):
-    """grad * sigmoid'(z), with sigmoid'(z) = a (1 - a) and a the output."""
-    derivative = 1 - a
-    derivative *= a
-    return np.multiply(grad, derivative, out=out)
-
-
-def tanh_forward(z, out=None):
-    """Hyperbolic tangent, tanh(z) = (e^z - e^-z) / (e^z + e^-z)."""
-    return np.tanh(z, out=out)
-
-
-def tanh_backward(a, grad, out=None):
-    """grad * tanh'(z), with tanh'(z) = 1 - a^2 and a the output."""
-    derivative = a * a
-    np.subtract(1, derivative, out=derivative)
-    return np.multiply(grad, derivative, out=out)
-
-
-def relu_forward(z, out=None):
-    """Rectified linear unit, relu(z) = max(z, 0)."""
-    # Against a row of zeros rather than the scalar 0, as numpy vectorizes
-    # maximum only when both operands are contiguous; and maximum rather than
-    # a product with the mask z > 0, which needs a bool to float cast.
-    return np.maximum(z, np.zeros(z.shape[-1:], z.dtype), out=out)
-
-
-def relu_backward(a, grad, out=None):
-    """grad * relu'(z), with relu'(z) = 1 where a > 0, else 0."""
-    return np.multiply(grad, a > 0, out=out)
-
-
-def leaky_relu_forward(z, out=None):
-    """Leaky ReLU, z for z > 0 and LEAKY_RELU_SLOPE * z otherwise."""
-    # max(z, slope * z) equals the piecewise definition because slope < 1.
-    return np.maximum(z, z * LEAKY_RELU_SLOPE, out=out)
-
-
-def leaky_relu_backward(a, grad, out=None):
-    """grad * leaky_relu'(z): 1 where a > 0, else LEAKY_RELU_SLOPE."""
-    one, slope = a.dtype.type(1), a.dtype.type(LEAKY_RELU_SLOPE)
-    return np.multiply(grad, np.where(a > 0, one, slope), out=out)
-
-
-def identity_forward(z, out=None):
-    """Identity, identity(z) = z."""
-    if out is None or out is z:
-        return z
-    np.copyto(out, z)
-    return out
-
-
-def identity_backward(a, grad, out=None):
-    """grad * 1."""
-    return identity_forward(grad, out=out)
-
-
-def step_forward(z, out=None):
-    """Heaviside step, step(z) = 1 for z > 0 and 0 for z <= 0 (so step(0) = 0, the perceptron's convention).
-
-    Its derivative is 0 wherever it exists, so gradient descent cannot train
-    a network containing it (see :func:`check_trainable`): it is for forward
-    passes with weights set by hand. NaN stays NaN.
-    """
-    return np.heaviside(z, z.dtype.type(0), out=out)
-
-
-def step_backward(a, grad, out=None):
-    """grad * step'(z) = 0 (the derivative is 0 wherever it exists)."""
-    return np.multiply(grad, a.dtype.type(0), out=out)
-
-
-def softmax_forward(z, out=None):
-    """Softmax over the last axis, softmax(z)_k = exp(z_k) / sum_j exp(z_j).
-
-    Each row is shifted by its maximum first, so exp never overflows. A
-    vector is one row; a matrix (n, k) is n rows.
-    """
-    out = identity_forward(z, out=np.empty_like(z) if out is None else out)
-    out -= out.max(axis=-1, keepdims=True)
-    np.exp(out, out=out)
-    # Row sums as a product with a column of ones: one BLAS call, quicker than
-    # sum(axis=1) on the few columns of an output layer.
-    out /= out @ np.ones((out.shape[-1], 1), out.dtype)
-    return out
-
-
-def softmax_backward(a, grad, out=None):
-    """Vector-Jacobian product of softmax: a * (grad - sum_k a_k grad_k)."""
-    weighted = np.einsum("ij,ij->i", a, grad)[:, None]
-    result = np.subtract(grad, weighted, out=out)
-    result *= a
-    return result
 
 
 # ------------------------------------------------------------------ by hand
@@ -198,16 +111,41 @@ def softmax(z):
     return _by_hand(softmax_forward, z, "softmax")
 
 
+def gelu(z):
+    """Gaussian error linear unit, gelu(z) = z Phi(z) = z (1 + erf(z / sqrt 2)) / 2 (exact), elementwise."""
+    return _by_hand(gelu_forward, z, "gelu")
+
+
+def silu(z):
+    """Sigmoid linear unit (swish), silu(z) = z sigmoid(z), elementwise."""
+    return _by_hand(silu_forward, z, "silu")
+
+
+def elu(z):
+    """Exponential linear unit, z for z > 0 and e^z - 1 otherwise (alpha = 1), elementwise."""
+    return _by_hand(elu_forward, z, "elu")
+
+
+def selu(z):
+    """Scaled ELU, SELU_SCALE * (z for z > 0, SELU_ALPHA (e^z - 1) otherwise), elementwise."""
+    return _by_hand(selu_forward, z, "selu")
+
+
+def softplus(z):
+    """Softplus, log(1 + e^z), elementwise, without overflow for any z."""
+    return _by_hand(softplus_forward, z, "softplus")
+
+
 # ------------------------------------------------------------------ derivatives by hand
-# Each takes the *input* z (unlike the backward functions above, which take the output a).
+# Each takes the *input* z (unlike most backward functions, which take the output a).
 
 
 def _derivative(name, z):
     array = _as_float_array(z, f"{name}_derivative")
     forward, backward = ACTIVATIONS[name]
     # Through a 1-D view: the backward functions write into arrays, which a 0-d product is not.
-    a = forward(array.reshape(-1))
-    result = backward(a, np.ones_like(a)).reshape(array.shape)
+    a = forward(array.reshape(-1).copy())
+    result = backward(array.reshape(-1) if name in PRE_ACTIVATION else a, np.ones_like(a)).reshape(array.shape)
     return float(result) if result.ndim == 0 else result
 
 
@@ -241,6 +179,31 @@ def step_derivative(z):
     return _derivative("step", z)
 
 
+def gelu_derivative(z):
+    """d gelu / dz at the input z: Phi(z) + z phi(z), phi the standard normal density; 0.5 at z = 0."""
+    return _derivative("gelu", z)
+
+
+def silu_derivative(z):
+    """d silu / dz at the input z: s (1 + z (1 - s)) with s = sigmoid(z); 0.5 at z = 0."""
+    return _derivative("silu", z)
+
+
+def elu_derivative(z):
+    """d elu / dz at the input z: 1 for z > 0, e^z for z <= 0 (1 at z = 0, where both sides agree)."""
+    return _derivative("elu", z)
+
+
+def selu_derivative(z):
+    """d selu / dz at the input z: SELU_SCALE for z > 0, SELU_SCALE SELU_ALPHA e^z for z <= 0."""
+    return _derivative("selu", z)
+
+
+def softplus_derivative(z):
+    """d softplus / dz at the input z: sigmoid(z); 0.5 at z = 0."""
+    return _derivative("softplus", z)
+
+
 def softmax_derivative(z):
     """Jacobian of softmax at the input z: J[i, j] = s_i (delta_ij - s_j) with s = softmax(z).
 
@@ -263,9 +226,19 @@ ACTIVATIONS = {
     "identity": (identity_forward, identity_backward),
     "softmax": (softmax_forward, softmax_backward),
     "step": (step_forward, step_backward),
+    "gelu": (gelu_forward, gelu_backward),
+    "silu": (silu_forward, silu_backward),
+    "elu": (elu_forward, elu_backward),
+    "selu": (selu_forward, selu_backward),
+    "softplus": (softplus_forward, softplus_backward),
 }
 
-HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity", "step")
+#: Activations whose backward step takes the pre-activation z, not the output a, which does not determine the
+#: derivative of a non-monotonic function: the forward pass keeps z for their layers.
+PRE_ACTIVATION = frozenset({"gelu", "silu"})
+
+HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity", "step", "gelu", "silu", "elu", "selu",
+                      "softplus")
 OUTPUT_ACTIVATIONS = ("softmax", "sigmoid", "identity", "step")
 
 #: Derivatives by hand, at the input z: ``DERIVATIVES["sigmoid"](0.0) == 0.25``.
@@ -277,6 +250,11 @@ DERIVATIVES = {
     "identity": identity_derivative,
     "softmax": softmax_derivative,
     "step": step_derivative,
+    "gelu": gelu_derivative,
+    "silu": silu_derivative,
+    "elu": elu_derivative,
+    "selu": selu_derivative,
+    "softplus": softplus_derivative,
 }
 
 #: Activations whose derivative is zero wherever it exists: gradient descent cannot train through them.
@@ -288,6 +266,7 @@ ALIASES = {
     "leaky_relu": ("lrelu",),
     "identity": ("linear",),
     "step": ("heaviside", "binary_step", "unit_step"),
+    "silu": ("swish",),
 }
 
 #: Every activation by name: ``REGISTRY.get("ReLU")`` is the pair of ``ACTIVATIONS["relu"]``.
@@ -300,7 +279,7 @@ def canonical_name(name, allowed=None, kind="activation"):
 
     ``"ReLU"``, ``"Relu"`` give ``"relu"``; ``"logistic"`` gives ``"sigmoid"``;
     ``"linear"`` gives ``"identity"``; ``"lrelu"``, ``"LeakyReLU"`` give
-    ``"leaky_relu"``; ``"heaviside"`` gives ``"step"``.
+    ``"leaky_relu"``; ``"heaviside"`` gives ``"step"``; ``"swish"`` gives ``"silu"``.
 
     Parameters
     ----------
@@ -355,3 +334,9 @@ def check_trainable(names, first_layer=2):
                 f"layer {layer} uses the {name} activation, whose derivative is 0 wherever it exists, so "
                 f"gradient descent cannot train this network; step is for forward passes with weights set by "
                 f"hand. To train, use sigmoid (a smooth step) and set the weights of a step network from it")
+
+
+def takes_pre_activation(name):
+    """Whether the backward step of activation ``name`` (any spelling) takes the pre-activation z, not the output a."""
+    return REGISTRY.lookup(name) in PRE_ACTIVATION
+

@@ -5,8 +5,11 @@ per layer after the input: ``weights[i]`` of shape (units_in, units_out),
 ``biases[i]`` of shape (units_out,) and ``activations[i]``, an activation name.
 
 The forward pass returns its cache, the list ``[x, a_2, ..., a_L]`` of what
-every layer passes on; the backward pass consumes it. Both accept
-preallocated arrays to write into, so a training loop allocates nothing per batch.
+every layer passes on, which also keeps the pre-activations z_l of the layers
+whose activation's derivative is taken from them (gelu, silu:
+:data:`dnn.activations.PRE_ACTIVATION`), and of those only; the backward pass
+consumes it. Both accept preallocated arrays to write into, so a training loop
+allocates nothing per batch.
 
 Dropout enters as ``masks``: one array per layer after the input (None where a
 layer has no dropout) holding 0 for a dropped unit and 1 / (1 - rate) for a
@@ -17,10 +20,25 @@ unmasked one stays in ``outputs`` for the activation's derivative.
 
 import numpy as np
 
-from dnn.activations import get_activation
+from dnn.activations import get_activation, takes_pre_activation
 
 
-def forward_pass(x, weights, biases, activations, outputs=None, masks=None, dropped=None):
+class Cache(list):
+    """What :func:`forward_pass` keeps for :func:`backward_pass`: the list ``[x, a_2, ..., a_L]``.
+
+    Attributes
+    ----------
+    pre_activations : list of (ndarray or None)
+        Per layer after the input, its pre-activations z (n, units) where its
+        activation's backward step takes them, else None.
+    """
+
+    def __init__(self, x):
+        super().__init__([x])
+        self.pre_activations = []
+
+
+def forward_pass(x, weights, biases, activations, outputs=None, masks=None, dropped=None, pre_activations=None):
     """Propagate ``x`` through the network.
 
     Parameters
@@ -34,17 +52,29 @@ def forward_pass(x, weights, biases, activations, outputs=None, masks=None, drop
         Dropout masks of shape (n, units_l), see the module docstring.
     dropped : list of (ndarray or None), optional
         Arrays to write the masked outputs into (allocated when missing).
+    pre_activations : list of (ndarray or None), optional
+        Arrays of shape (n, units_l) to keep the pre-activations in, for the
+        layers whose activation's backward step takes them (None for the
+        others); allocated for those layers when missing.
 
     Returns
     -------
-    list of ndarray
+    Cache
         ``[x, a_2, ..., a_L]``; the last entry is the network's output.
     """
-    cache = [x]
+    cache = Cache(x)
     for i, (w, b, name) in enumerate(zip(weights, biases, activations)):
-        z = np.matmul(cache[-1], w, out=None if outputs is None else outputs[i])
-        z += b
-        a = get_activation(name)[0](z, out=z)
+        output = None if outputs is None else outputs[i]
+        if takes_pre_activation(name):
+            z = np.matmul(cache[-1], w, out=None if pre_activations is None else pre_activations[i])
+            z += b
+            a = get_activation(name)[0](z, out=output)
+        else:
+            z = np.matmul(cache[-1], w, out=output)
+            z += b
+            a = get_activation(name)[0](z, out=z)
+            z = None
+        cache.pre_activations.append(z)
         if masks is not None and masks[i] is not None:
             a = np.multiply(a, masks[i], out=None if dropped is None else dropped[i])
         cache.append(a)
@@ -57,7 +87,7 @@ def backward_pass(cache, delta, weights, activations, grad_w=None, grad_b=None, 
 
     Parameters
     ----------
-    cache : list of ndarray
+    cache : Cache
         Output of :func:`forward_pass`.
     delta : ndarray, shape (n, units_L)
         Gradient of the loss with respect to the output layer's pre-activations
@@ -93,5 +123,7 @@ def backward_pass(cache, delta, weights, activations, grad_w=None, grad_b=None, 
             if masks is not None and masks[i - 1] is not None:
                 upstream *= masks[i - 1]
                 output = outputs[i - 1]
+            if takes_pre_activation(activations[i - 1]):
+                output = cache.pre_activations[i - 1]
             delta = get_activation(activations[i - 1])[1](output, upstream, out=upstream)
     return grad_w, grad_b

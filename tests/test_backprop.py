@@ -116,3 +116,78 @@ def test_training_allocates_no_ones_vector_in_the_backward_pass(monkeypatch):
     model.fit(X, y, epochs=2, batchSize=4, verbose=0)  # 16 batches an epoch, the last of each as large
     monkeypatch.setattr(np, "ones", real_ones)
     assert calls == []
+
+
+@pytest.mark.parametrize("hidden", ["gelu", "silu", "elu", "selu", "softplus"])
+def test_backward_pass_through_the_new_activations_with_dropout_matches_central_differences(hidden, rng):
+    # Masks fixed, as in one training step: the masked outputs feed the next layer, the derivative reads z or a.
+    sizes = [4, 6, 5, 3]
+    weights, biases = network(rng, sizes)
+    x = rng.normal(size=(7, 4))
+    y = np.eye(3)[rng.integers(0, 3, 7)]
+    activations = [hidden, "tanh", "softmax"]
+    masks = [(rng.random((7, 6)) >= 0.3) / 0.7, None, None]
+
+    def loss_of(w=weights, b=biases):
+        cache = forward_pass(x, w, b, activations, [np.empty((7, u)) for u in sizes[1:]], masks)
+        return mean_loss("categorical_crossentropy", cache[-1], y)
+
+    outputs = [np.empty((7, u)) for u in sizes[1:]]
+    pre = [np.empty((7, 6)), None, None]
+    cache = forward_pass(x, weights, biases, activations, outputs, masks, pre_activations=pre)
+    delta = output_delta("softmax", "categorical_crossentropy", cache[-1], y, 1.0 / len(x))
+    grad_w, grad_b = backward_pass(cache, delta, weights, activations, masks=masks, outputs=outputs)
+    for i in range(len(weights)):
+        numeric_w = central_difference(lambda v, i=i: loss_of(w=[*weights[:i], v, *weights[i + 1:]]), weights[i])
+        numeric_b = central_difference(lambda v, i=i: loss_of(b=[*biases[:i], v, *biases[i + 1:]]), biases[i])
+        np.testing.assert_allclose(grad_w[i], numeric_w, rtol=1e-5, atol=1e-8)
+        np.testing.assert_allclose(grad_b[i], numeric_b, rtol=1e-5, atol=1e-8)
+    # gelu and silu keep z, in the buffer given; the other layers keep nothing besides their outputs
+    keeps = hidden in ("gelu", "silu")
+    assert [z is not None for z in cache.pre_activations] == [keeps, False, False]
+    if keeps:
+        assert cache.pre_activations[0] is pre[0]
+        np.testing.assert_allclose(pre[0], x @ weights[0] + biases[0], rtol=1e-15)
+
+
+def test_the_cache_is_the_list_of_layer_outputs_and_keeps_z_only_where_needed(rng):
+    weights, biases = network(rng, [3, 4, 4, 2])
+    x = rng.normal(size=(5, 3))
+    cache = forward_pass(x, weights, biases, ["silu", "relu", "sigmoid"])
+    assert isinstance(cache, list) and len(cache) == 4 and cache[0] is x
+    z = x @ weights[0] + biases[0]
+    np.testing.assert_allclose(cache.pre_activations[0], z, rtol=1e-15)
+    np.testing.assert_allclose(cache[1], z / (1 + np.exp(-z)), rtol=1e-14)
+    assert cache.pre_activations[1:] == [None, None]
+    assert forward_pass(x, weights, biases, ["relu", "tanh", "sigmoid"]).pre_activations == [None, None, None]
+
+
+def test_a_training_step_through_gelu_is_the_textbook_gradient_step():
+    # One full batch of plain SGD: the weights move by -lr times backPropagation's gradients, through the
+    # workspace's pre-activation buffers and dropout-free training path.
+    from dnn import DNN
+
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(16, 3)), rng.integers(0, 2, 16)
+    model = DNN(lr=0.1, seed=0, dtype="float64")
+    model.addInputLayer([3])
+    model.addHiddenLayer([5, 4], activation=["gelu", "silu"])
+    model.addOutputLayer([2])
+    before = {layer: model.w[layer].copy() for layer in (2, 3, 4)}
+    model.forwardPropagation(X)
+    dW, _ = model.backPropagation(y)
+    model.fit(X, y, epochs=1, batchSize=16, shuffle=False, verbose=0)
+    for layer in (2, 3, 4):
+        np.testing.assert_allclose(model.w[layer], before[layer] - 0.1 * dW[layer], rtol=1e-12, atol=1e-15)
+
+
+def test_the_workspace_keeps_pre_activations_only_for_gelu_and_silu_layers():
+    from dnn.engine.batches import Workspace
+
+    plain = Workspace(8, [3, 5, 4, 2], np.float32)
+    assert plain.pre_activations(8, ["relu", "tanh", "softmax"]) == [None, None, None]
+    workspace = Workspace(8, [3, 5, 4, 2], np.float32)
+    views = workspace.pre_activations(6, ["gelu", "elu", "softmax"])
+    assert views[0].shape == (6, 5) and views[0].dtype == np.float32 and views[1:] == [None, None]
+    assert workspace.pre_activations(6, ["gelu", "elu", "softmax"]) is views  # made once per batch size
+    assert np.shares_memory(workspace.pre_activations(8, ["gelu", "elu", "softmax"])[0], views[0])

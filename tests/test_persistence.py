@@ -150,7 +150,7 @@ CORRUPTIONS = {
     "missing layer": (lambda p: p["b"].pop(4), r"b must hold layers \[2, 3, 4\]"),
     "weights not an array": (lambda p: p["w"].update({2: [[0.0] * 6] * 4}), r"w\[2\] must be a numeric array"),
     "NaN weights": (lambda p: p["w"][2].__setitem__((0, 0), np.nan), "NaN or infinite"),
-    "unknown activation": (lambda p: p["config"]["layers"][1].update(activation="swish"), "swish"),
+    "unknown activation": (lambda p: p["config"]["layers"][1].update(activation="mish"), "mish"),
     "bad learning rate": (lambda p: p["config"].update(lr=-1), "lr must be > 0"),
     "velocity of the wrong shape": (lambda p: p["optimizer_state"]["velocity"].__setitem__(0, np.zeros(3)),
                                     r"optimizer_state.velocity\[0\] has shape"),

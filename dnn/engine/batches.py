@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from dnn.activations import takes_pre_activation
 from dnn.data.preprocessing import standardize
 
 
@@ -45,6 +46,8 @@ class Workspace:
         self.dropped = [np.empty((batch_size, u), dtype) if r else None for u, r in zip(units[1:], rates)]
         self.ones = np.ones(batch_size, dtype)
         self._views = {}
+        # Pre-activations, for the layers whose activation's derivative needs them: see pre_activations.
+        self._pre_activations = self._pre_activation_views = None
 
     def views(self, m):
         """The :class:`BatchViews` of the first ``m`` rows, made once per ``m``."""
@@ -60,6 +63,19 @@ class Workspace:
                 self.ones[:m],
             )
         return self._views[m]
+
+    def pre_activations(self, m, activations):
+        """The first ``m`` rows of buffers (m, units[l]) for the pre-activations of the layers whose activation
+        takes them in its backward step (gelu, silu), None for the other layers: ``forward_pass``'s
+        ``pre_activations``. Allocated at the first call, from ``activations`` (one name per layer after the
+        input): a network without such layers gets a list of None and allocates nothing."""
+        if self._pre_activations is None:
+            self._pre_activations = [np.empty_like(output) if takes_pre_activation(name) else None
+                                     for output, name in zip(self.outputs, activations)]
+            self._pre_activation_views = {}
+        if m not in self._pre_activation_views:
+            self._pre_activation_views[m] = [None if z is None else z[:m] for z in self._pre_activations]
+        return self._pre_activation_views[m]
 
 
 class TrainingData:

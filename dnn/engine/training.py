@@ -333,7 +333,8 @@ class Trainer:
             masks = None
         else:
             self._draw_masks(masks)
-        cache = forward_pass(x, self.weights, self.biases, self.activations, outputs, masks, dropped)
+        cache = forward_pass(x, self.weights, self.biases, self.activations, outputs, masks, dropped,
+                             self.workspace.pre_activations(m, self.activations))
         p = cache[-1]
         weighted = data.weights is not None
         loss = summed_loss(self.loss, p, t, s[:, 0] if weighted else None)
