@@ -17,8 +17,10 @@ array kernels are in :mod:`dnn.activation_kernels`): ``forward(z, out=None)``
 gives a layer's output a from its pre-activations z, and ``backward(a, grad,
 out=None)`` gives ``grad * da/dz`` from the output a, or from z for the
 activations of :data:`PRE_ACTIVATION` (gelu, silu), whose output does not
-determine their derivative.
+determine their derivative. :func:`register` adds an activation of your own.
 """
+
+import functools
 
 import numpy as np
 
@@ -49,6 +51,7 @@ from dnn.activation_kernels import (
     tanh_backward,
     tanh_forward,
 )
+from dnn.custom_activations import NamesView, user_pair
 from dnn.registry import Registry, is_function_pair
 
 
@@ -234,11 +237,11 @@ ACTIVATIONS = {
 }
 
 #: Activations whose backward step takes the pre-activation z, not the output a, which does not determine the
-#: derivative of a non-monotonic function: the forward pass keeps z for their layers.
-PRE_ACTIVATION = frozenset({"gelu", "silu"})
+#: derivative of a non-monotonic function: the forward pass keeps z for their layers. See register's ``uses``.
+PRE_ACTIVATION = {"gelu", "silu"}
 
-HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity", "step", "gelu", "silu", "elu", "selu",
-                      "softplus")
+#: The activations a hidden layer takes: every registered one but softmax (a view: it includes those registered later).
+HIDDEN_ACTIVATIONS = NamesView(ACTIVATIONS, excluded=("softmax",))
 OUTPUT_ACTIVATIONS = ("softmax", "sigmoid", "identity", "step")
 
 #: Derivatives by hand, at the input z: ``DERIVATIVES["sigmoid"](0.0) == 0.25``.
@@ -340,3 +343,57 @@ def takes_pre_activation(name):
     """Whether the backward step of activation ``name`` (any spelling) takes the pre-activation z, not the output a."""
     return REGISTRY.lookup(name) in PRE_ACTIVATION
 
+
+def register(name, forward, derivative, uses="output", aliases=(), replace=False):
+    """Add an activation of your own, for hidden layers: ``addHiddenLayer([16], activation=name)``.
+
+    It then works wherever a built-in hidden activation does (``fit``, ``gradientCheck``, ``summary``,
+    ``getConfig``, ``get_activation``, ``DERIVATIVES``). A model file records only its name: register it again
+    before loading the file in another session. ``toTorch`` and ``exportONNX`` refuse it: neither framework has it.
+
+    Parameters
+    ----------
+    name : str
+        What configurations and model files record.
+    forward : callable
+        ``forward(z) -> a``: the activation of a float array ``z`` (n, units), elementwise, as a new array of the
+        same shape; ``z`` is left as it is.
+    derivative : callable
+        ``derivative(a, grad) -> grad * f'(z)``, as the built-ins' backward steps: from the layer's output
+        ``a = forward(z)`` and the gradient ``grad`` of the loss with respect to ``a`` (both (n, units)), the
+        gradient with respect to ``z``, as a new array. With ``uses="pre_activation"``, ``derivative(z, grad)``,
+        for an activation whose output does not determine its derivative (as gelu's and silu's do not).
+    uses : {"output", "pre_activation"}
+        What ``derivative`` takes first; "pre_activation" makes the forward pass keep ``z`` for such layers.
+    aliases : sequence of str
+        Other spellings of ``name``.
+    replace : bool
+        Allow replacing a built-in activation or taking another's spelling (``name`` itself may be registered again).
+
+    Returns
+    -------
+    str
+        ``name``.
+
+    Raises
+    ------
+    TypeError
+        If ``forward`` or ``derivative`` is not callable.
+    ValueError
+        If ``derivative`` disagrees with central differences of ``forward`` at a few points (the message names the
+        point and both values), for another ``uses``, or a name :meth:`dnn.registry.Registry.register` refuses.
+
+    Examples
+    --------
+    Softsign, z / (1 + |z|), whose derivative 1 / (1 + |z|)^2 is (1 - |a|)^2:
+
+    >>> register("softsign", lambda z: z / (1 + np.abs(z)), lambda a, grad: grad * (1 - np.abs(a)) ** 2)
+    'softsign'
+    """
+    REGISTRY.register(name, user_pair(name, forward, derivative, uses), aliases=aliases, replace=replace)
+    if uses == "pre_activation":
+        PRE_ACTIVATION.add(name)
+    else:
+        PRE_ACTIVATION.discard(name)
+    DERIVATIVES[name] = functools.partial(_derivative, name)
+    return name
