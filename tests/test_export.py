@@ -89,7 +89,11 @@ def test_from_torch_takes_a_network_built_in_torch(rng):
 
 
 @pytest.mark.parametrize(("modules", "message"), [
-    (lambda nn: [nn.Linear(3, 4), nn.GELU(), nn.Linear(4, 2)], "module 1 (GELU) is not supported"),
+    (lambda nn: [nn.Linear(3, 4), nn.Mish(), nn.Linear(4, 2)], "module 1 (Mish) is not supported"),
+    (lambda nn: [nn.Linear(3, 4), nn.GELU(approximate="tanh"), nn.Linear(4, 2)], "GELU(approximate='tanh')"),
+    (lambda nn: [nn.Linear(3, 4), nn.ELU(alpha=0.5), nn.Linear(4, 2)], "ELU(alpha=0.5); dnn's elu has alpha 1.0"),
+    (lambda nn: [nn.Linear(3, 4), nn.Softplus(beta=2), nn.Linear(4, 2)], "Softplus(beta=2"),
+    (lambda nn: [nn.Linear(3, 4), nn.Softplus(threshold=5), nn.Linear(4, 2)], "threshold=5"),
     (lambda nn: [nn.Linear(3, 4), nn.LeakyReLU(0.2), nn.Linear(4, 2)], "LeakyReLU(0.2)"),
     (lambda nn: [nn.Linear(3, 2), nn.Softmax(dim=0)], "Softmax(dim=0)"),
     (lambda nn: [nn.ReLU(), nn.Linear(3, 2)], "comes before any Linear"),
@@ -135,3 +139,32 @@ def test_dropout_becomes_torch_dropout_after_the_activation_and_comes_back(rng):
     assert not np.allclose(torch_outputs(sequential, X, "float32"), model.predictProba(X), atol=1e-3)
     back = DNN.fromTorch(sequential)
     assert back.dropout == model.dropout == [0.0, 0.5, 0.0, 0.25, 0.0]
+
+
+NEW = ("gelu", "silu", "elu", "selu", "softplus")
+
+
+@pytest.mark.filterwarnings("ignore::dnn.TrainingStalledWarning")  # 3 epochs: about the export, not the fit
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_torch_new_activations_equal_predict_proba_and_come_back(rng, dtype):
+    model, X, _ = trained(rng, hidden=NEW, dtype=dtype)
+    sequential = model.toTorch()
+    kinds = [type(m).__name__ for m in sequential]
+    assert kinds == ["Standardize", "Linear", "GELU", "Linear", "SiLU", "Linear", "ELU", "Linear", "SELU", "Linear",
+                     "Softplus", "Linear", "Softmax"]
+    assert sequential[2].approximate == "none" and sequential[6].alpha == 1.0
+    X = np.concatenate([X, X * 30])  # pre-activations far into the tails
+    out = torch_outputs(sequential, X, dtype)
+    np.testing.assert_allclose(out, model.predictProba(X), rtol=0, atol=1e-5 if dtype == "float32" else 1e-12)
+    back = DNN.fromTorch(sequential)
+    assert back.activations == model.activations
+    np.testing.assert_array_equal(back.predictProba(X), model.predictProba(X))
+
+
+def test_to_torch_refuses_a_step_layer_naming_it():
+    model = DNN(seed=0)
+    model.addInputLayer([3])
+    model.addHiddenLayer([4, 4], activation=["relu", "step"])
+    model.addOutputLayer([2])
+    with pytest.raises(ValueError, match=r"toTorch cannot export layer 3's activation 'step': torch\.nn has no module"):
+        model.toTorch()

@@ -76,3 +76,35 @@ def test_export_needs_a_complete_network(tmp_path):
     with pytest.raises(ValueError, match="exportONNX needs a complete network"):
         model.exportONNX(tmp_path / "x.onnx")
     assert not (tmp_path / "x.onnx").exists()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_new_activations_equal_predict_proba(tmp_path, rng, dtype):
+    X = rng.normal(loc=2.0, scale=[1, 10, 100], size=(150, 3))
+    y = rng.integers(0, 3, 150)
+    model = DNN(lr=0.05, seed=0, dtype=dtype, standardize=True)
+    model.addInputLayer([3])
+    model.addHiddenLayer([8] * 5, activation=["gelu", "silu", "elu", "selu", "softplus"])
+    model.addOutputLayer([3], activation="softmax")
+    model.fit(X, y, epochs=3, verbose=0)
+    model.exportONNX(tmp_path / "new.onnx")
+    ops = [node.op_type for node in onnx.load(tmp_path / "new.onnx").graph.node]
+    gelu = ["Mul", "Erf", "Add", "Mul", "Mul"] if dtype == "float32" else ["Mul", "Cast", "Erf", "Cast", "Add", "Mul",
+                                                                            "Mul"]
+    assert ops == ["Sub", "Div", "Gemm", *gelu, "Gemm", "Sigmoid", "Mul", "Gemm", "Elu", "Gemm", "Selu", "Gemm", "Abs",
+                   "Neg", "Exp", "Add", "Log", "Relu", "Add", "Gemm", "Softmax", "Identity"]
+    X = np.concatenate([X, X * 30])  # pre-activations far into the tails: softplus must not overflow
+    out = run(tmp_path / "new.onnx", X, dtype)
+    assert np.isfinite(out).all()
+    # float64: the graph's Erf runs in float32 (onnxruntime has no double Erf), and Selu's constants are float32
+    np.testing.assert_allclose(out, model.predictProba(X), rtol=0, atol=1e-5 if dtype == "float32" else 1e-6)
+
+
+def test_a_step_layer_is_refused_naming_it(tmp_path):
+    model = DNN(seed=0)
+    model.addInputLayer([3])
+    model.addHiddenLayer([4], activation="step")
+    model.addOutputLayer([2])
+    with pytest.raises(ValueError, match="exportONNX cannot export layer 2's activation 'step': ONNX has no operator"):
+        model.exportONNX(tmp_path / "step.onnx")
+    assert not (tmp_path / "step.onnx").exists()

@@ -112,6 +112,19 @@ def test_it_is_for_hidden_layers_only():
         model.addOutputLayer([2], activation="softsign")
 
 
+def test_exports_refuse_it_naming_the_layer(tmp_path):
+    act.register("softsign", softsign, softsign_derivative)
+    model = build("softsign")
+    message = "cannot export layer 2's activation 'softsign': it is an activation of your own"
+    pytest.importorskip("onnx")
+    with pytest.raises(ValueError, match=f"exportONNX {message}.*ONNX has no operator"):
+        model.exportONNX(tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
+    pytest.importorskip("torch")
+    with pytest.raises(ValueError, match=f"toTorch {message}.*torch.nn has no module"):
+        model.toTorch()
+
+
 def wrong_derivative(a, grad):
     return grad * (1 - np.abs(a))  # the square forgotten
 

@@ -12,8 +12,20 @@ dimension, and one output:
 - ``predictions`` (batch, outputs) for regression: ``predict`` as a matrix.
 
 Nodes: Sub and Div for the model's standardization, one Gemm per layer and
-one activation node (Relu, Sigmoid, Tanh, LeakyRelu, Softmax; none for identity).
-Dropout has no node: it does nothing at prediction time.
+its activation (Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softmax; none for
+identity), or the nodes that compute it where opset 18 has no operator or
+onnxruntime's is not exact:
+
+- gelu: z * 0.5 * (1 + Erf(z / sqrt 2)) (the Gelu operator needs opset 20);
+  onnxruntime has no double Erf, so a float64 model's graph computes that Erf
+  in float32, and its gelu layers agree with dnn to about 1e-7,
+- silu: z * Sigmoid(z),
+- softplus: Relu(z) + Log(1 + Exp(-Abs(z))), as onnxruntime's double Softplus
+  overflows to infinity beyond z = 710.
+
+Dropout has no node: it does nothing at prediction time. A model with a step
+activation, or one registered with :func:`dnn.activations.register`, cannot be
+exported: ONNX has no operator for it.
 """
 
 from __future__ import annotations
@@ -23,8 +35,75 @@ import numpy as np
 #: The opset written: recent, and read by onnxruntime 1.17 and later.
 OPSET = 18
 
+#: dnn activation name -> the ONNX operator that is the activation (the others are built from nodes).
 _ONNX_ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "leaky_relu": "LeakyRelu",
-                     "softmax": "Softmax"}
+                     "softmax": "Softmax", "elu": "Elu", "selu": "Selu"}
+_COMPOSED = ("identity", "gelu", "silu", "softplus")
+
+
+class _Graph:
+    """The nodes and initializers of a graph being built, whose tensors have the model's dtype."""
+
+    def __init__(self, helper, numpy_helper, dtype):
+        self.helper, self.numpy_helper, self.dtype = helper, numpy_helper, dtype
+        self.nodes, self.initializers, self._constants = [], [], set()
+
+    def constant(self, name, array, kind=None):
+        """The name of an initializer holding ``array`` (in the model's dtype unless ``kind``), added once."""
+        if name not in self._constants:
+            self._constants.add(name)
+            self.initializers.append(self.numpy_helper.from_array(
+                np.ascontiguousarray(array, dtype=self.dtype if kind is None else kind), name))
+        return name
+
+    def node(self, op, inputs, output, **attributes):
+        """Add a node of operator ``op``; returns the name of its (one) output."""
+        self.nodes.append(self.helper.make_node(op, inputs, [output], **attributes))
+        return output
+
+
+def _activation(graph, name, z, layer):
+    """Add the nodes of activation ``name`` on ``z``, the pre-activations of ``layer``; returns the output's name."""
+    from onnx import TensorProto
+
+    from dnn.activation_kernels import ELU_ALPHA, LEAKY_RELU_SLOPE, SELU_ALPHA, SELU_SCALE
+
+    a = f"a{layer}"
+    if name == "identity":
+        return z
+    if name == "gelu":
+        x = graph.node("Mul", [z, graph.constant("sqrt_half", np.sqrt(0.5))], f"gelu{layer}_x")
+        if graph.dtype == np.float64:  # onnxruntime's Erf takes float32 only
+            x = graph.node("Cast", [x], f"gelu{layer}_x32", to=TensorProto.FLOAT)
+            x = graph.node("Cast", [graph.node("Erf", [x], f"gelu{layer}_erf32")], f"gelu{layer}_erf",
+                           to=TensorProto.DOUBLE)
+        else:
+            x = graph.node("Erf", [x], f"gelu{layer}_erf")
+        x = graph.node("Add", [x, graph.constant("unit", 1.0)], f"gelu{layer}_sum")
+        x = graph.node("Mul", [x, graph.constant("half", 0.5)], f"gelu{layer}_cdf")
+        return graph.node("Mul", [z, x], a)
+    if name == "silu":
+        return graph.node("Mul", [z, graph.node("Sigmoid", [z], f"silu{layer}_sigmoid")], a)
+    if name == "softplus":
+        x = graph.node("Neg", [graph.node("Abs", [z], f"softplus{layer}_abs")], f"softplus{layer}_neg")
+        x = graph.node("Add", [graph.node("Exp", [x], f"softplus{layer}_exp"), graph.constant("unit", 1.0)],
+                       f"softplus{layer}_sum")
+        x = graph.node("Log", [x], f"softplus{layer}_log")
+        return graph.node("Add", [x, graph.node("Relu", [z], f"softplus{layer}_relu")], a)
+    attributes = {"leaky_relu": {"alpha": LEAKY_RELU_SLOPE}, "softmax": {"axis": 1}, "elu": {"alpha": ELU_ALPHA},
+                  "selu": {"alpha": SELU_ALPHA, "gamma": SELU_SCALE}}.get(name, {})
+    return graph.node(_ONNX_ACTIVATIONS[name], [z], a, **attributes)
+
+
+def _check_exportable(model):
+    """ValueError naming the first layer whose activation ONNX has no operator for (step, the user's own)."""
+    from dnn.activations import REGISTRY
+
+    for layer, name in enumerate(model.activations[1:], start=2):
+        if name not in _ONNX_ACTIVATIONS and name not in _COMPOSED:
+            own = "" if name in REGISTRY.builtins else "it is an activation of your own (dnn.activations.register) and "
+            raise ValueError(f"exportONNX cannot export layer {layer}'s activation {name!r}: {own}ONNX has no "
+                             f"operator for it")
 
 
 def onnx_model(model):
@@ -34,55 +113,38 @@ def onnx_model(model):
         from onnx import TensorProto, helper, numpy_helper
     except ImportError:
         raise ImportError("the onnx package is needed for exportONNX: pip install 'dnn-numpy[onnx]'") from None
-    from dnn.activations import LEAKY_RELU_SLOPE
-
+    _check_exportable(model)
     dtype = np.dtype(model.dtype)
     elem = TensorProto.FLOAT if dtype == np.float32 else TensorProto.DOUBLE
-    nodes, initializers = [], []
-
-    def constant(name, array, kind=dtype):
-        initializers.append(numpy_helper.from_array(np.ascontiguousarray(array, dtype=kind), name))
-        return name
-
+    graph = _Graph(helper, numpy_helper, dtype)
+    constant = graph.constant
     current = "input"
     if model.feature_mean is not None:
-        nodes.append(helper.make_node("Sub", [current, constant("feature_mean", model.feature_mean)], ["centered"]))
-        nodes.append(helper.make_node("Div", ["centered", constant("feature_scale", model.feature_scale)],
-                                      ["standardized"]))
-        current = "standardized"
+        centered = graph.node("Sub", [current, constant("feature_mean", model.feature_mean)], "centered")
+        current = graph.node("Div", [centered, constant("feature_scale", model.feature_scale)], "standardized")
     for layer in range(2, len(model.units) + 1):
-        name = model.activations[layer - 1]
         z = f"z{layer}"
-        nodes.append(helper.make_node("Gemm", [current, constant(f"w{layer}", model.w[layer]),
-                                               constant(f"b{layer}", model.b[layer])], [z], name=f"layer{layer}"))
-        current = z
-        if name != "identity":
-            a = f"a{layer}"
-            attributes = {"alpha": LEAKY_RELU_SLOPE} if name == "leaky_relu" else {}
-            if name == "softmax":
-                attributes = {"axis": 1}
-            nodes.append(helper.make_node(_ONNX_ACTIVATIONS[name], [z], [a], **attributes))
-            current = a
+        graph.nodes.append(helper.make_node("Gemm", [current, constant(f"w{layer}", model.w[layer]),
+                                                     constant(f"b{layer}", model.b[layer])], [z], name=f"layer{layer}"))
+        current = _activation(graph, model.activations[layer - 1], z, layer)
     task = model.task or _default_task(model)
     output = "predictions" if task == "regression" else "probabilities"
     width = model.units[-1]
     if task == "binary":
-        nodes.append(helper.make_node("Sub", [constant("one", np.ones((1, 1))), current], ["p_first"]))
-        nodes.append(helper.make_node("Concat", ["p_first", current], [output], axis=1))
+        p_first = graph.node("Sub", [constant("one", np.ones((1, 1))), current], "p_first")
+        graph.node("Concat", [p_first, current], output, axis=1)
         width = 2
     elif task == "multiclass" and model.activations[-1] == "sigmoid":
         # predictProba normalizes independent sigmoid outputs of a single-label model to sum to 1.
-        nodes.append(helper.make_node("ReduceSum", [current, constant("sum_axes", [1], np.int64)], ["row_sums"],
-                                      keepdims=1))
-        nodes.append(helper.make_node("Max", ["row_sums", constant("tiny", np.array(np.finfo(dtype).tiny))],
-                                      ["row_sums_safe"]))
-        nodes.append(helper.make_node("Div", [current, "row_sums_safe"], [output]))
+        row_sums = graph.node("ReduceSum", [current, constant("sum_axes", [1], np.int64)], "row_sums", keepdims=1)
+        safe = graph.node("Max", [row_sums, constant("tiny", np.array(np.finfo(dtype).tiny))], "row_sums_safe")
+        graph.node("Div", [current, safe], output)
     else:
-        nodes.append(helper.make_node("Identity", [current], [output]))
-    graph = helper.make_graph(
-        nodes, "dnn", [helper.make_tensor_value_info("input", elem, ["batch", model.units[0]])],
-        [helper.make_tensor_value_info(output, elem, ["batch", width])], initializers)
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="dnn")
+        graph.node("Identity", [current], output)
+    onnx_graph = helper.make_graph(
+        graph.nodes, "dnn", [helper.make_tensor_value_info("input", elem, ["batch", model.units[0]])],
+        [helper.make_tensor_value_info(output, elem, ["batch", width])], graph.initializers)
+    proto = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="dnn")
     proto.ir_version = min(proto.ir_version, 9)  # readable by onnxruntime releases older than the onnx package
     onnx.checker.check_model(proto, full_check=True)
     return proto

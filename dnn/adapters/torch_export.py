@@ -8,9 +8,15 @@ The Sequential computes the network's output layer exactly as dnn does:
 - a :class:`Standardize` module first when the model scales its inputs,
 - per layer a ``Linear`` (weight = ``w[l].T``, bias = ``b[l]``) and the
   layer's activation: ``ReLU``, ``Sigmoid``, ``Tanh``, ``LeakyReLU(0.01)``,
-  ``Identity`` or ``Softmax(dim=1)``, then ``Dropout(p)`` for a hidden layer
-  with dropout rate p > 0 (inverted dropout, as in dnn: call ``.eval()``
-  before predicting with the Sequential, as with any torch model).
+  ``Identity``, ``GELU()`` (exact, approximate="none"), ``SiLU``,
+  ``ELU(alpha=1.0)``, ``SELU``, ``Softplus()`` or ``Softmax(dim=1)``, then
+  ``Dropout(p)`` for a hidden layer with dropout rate p > 0 (inverted
+  dropout, as in dnn: call ``.eval()`` before predicting with the Sequential,
+  as with any torch model).
+
+A model with a step activation or one registered with
+:func:`dnn.activations.register` cannot be exported: torch.nn has no module
+for it.
 
 So its output is ``predictProba`` for a softmax classifier, the probability of
 ``classes[1]`` (``predictProba[:, 1]``) for one sigmoid unit, the independent
@@ -22,9 +28,12 @@ from __future__ import annotations
 
 import numpy as np
 
-#: dnn activation name -> torch.nn class name (LeakyReLU with dnn's slope).
+#: dnn activation name -> torch.nn class name (LeakyReLU with dnn's slope, ELU with its alpha).
 TORCH_ACTIVATIONS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "leaky_relu": "LeakyReLU",
-                     "identity": "Identity", "softmax": "Softmax"}
+                     "identity": "Identity", "softmax": "Softmax", "gelu": "GELU", "silu": "SiLU", "elu": "ELU",
+                     "selu": "SELU", "softplus": "Softplus"}
+#: torch.nn.Softplus returns z itself above beta * z > threshold: from 20 on, within e^-20 of log(1 + e^z).
+SOFTPLUS_THRESHOLD = 20.0
 TORCH_DTYPES = {"float32": "float32", "float64": "float64"}
 
 _standardize_class = None
@@ -70,6 +79,7 @@ def __getattr__(name):
 
 def to_torch(model):
     """``torch.nn.Sequential`` computing ``model``'s output layer; see the module docstring."""
+    _check_exportable(model)
     torch = _torch()
     nn = torch.nn
     dtype = getattr(torch, str(model.dtype))
@@ -91,11 +101,26 @@ def to_torch(model):
     return nn.Sequential(*modules)
 
 
-def _activation_module(nn, name):
-    if name == "leaky_relu":
-        from dnn.activations import LEAKY_RELU_SLOPE
+def _check_exportable(model):
+    """ValueError naming the first layer whose activation torch.nn has no module for (step, the user's own)."""
+    from dnn.activations import REGISTRY
 
+    for layer, name in enumerate(model.activations[1:], start=2):
+        if name not in TORCH_ACTIVATIONS:
+            own = "" if name in REGISTRY.builtins else "it is an activation of your own (dnn.activations.register) and "
+            raise ValueError(f"toTorch cannot export layer {layer}'s activation {name!r}: {own}torch.nn has no "
+                             f"module for it")
+
+
+def _activation_module(nn, name):
+    from dnn.activation_kernels import ELU_ALPHA, LEAKY_RELU_SLOPE
+
+    if name == "leaky_relu":
         return nn.LeakyReLU(LEAKY_RELU_SLOPE)
+    if name == "elu":
+        return nn.ELU(alpha=ELU_ALPHA)
+    if name == "gelu":
+        return nn.GELU(approximate="none")
     if name == "softmax":
         return nn.Softmax(dim=1)
     return getattr(nn, TORCH_ACTIVATIONS[name])()
@@ -187,18 +212,22 @@ def _layers(nn, modules):
 
 
 def _activation_name(nn, module, index):
-    kind = type(module).__name__
-    if isinstance(module, nn.LeakyReLU):
-        from dnn.activations import LEAKY_RELU_SLOPE
+    from dnn.activation_kernels import ELU_ALPHA, LEAKY_RELU_SLOPE
 
-        if module.negative_slope != LEAKY_RELU_SLOPE:
-            raise ValueError(f"module {index} is LeakyReLU({module.negative_slope}); dnn's leaky_relu has slope "
-                             f"{LEAKY_RELU_SLOPE}")
-        return "leaky_relu"
-    if isinstance(module, nn.Softmax):
-        if module.dim not in (1, -1):
-            raise ValueError(f"module {index} is Softmax(dim={module.dim}); dnn takes the softmax over dim=1")
-        return "softmax"
+    kind = type(module).__name__
+    if isinstance(module, nn.LeakyReLU) and module.negative_slope != LEAKY_RELU_SLOPE:
+        raise ValueError(f"module {index} is LeakyReLU({module.negative_slope}); dnn's leaky_relu has slope "
+                         f"{LEAKY_RELU_SLOPE}")
+    if isinstance(module, nn.Softmax) and module.dim not in (1, -1):
+        raise ValueError(f"module {index} is Softmax(dim={module.dim}); dnn takes the softmax over dim=1")
+    if isinstance(module, nn.GELU) and module.approximate != "none":
+        raise ValueError(f"module {index} is GELU(approximate={module.approximate!r}); dnn's gelu is the exact "
+                         f"one, GELU(approximate='none')")
+    if isinstance(module, nn.ELU) and module.alpha != ELU_ALPHA:
+        raise ValueError(f"module {index} is ELU(alpha={module.alpha}); dnn's elu has alpha {ELU_ALPHA}")
+    if isinstance(module, nn.Softplus) and (module.beta != 1 or module.threshold < SOFTPLUS_THRESHOLD):
+        raise ValueError(f"module {index} is Softplus(beta={module.beta}, threshold={module.threshold}); dnn's "
+                         f"softplus is log(1 + e^z): beta 1, and a threshold of at least {SOFTPLUS_THRESHOLD:g}")
     for name, torch_name in TORCH_ACTIVATIONS.items():
         if type(module) is getattr(nn, torch_name):
             return name
