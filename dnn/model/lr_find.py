@@ -209,7 +209,7 @@ class LrFindResult:
         a PNG.
         """
         # Drawn and shown as every figure of dnn is (plots' two helpers, private to it until they get public names).
-        figure = plots._new_figure(figsize=(7, 4.5), dpi=plots.DPI, layout="constrained")
+        figure = plots.new_figure(figsize=(7, 4.5), dpi=plots.DPI, layout="constrained")
         axes = figure.add_subplot()
         finite = np.isfinite(self.losses)
         axes.plot(self.lrs[finite], self.losses[finite], color="tab:blue", alpha=0.3, linewidth=1, label="loss")
@@ -223,7 +223,7 @@ class LrFindResult:
         axes.set_title("Learning-rate finder")
         axes.grid(alpha=0.3)
         axes.legend(fontsize="small")
-        return plots._finish(figure, path)
+        return plots.finish(figure, path)
 
     def __repr__(self):
         end = " (stopped as the loss took off)" if self.stopped else ""

@@ -32,7 +32,7 @@ DPI = 100
 MAX_WEIGHT_IMAGES = 100
 
 
-def _new_figure(**options):
+def new_figure(**options):
     """A new Figure; matplotlib, slow to import, is imported here, when a figure is drawn, not with dnn."""
     from matplotlib import pyplot
 
@@ -40,7 +40,7 @@ def _new_figure(**options):
         from dnn.report.inline_figure import InlineFigure
 
         # Made through pyplot so that the inline backend is loaded and its formatters registered (a bare Figure
-        # would display as text until then); _finish closes it in pyplot before the cell ends.
+        # would display as text until then); finish closes it in pyplot before the cell ends.
         return pyplot.figure(FigureClass=InlineFigure, **options)
     return pyplot.figure(**options)
 
@@ -51,7 +51,8 @@ def _interactive(figure):
     return getattr(figure.canvas, "required_interactive_framework", None) is not None
 
 
-def _finish(figure, path):
+def finish(figure, path):
+    """Save ``figure`` to ``path`` (when given) and show it as the module docstring says; returns it."""
     from matplotlib import pyplot
 
     from dnn.report.inline_figure import InlineFigure  # matplotlib is loaded by now: this costs nothing more
@@ -77,7 +78,7 @@ def convergence_curve(record, record_every, path=None):
     """
     if not record:
         raise ValueError("no parameters were recorded: pass parameterList=[('w', 2, 1, 1), ...] to fit first")
-    figure = _new_figure(figsize=(8, 5), dpi=DPI, layout="constrained")
+    figure = new_figure(figsize=(8, 5), dpi=DPI, layout="constrained")
     axes = figure.add_subplot()
     for spec, values in record.items():
         axes.plot(np.arange(len(values)), values, marker="o" if len(values) <= 30 else None, markersize=3,
@@ -87,7 +88,7 @@ def convergence_curve(record, record_every, path=None):
     axes.set_title("Convergence of recorded parameters")
     axes.grid(alpha=0.3)
     axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return _finish(figure, path)
+    return finish(figure, path)
 
 
 def _spec_label(spec):
@@ -106,7 +107,7 @@ def history(history, path=None):
     if _has_values(history.get("accuracy")):
         panels.append(("accuracy", "Accuracy"))
     panels.append(("lr", "Learning rate"))
-    figure = _new_figure(figsize=(4 * len(panels), 4), dpi=DPI, layout="constrained")
+    figure = new_figure(figsize=(4 * len(panels), 4), dpi=DPI, layout="constrained")
     epochs = np.arange(1, len(history["loss"]) + 1)
     for position, (key, title) in enumerate(panels, start=1):
         axes = figure.add_subplot(1, len(panels), position)
@@ -119,7 +120,7 @@ def history(history, path=None):
         axes.set_title(title)
         axes.set_xlabel("epoch")
         axes.grid(alpha=0.3)
-    return _finish(figure, path)
+    return finish(figure, path)
 
 
 def _has_values(values):
@@ -138,7 +139,7 @@ def digits(images, labels=None, predictions=None, path=None):
     count = len(images)
     columns = min(count, 10)
     rows = -(-count // columns)
-    figure = _new_figure(figsize=(1.6 * columns, 1.9 * rows), dpi=DPI, layout="constrained")
+    figure = new_figure(figsize=(1.6 * columns, 1.9 * rows), dpi=DPI, layout="constrained")
     for k in range(count):
         axes = figure.add_subplot(rows, columns, k + 1)
         axes.imshow(images[k].reshape(side, side), cmap="gray_r", interpolation="nearest")
@@ -151,7 +152,7 @@ def digits(images, labels=None, predictions=None, path=None):
             parts.append(f"pred {predictions[k]}")
         wrong = labels is not None and predictions is not None and labels[k] != predictions[k]
         axes.set_title("\n".join(parts), fontsize=9, color="red" if wrong else "black")
-    return _finish(figure, path)
+    return finish(figure, path)
 
 
 def weights(w, layer, path=None):
@@ -169,7 +170,7 @@ def weights(w, layer, path=None):
     shown = min(units, MAX_WEIGHT_IMAGES)
     columns = min(shown, 10)
     rows = -(-shown // columns)
-    figure = _new_figure(figsize=(1.3 * columns, 1.45 * rows + 0.4), dpi=DPI, layout="constrained")
+    figure = new_figure(figsize=(1.3 * columns, 1.45 * rows + 0.4), dpi=DPI, layout="constrained")
     for j in range(shown):
         axes = figure.add_subplot(rows, columns, j + 1)
         limit = max(np.abs(w[:, j]).max(), np.finfo(float).tiny)
@@ -179,7 +180,7 @@ def weights(w, layer, path=None):
         axes.set_title(f"unit {j + 1}", fontsize=8)
     more = f" (the first {shown} of {units})" if shown < units else ""
     figure.suptitle(f"Incoming weights of layer {layer}, one {side}x{side} image per unit{more}", fontsize=10)
-    return _finish(figure, path)
+    return finish(figure, path)
 
 
 def confusion_matrix(counts, classes, path=None):
@@ -187,7 +188,7 @@ def confusion_matrix(counts, classes, path=None):
     counts = np.asarray(counts)
     k = len(classes)
     size = max(4.0, 0.55 * k + 2)
-    figure = _new_figure(figsize=(size, size), dpi=DPI, layout="constrained")
+    figure = new_figure(figsize=(size, size), dpi=DPI, layout="constrained")
     axes = figure.add_subplot()
     image = axes.imshow(counts, cmap="Blues")
     figure.colorbar(image, ax=axes, shrink=0.8)
@@ -204,4 +205,4 @@ def confusion_matrix(counts, classes, path=None):
         for j in range(k):
             axes.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=8,
                       color="white" if counts[i, j] > threshold else "black")
-    return _finish(figure, path)
+    return finish(figure, path)
