@@ -113,20 +113,18 @@ def test_the_file_holds_the_loss_as_plain_data(tmp_path):
 
 
 @pytest.mark.parametrize(("activation", "loss", "shown"), [
-    ("identity", {"name": "huber", "delta": 0.5}, ["huber", "'delta': 0.5"]),
-    ("identity", "huber", ["huber", "'delta': 1.0"]),
-    ("softmax", "focal", ["categorical_focal", "'gamma': 2.0"]),
-    ("sigmoid", {"name": "focal", "alpha": 0.25}, ["binary_focal", "'gamma': 2.0", "'alpha': 0.25"]),
-    ("softmax", {"name": "cce", "label_smoothing": 0.1}, ["categorical_crossentropy", "'label_smoothing': 0.1"]),
-    ("identity", "mae", ["Loss: absolute_error"]),
-    ("softmax", "poisson", ["Loss: poisson"]),
+    ("identity", {"name": "huber", "delta": 0.5}, "Loss: huber (delta 0.5)"),
+    ("identity", "huber", "Loss: huber (delta 1)"),
+    ("softmax", "focal", "Loss: categorical_focal (gamma 2)"),
+    ("sigmoid", {"name": "focal", "alpha": 0.25}, "Loss: binary_focal (gamma 2, alpha 0.25)"),
+    ("softmax", {"name": "cce", "label_smoothing": 0.1}, "Loss: categorical_crossentropy (label_smoothing 0.1)"),
+    ("identity", "mae", "Loss: absolute_error"),
+    ("softmax", "poisson", "Loss: poisson"),
 ])
 def test_summary_shows_the_loss_and_its_settings(activation, loss, shown):
     lines = []
     build(activation, loss).summary(printFn=lines.append)
-    loss_line = next(line for line in lines[0].splitlines() if line.startswith("Loss: "))
-    for text in shown:
-        assert text in loss_line
+    assert shown in lines[0].splitlines()
 
 
 def test_the_config_is_a_copy_of_the_settings():

@@ -40,12 +40,21 @@ def summary_table(model):
     lines = [
         table.get_string(),
         f"Total parameters: {total:,}",
-        f"Loss: {model.loss or '(no output layer yet)'}",
+        f"Loss: {_loss_text(model.loss) if model.loss else '(no output layer yet)'}",
         f"Optimizer: {_optimizer_text(model.optimizer)}, {lr}, l2 {model.l2:g}",
         f"dtype: {model.dtype}",
         f"Task: {model.task or 'decided from the targets at the first fit'}",
     ]
     return "\n".join(lines)
+
+
+def _loss_text(loss):
+    """A loss as the summary shows it: its name, and its settings when it has any ("huber (delta 0.5)")."""
+    if isinstance(loss, str):
+        return loss
+    settings = ", ".join(f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}"
+                         for key, value in loss.items() if key != "name")
+    return f"{loss['name']} ({settings})" if settings else loss["name"]
 
 
 def _optimizer_text(optimizer):
