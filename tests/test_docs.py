@@ -31,7 +31,7 @@ FIRST_COMMANDS = [
 WRITTEN = {
     "README.md": ["runs/mine.pkl"],
     "docs/guide/data.md": ["runs/mnist_sample.csv"],
-    "docs/guide/training-control.md": ["runs/best.pkl", "runs/log.csv"],
+    "docs/guide/training-control.md": ["runs/best.pkl", "runs/log.csv", "runs/lr_find.png"],
     "docs/guide/seeing-training.md": ["runs/curve.png", "runs/history.png"],
     "docs/guide/model-files.md": ["runs/digits.pkl"],
     "docs/guide/other-tools.md": ["runs/iris.csv", "runs/iris.pkl"],
