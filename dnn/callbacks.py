@@ -8,7 +8,10 @@
   ``epoch`` counts from 0 within the call, ``logs`` holds the epoch's history
   values (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ``lr``, ``time``);
 - ``on_batch_begin(run, batch)`` and ``on_batch_end(run, batch, logs)``:
-  ``logs`` holds the batch's mean ``loss`` and its ``size`` in rows.
+  ``logs`` holds the batch's mean ``loss``, its ``size`` in rows and the
+  learning rate ``lr`` its update used (a schedule per step, such as
+  :class:`dnn.schedules.OneCycle`, changes it every batch; the history keeps
+  the last of each epoch).
 
 ``run`` is the :class:`dnn.engine.training.TrainingRun`: ``run.model``, ``run.state``
 (the :class:`dnn.engine.state.TrainingState`), ``run.requested_epochs`` (epochs asked for),

@@ -341,6 +341,11 @@ def make_optimizer(optimizer, **settings):
     passes all of its own); each class takes only the ones it names.
     """
     if isinstance(optimizer, Optimizer):
+        if REGISTRY.entries.get(REGISTRY.lookup(optimizer.name)) is not type(optimizer):
+            cls = type(optimizer).__name__
+            raise ValueError(f"the optimizer {cls} is not registered under its name {optimizer.name!r}: a model "
+                             f"keeps its optimizer by name and settings, so register the class first, "
+                             f"dnn.optimizers.register({cls}) (a subclass of a built-in needs a name of its own)")
         return from_config(optimizer.config())
     cls = REGISTRY.get(optimizer)
     return cls(**{key: value for key, value in settings.items() if key in cls.settings})

@@ -91,10 +91,11 @@ def test_tab_completion_shows_the_public_api_only():
     assert {"encode_targets", "require_network", "checked_parameters"}.isdisjoint(public)
     assert public == {
         "activations", "addHiddenLayer", "addInputLayer", "addOutputLayer", "b", "backPropagation", "beta1", "beta2",
-        "classes", "dataFormatConversion", "decay", "drawConfusionMatrix", "drawConvergenceCurve", "drawDigits",
+        "classes", "clipNorm", "clipValue", "dataFormatConversion", "decay", "drawConfusionMatrix",
+        "drawConvergenceCurve", "drawDigits",
         "drawHistory", "drawWeights", "dropout", "dtype", "epochs", "epsilon", "exportONNX", "feature_mean",
         "feature_names", "feature_scale", "fit", "forwardPropagation", "fromConfig", "fromTorch", "getConfig",
-        "gradientCheck", "history", "importModel", "initializers", "l2", "layerOutputs", "layers", "loss", "lr",
+        "gradientCheck", "history", "importModel", "initializers", "l1", "l2", "layerOutputs", "layers", "loss", "lr",
         "lrFind", "modelEvaluate", "momentum", "nesterov", "optimizer", "parameterRecord", "predict", "predictLogProba",
         "predictProba", "restoredEpoch", "saveModel", "seed", "standardize", "state", "stoppedEarly", "summary", "task",
         "thread_policy", "threads", "toTorch", "units", "w",

@@ -36,6 +36,9 @@ class TrainingState:
         Initialization, shuffling, validation splits and dropout masks.
     epochs : int
         Epochs trained so far, over all fit calls.
+    steps : int
+        Mini-batches trained so far, over all fit calls: the step a
+        schedule per step (``schedule.per_step``) is asked the rate of.
     history : dict of per-epoch lists
     parameter_record : dict from spec to list of floats
     record_every : "epoch" or "batch"
@@ -50,6 +53,9 @@ class TrainingState:
         last fit (None when it restored nothing).
     """
 
+    #: For states pickled before steps were counted.
+    steps = 0
+
     def __init__(self, optimizer, schedule, rng):
         self.params = None
         self.optimizer = optimizer
@@ -57,6 +63,7 @@ class TrainingState:
         self.lr_factor = 1.0
         self.rng = rng
         self.epochs = 0
+        self.steps = 0
         self.history = {}
         self.parameter_record = {}
         self.record_every = "epoch"
@@ -65,30 +72,43 @@ class TrainingState:
         self.restored_epoch = None
 
     def learning_rate(self, epoch=None):
-        """The rate of ``epoch`` (the next epoch by default): the schedule's rate times ``lr_factor``."""
-        rate = self.schedule(self.epochs if epoch is None else epoch)
+        """The rate of ``epoch`` (the next epoch by default): the schedule's rate times ``lr_factor``.
+
+        For a schedule per step, the rate of the next step.
+        """
+        epoch = self.epochs if epoch is None else epoch
+        rate = self.schedule.at_step(self.steps, epoch) if self.schedule.per_step else self.schedule(epoch)
+        return rate if self.lr_factor == 1.0 else rate * self.lr_factor
+
+    def rate_at_step(self, step):
+        """The rate of mini-batch ``step`` in the current epoch, by a schedule per step, times ``lr_factor``."""
+        rate = self.schedule.at_step(step, self.epochs)
         return rate if self.lr_factor == 1.0 else rate * self.lr_factor
 
     def snapshot(self):
-        """Copies of everything a mini-batch changes: parameters, optimizer state, generator, records."""
+        """Copies of everything a mini-batch changes: parameters, optimizer state, generator, step count, records."""
         return {
             "flat": self.params.flat.copy(),
             "optimizer": self.optimizer.snapshot(),
             "rng": self.rng.bit_generator.state,
+            "steps": self.steps,
             "record": {spec: len(values) for spec, values in self.parameter_record.items()},
         }
 
     def restore(self, snapshot, generator=True, keep_records=0):
         """Put back a :meth:`snapshot`.
 
-        ``generator``: also rewind the random generator. ``keep_records``:
-        how many values recorded after the snapshot to keep per spec (None:
-        leave the records alone).
+        ``generator``: also rewind the random generator and the step count
+        (False puts back the weights of an earlier epoch, as early stopping
+        does, without going back in time). ``keep_records``: how many values
+        recorded after the snapshot to keep per spec (None: leave the records
+        alone).
         """
         self.params.flat[...] = snapshot["flat"]
         self.optimizer.restore(snapshot["optimizer"])
         if generator:
             self.rng.bit_generator.state = snapshot["rng"]
+            self.steps = snapshot["steps"]
         if keep_records is not None:
             for spec, length in snapshot["record"].items():
                 del self.parameter_record[spec][length + keep_records:]
@@ -202,6 +222,21 @@ def check_decay(model, value):
 def check_l2(model, value):
     """The L2 penalty, a number in [0, 1e3], kept as a float: (l2 / 2) * sum of squared weights joins the loss."""
     return check_setting("l2", value)
+
+
+def check_l1(model, value):
+    """The L1 penalty, a number in [0, 1e3], kept as a float: l1 * sum of absolute weights joins the loss."""
+    return check_setting("l1", value)
+
+
+def check_clip_norm(model, value):
+    """None, or the largest norm of the whole gradient (every weight and bias), a number in (0, 1e6]."""
+    return None if value is None else check_setting("clipNorm", value)
+
+
+def check_clip_value(model, value):
+    """None, or the largest size of any entry of the gradient, a number in (0, 1e6]."""
+    return None if value is None else check_setting("clipValue", value)
 
 
 def check_seed(model, value):

@@ -20,12 +20,13 @@ from dnn.backprop import backward_pass, forward_pass
 from dnn.callbacks import CallbackList, EarlyStopping, EpochLogger, ProgressBarLogger
 from dnn.engine.batches import Workspace, batch_count
 from dnn.engine.diagnostics import StallMonitor
+from dnn.engine.divergence import SafeStarts, recover_from_divergence
 from dnn.engine.evaluation import evaluate_chunks, mean_loss
 from dnn.engine.inference import forward_chunks
 from dnn.engine.interrupt import InterruptFlag
 from dnn.engine.recording import ParameterRecording
-from dnn.errors import TrainingDivergedError
-from dnn.losses import add_l2_gradient, l2_penalty, output_delta, summed_loss
+from dnn.engine.update import UpdateRules, l1_penalty, update_settings
+from dnn.losses import output_delta, summed_loss
 from dnn.report.results import History
 
 
@@ -79,7 +80,7 @@ def train(model, plan):
     callbacks = CallbackList([model.thread_policy(), *_built_in_callbacks(plan)])
     run = TrainingRun(model, plan)
     trainer = Trainer(state, model.activations[1:], model.loss, plan.task, model.l2, plan.batch_size,
-                      model.dropout[1:])
+                      model.dropout[1:], update_settings(model))
     safe_starts = SafeStarts()
     try:
         callbacks.call("on_train_begin", run)
@@ -126,28 +127,6 @@ class Epoch:
         self.trained_before = trained_before
 
 
-class SafeStarts:
-    """The starts of epochs that a diverging fit goes back to (see :func:`_recover_from_divergence`).
-
-    An epoch's start is safe when the epoch before it brought the lowest training loss of the fit so far (the
-    fit's first epoch counts too). The last two are kept, in case the latest fails at its first batch.
-    """
-
-    def __init__(self):
-        self.kept, self._lowest_loss, self._next_is_safe = [], math.inf, True
-
-    def offer(self, epoch):
-        """Keep ``epoch``, an :class:`Epoch` about to run, when its start is safe."""
-        if self._next_is_safe:
-            self.kept.append(epoch)
-            del self.kept[:-2]
-
-    def epoch_ended(self, loss):
-        """Take the training loss of the epoch that just completed."""
-        self._next_is_safe = loss < self._lowest_loss
-        self._lowest_loss = min(self._lowest_loss, loss)
-
-
 def _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, safe_starts):
     """Run one epoch and record it; returns whether it completed. Its start is offered to ``safe_starts``."""
     state = model.state
@@ -165,26 +144,27 @@ def _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, safe_
         # Interrupted inside a batch: rebuild the state after the last whole one.
         _replay(trainer, plan.data, current, progress.batches, keep_records=None)
         interrupted.requested = True
+    state.steps += progress.batches  # a divergence below puts back the count of the start it returns to
     updated_to_nan = False
     if progress.diverged is None and not trainer.finite_after_last_update():
         # A batch's loss is computed before its update, so the last update of an epoch is checked by no loss:
         # check the weights, and the outputs and loss on the last batch's rows, once per epoch.
         progress.diverged, updated_to_nan = progress.batches, True
     if progress.diverged is not None:
-        _recover_from_divergence(model, plan, current, safe_starts, progress.diverged, updated_to_nan)
+        recover_from_divergence(model, plan, current, safe_starts, progress.diverged, updated_to_nan)
     if interrupted() or (run.stop_training and progress.batches < current.batches):
         if interrupted():
             print(f"Training interrupted in epoch {state.epochs + 1} after batch {progress.batches} of "
                   f"{current.batches}; the model keeps the weights of that batch and the history of the "
                   f"{state.completed_epochs()} completed epochs.", file=sys.stderr)
         return False
-    values = {"loss": progress.mean_loss, "lr": lr}
+    values = {"loss": progress.mean_loss, "lr": lr if progress.lr is None else progress.lr}  # the last rate used
     if plan.task.is_classifier:
         values["accuracy"] = progress.correct / progress.rows
     if plan.validation is not None:
         values["val_loss"], accuracy = evaluate(model, plan.task, plan.validation)
         if not math.isfinite(values["val_loss"]):  # finite on the training rows, overflowing on others
-            _recover_from_divergence(model, plan, current, safe_starts, progress.batches, updated_to_nan=True)
+            recover_from_divergence(model, plan, current, safe_starts, progress.batches, updated_to_nan=True)
         if accuracy is not None:
             values["val_accuracy"] = accuracy
     values["time"] = time.perf_counter() - started
@@ -192,48 +172,6 @@ def _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, safe_
     state.epochs += 1
     callbacks.call("on_epoch_end", run, epoch, values)
     return True
-
-
-def _recover_from_divergence(model, plan, current, safe_starts, batch, updated_to_nan=False):
-    """Put the model back in a state that is safe to continue from, then raise TrainingDivergedError.
-
-    Batch ``batch`` of the current epoch saw a non-finite loss (with
-    ``updated_to_nan``: the update of batch ``batch`` made the weights
-    non-finite). The state one batch earlier has a finite loss but is usually
-    already blown up, and training on from it at a lower rate mostly diverges
-    again; so the model goes back to the start of the epoch that followed the
-    lowest training loss of this fit, before the loss took off (the start of
-    the fit at the latest). The epochs after it are undone (history, epoch
-    count, records), and the optimizer's state, which carries the runaway
-    steps, is reset.
-    """
-    state = model.state
-    where = f"epoch {state.epochs + 1}, batch {batch + 1}"
-    what = f" in {where}: the loss became infinite or NaN"
-    if updated_to_nan:
-        what = (f": the update of epoch {state.epochs + 1}, batch {batch} made the weights, or the network's "
-                f"outputs or loss, infinite or NaN")
-    bad_start = batch == 0 and not updated_to_nan  # the current epoch's starting weights give no finite loss
-    usable = [epoch for epoch in safe_starts.kept if not (epoch is current and bad_start)]
-    if not usable:
-        raise TrainingDivergedError(f"the loss is infinite or NaN with the model's weights as they were when fit "
-                                    f"started ({where}); the weights are unchanged. Check the weights set by "
-                                    f"hand, or lower the learning rate.")
-    target = usable[-1]
-    state.restore(target.snapshot)
-    for values in state.history.values():
-        del values[target.trained_before:]
-    state.epochs = target.trained_before
-    state.optimizer.reset()
-    hint = "" if plan.standardize else " or standardize=True (for features of very different scales)"
-    raise TrainingDivergedError(
-        f"training diverged{what}. The model is back at the start of epoch {state.epochs + 1}, before the loss "
-        f"took off, and its momentum is reset. Try a lower learning rate (lr={_describe(model.lr)}){hint}."
-    )
-
-
-def _describe(lr):
-    return f"{lr:g}" if isinstance(lr, (int, float)) else repr(lr)
 
 
 def _replay(trainer, data, epoch, batches, keep_records=0):
@@ -249,14 +187,17 @@ def _replay(trainer, data, epoch, batches, keep_records=0):
 
 
 def evaluate(model, task, validation):
-    """Loss (with the L2 penalty, as in training) and accuracy (None for regression) on validation rows."""
+    """Loss (with the L2 and L1 penalties, as in training) and accuracy (None for regression) on validation rows."""
     params = model.state.params
     # Outputs that overflow give an infinite loss here, which training reports as divergence.
     chunks = forward_chunks(validation.x, params.weights, params.biases, model.activations[1:], model.units,
                             model.dtype, model.feature_mean, model.feature_scale, validation.rows, check_outputs=False)
     loss_sum, correct = evaluate_chunks(chunks, validation.targets, model.loss, task)
     n = len(validation.targets)
-    return mean_loss(loss_sum, n, params.weights, model.l2), (correct / n if task.is_classifier else None)
+    loss = mean_loss(loss_sum, n, params.weights, model.l2)
+    if model.l1:
+        loss += l1_penalty(params.weights, model.l1)
+    return loss, (correct / n if task.is_classifier else None)
 
 
 class Trainer:
@@ -274,18 +215,22 @@ class Trainer:
     batch_size : int
     dropout : list of float
         Dropout rate of every layer after the input (0 for none).
+    update : dict, optional
+        The settings of :class:`dnn.engine.update.UpdateRules` beyond ``l2``
+        (``l1``, ``clip_norm``, ``clip_value``, ``max_norms``); none by default.
     """
 
-    def __init__(self, state, activations, loss, task, l2, batch_size, dropout):
+    def __init__(self, state, activations, loss, task, l2, batch_size, dropout, update=None):
         params = state.params
         self.state, self.optimizer, self.rng = state, state.optimizer, state.rng
         self.flat, self.weights, self.biases = params.flat, params.weights, params.biases
-        self.flat_weights = params.flat[: params.n_weights]
         self.grad = np.empty_like(params.flat)
         self.grad_w, self.grad_b = params.views(self.grad)
-        self.grad_weights = self.grad[: params.n_weights]
         self.activations, self.loss, self.task = activations, loss, task
-        self.l2 = l2
+        # None when no penalty, clipping or constraint is set: then the optimizer alone updates.
+        self.rules = UpdateRules.make(params, self.grad, self.optimizer, l2, **(update or {}))
+        # A schedule per step sets the rate of every batch (state.rate_at_step); None: one rate per epoch.
+        self.rates = state.rate_at_step if state.schedule.per_step else None
         self.optimizer.prepare(params.flat)
         units = [self.weights[0].shape[0]] + [w.shape[1] for w in self.weights]
         self.dropout = [float(rate) for rate in dropout] if any(dropout) else None
@@ -300,17 +245,24 @@ class Trainer:
         batches; its ``diverged`` is set to the index of a batch whose loss was
         not finite, and that batch makes no update. The per-batch hooks of
         ``callbacks`` are called around every batch, and ``stop()`` ends the
-        loop when it is true.
+        loop when it is true. ``lr`` is the rate of every batch, unless the
+        schedule is per step: then each batch asks it for its own (the
+        state's step count is that of the first batch); the last rate used
+        ends in ``progress.lr``, and every batch's in ``logs["lr"]`` of the
+        ``on_batch_end`` hooks.
         """
         size = self.batch_size
         last = batch_count(len(order), size) if last is None else last
         begin = () if callbacks is None else callbacks.batch_begin
         end = () if callbacks is None else callbacks.batch_end
+        rates, first_step = self.rates, self.state.steps
         # A diverging network overflows; the non-finite loss is what reports it, once and clearly.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for batch in range(last):
                 for hook in begin:
                     hook(run, batch)
+                if rates is not None:
+                    lr = rates(first_step + batch)
                 index = order[batch * size:(batch + 1) * size]
                 loss, correct = self.step(data, index, lr)
                 if not math.isfinite(loss):
@@ -318,11 +270,12 @@ class Trainer:
                     break
                 progress.add(len(index), loss, correct)
                 if end:
-                    logs = {"loss": loss / len(index), "size": len(index)}
+                    logs = {"loss": loss / len(index), "size": len(index), "lr": lr}
                     for hook in end:
                         hook(run, batch, logs)
                 if stop is not None and stop():
                     break
+        progress.lr = lr
 
     def step(self, data, index, lr):
         """One mini-batch update; returns the batch's summed loss and correct count."""
@@ -339,8 +292,8 @@ class Trainer:
         weighted = data.weights is not None
         loss = summed_loss(self.loss, p, t, s[:, 0] if weighted else None)
         scale = s * (1.0 / m) if weighted else 1.0 / m
-        if self.l2:
-            loss += m * l2_penalty([self.flat_weights], self.l2)
+        if self.rules is not None:
+            loss += m * self.rules.penalty()
         if not math.isfinite(loss):
             return loss, 0
         correct = self.task.count_correct(p, t)
@@ -350,9 +303,10 @@ class Trainer:
         delta = output_delta(self.activations[-1], self.loss, p, t, scale * lr if folded else scale, deltas[-1])
         backward_pass(cache, delta, self.weights, self.activations, self.grad_w, self.grad_b, deltas[:-1], masks,
                       outputs, ones)
-        if self.l2:
-            add_l2_gradient([self.grad_weights], [self.flat_weights], self.l2 * (lr if folded else 1.0))
-        self.optimizer.update(self.flat, self.grad, lr)
+        if self.rules is None:
+            self.optimizer.update(self.flat, self.grad, lr)
+        else:  # the penalties' gradient, clipping, the optimizer, max-norms
+            self.rules.update(lr)
         return loss, correct
 
     def finite_after_last_update(self):
@@ -386,6 +340,7 @@ class EpochProgress:
         self.loss_sum = 0.0
         self.correct = 0
         self.diverged = None
+        self.lr = None  # the rate of the last batch
 
     def add(self, rows, loss, correct):
         self.rows += rows

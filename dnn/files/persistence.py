@@ -19,13 +19,11 @@ import pickle
 
 import numpy as np
 
-from dnn import optimizers, schedules
-from dnn.configurable import Configurable
 from dnn.data.tasks import BINARY, TASKS
 from dnn.engine.recording import RECORD_EVERY, parse_parameter_list
 from dnn.engine.state import DTYPES
 from dnn.errors import ModelFileError
-from dnn.files import safe_pickle
+from dnn.files import components, safe_pickle
 from dnn.files.disk import DEFAULT_MAX_BYTES, read_model_bytes, text_hint, write_atomically
 from dnn.version import __version__
 
@@ -58,6 +56,7 @@ def to_payload(model):
                             for key, value in state.optimizer.state.items()},
         "rng_state": state.rng.bit_generator.state,
         "epochs": int(state.epochs),
+        "steps": int(state.steps),  # optional (absent in older files): the mini-batches trained
         "lr_factor": float(state.lr_factor),
         "feature_names": None if model.feature_names is None else list(model.feature_names),
         "scaler": None if model.feature_mean is None else {"mean": model.feature_mean, "scale": model.feature_scale},
@@ -99,22 +98,18 @@ def save(model, path):
 def require_loadable(model):
     """Raise ValueError unless :func:`load` could read a file of ``model`` back: never write one it cannot.
 
-    A file names the schedule and optimizer, which the loader rebuilds from
-    dnn's registries: a class of the user's own could not be rebuilt (until
-    such classes can be registered by name). The config is then built as the
-    loader builds it, without weights.
+    Its optimizer and schedule must be registered by name (see
+    :mod:`dnn.files.components`), its config plain data that the loader builds.
     """
-    for kind, component, registry in (("learning-rate schedule", model.lr, schedules.SCHEDULES),
-                                      ("optimizer", model.optimizer, optimizers.OPTIMIZERS)):
-        if isinstance(component, Configurable) and registry.get(component.name) is not type(component):
-            raise ValueError(f"cannot save this model: its {kind} {type(component).__name__} is not one of "
-                             f"dnn's own ({', '.join(registry)}), which importModel rebuilds by name, so it could "
-                             f"not read the file back. Until {kind}s of your own can be registered by name, give "
-                             f"the model one of dnn's before saving it")
-    try:
-        _build(type(model), _plain(model.getConfig()), initialize=False)
+    components.require_registered(model)
+    config = _plain(model.getConfig())
+    try:  # plain data, as the loader reads it, built as the loader builds it
+        safe_pickle.loads(pickle.dumps(config, protocol=PROTOCOL))
+        _build(type(model), config, initialize=False)
     except ValueError as error:  # ModelFileError included
         raise ValueError(f"cannot save this model: importModel would refuse its settings ({error})") from None
+    except Exception as error:  # what the pickler or the reader refuses
+        raise ValueError(f"cannot save this model: its settings are not all plain data ({_describe(error)})") from None
 
 
 def envelope(payload, protocol=PROTOCOL, format=FORMAT, format_version=FORMAT_VERSION):
@@ -260,6 +255,7 @@ def _build(cls, config, initialize=True):
     _check(type(config.get("optimizer")) is dict, "config.optimizer must describe an optimizer")
     _check(type(config.get("dtype")) is str and type(config.get("standardize")) is bool,
            "config.dtype must be a name and config.standardize a bool")
+    components.require_named(config)
     return cls.fromConfig(config, initialize=initialize)
 
 
@@ -312,6 +308,8 @@ def _restore_training_state(model, payload):
     epochs = payload.get("epochs")
     _check(type(epochs) is int and epochs >= 0, "epochs must be a non-negative integer")
     state.epochs = epochs
+    state.steps = payload.get("steps", 0)  # absent in files from before steps were counted
+    _check(type(state.steps) is int and state.steps >= 0, "steps must be a non-negative integer")
     lr_factor = payload.get("lr_factor", 1.0)
     _check(type(lr_factor) is float and 0 < lr_factor <= 1, "lr_factor must be a number in (0, 1]")
     state.lr_factor = lr_factor

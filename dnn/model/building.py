@@ -33,7 +33,8 @@ class Building(Part):
         self._append_layers([layer])
 
     def addHiddenLayer(self, units: int | Sequence[int], activation: str | Sequence[str] = "relu",
-                       dropout: float | Sequence[float] = 0.0, initializer: Any = None) -> None:
+                       dropout: float | Sequence[float] = 0.0, initializer: Any = None,
+                       maxNorm: float | Sequence[float | None] | None = None) -> None:
         """Add hidden layers, one per entry of ``units`` (for example ``[32, 16]``).
 
         ``activation`` is one name for all of them or a list with one name per
@@ -46,9 +47,14 @@ class Building(Part):
         network. ``initializer`` is one initializer or a list with one per
         layer (see :mod:`dnn.initializers`: "he_normal", "glorot_uniform",
         "torch", {"name": "normal", "std": 0.01}...); by default He normal for
-        the relu family and Glorot uniform otherwise.
+        the relu family and Glorot uniform otherwise. ``maxNorm`` (one for all
+        or one per layer, in (0, 1e3]; None for none) constrains training:
+        after every update, each unit's incoming weight vector (a column of
+        ``w[l]``) longer than maxNorm is scaled back to norm maxNorm, as
+        Keras's ``MaxNorm`` (without its 1e-7 in the divisor, so a vector
+        within the bound is left exactly as it is).
         """
-        layers = Layer.hidden(units, activation, dropout, initializer)
+        layers = Layer.hidden(units, activation, dropout, initializer, maxNorm)
         self._require_place("hidden layers go between the input and the output")
         self._append_layers(layers)
 
@@ -131,7 +137,8 @@ class Building(Part):
             ``dropout`` and ``initializer`` after the input), ``loss`` (a
             name, or a dict of its name and settings), ``optimizer`` (its
             config), ``lr`` (a number or a schedule's config), ``decay``,
-            ``l2``, ``seed``, ``dtype``, ``standardize`` and ``threads``.
+            ``l2``, ``seed``, ``dtype``, ``standardize``, ``threads``, ``l1``,
+            ``clipNorm`` and ``clipValue``.
         """
         return {
             "layers": [layer.config() for layer in self._layers],
@@ -144,6 +151,9 @@ class Building(Part):
             "dtype": str(self.dtype),
             "standardize": self.standardize,
             "threads": self.threads,
+            "l1": self.l1,
+            "clipNorm": self.clipNorm,
+            "clipValue": self.clipValue,
         }
 
     @classmethod
@@ -172,7 +182,8 @@ class Building(Part):
         model = cls(lr=schedules.from_config(lr) if isinstance(lr, dict) else lr, decay=config.get("decay", 0.0),
                     optimizer=optimizer_from_config(config.get("optimizer", {"name": "sgd"})),
                     l2=config.get("l2", 0.0), seed=config.get("seed"), dtype=config.get("dtype", "float32"),
-                    standardize=config.get("standardize", False), threads=config.get("threads"))
+                    standardize=config.get("standardize", False), threads=config.get("threads"),
+                    l1=config.get("l1", 0.0), clipNorm=config.get("clipNorm"), clipValue=config.get("clipValue"))
         layers = config["layers"]
         if not layers:
             return model

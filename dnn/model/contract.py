@@ -56,6 +56,9 @@ class Network(Protocol):
     lr: float | Schedule
     decay: float
     l2: float
+    l1: float
+    clipNorm: float | None  # noqa: N815 (the constructor's name)
+    clipValue: float | None  # noqa: N815 (the constructor's name)
     seed: int | None
     dtype: np.dtype
     standardize: bool

@@ -36,6 +36,9 @@ class Layer:
     initializer : str, dict or None
         The canonical initializer of the layer's weights (None for the input layer): the one given, or the
         activation's default.
+    max_norm : float or None
+        After every update, each unit's incoming weight vector (a column of ``w[l]``) longer than this is scaled
+        back to this norm (hidden layers only; None: no constraint).
     """
 
     kind: str
@@ -43,6 +46,7 @@ class Layer:
     activation: str | None = None
     dropout: float = 0.0
     initializer: Any = None
+    max_norm: float | None = None
 
     @classmethod
     def input(cls, units: Any) -> Layer:
@@ -53,7 +57,8 @@ class Layer:
         return cls("input", sizes[0])
 
     @classmethod
-    def hidden(cls, units: Any, activation: Any = "relu", dropout: Any = 0.0, initializer: Any = None) -> list[Layer]:
+    def hidden(cls, units: Any, activation: Any = "relu", dropout: Any = 0.0, initializer: Any = None,
+               max_norm: Any = None) -> list[Layer]:
         """Hidden layers, one per entry of ``units``, each option one for all or a list of one per layer.
 
         Only a list gives one initializer per layer: a tuple is one initializer, ``("normal", 0.05)``.
@@ -62,13 +67,15 @@ class Layer:
         names = [canonical_name(name, HIDDEN_ACTIVATIONS, "hidden activation")
                  for name in per_layer(activation, len(sizes), "activation")]
         rates = [check_setting("dropout", rate) for rate in per_layer(dropout, len(sizes), "dropout rate")]
+        norms = [None if limit is None else check_setting("maxNorm", limit)
+                 for limit in per_layer(max_norm, len(sizes), "maxNorm")]
         specs = list(initializer) if isinstance(initializer, list) else [initializer] * len(sizes)
         if len(specs) != len(sizes):
             raise ValueError(f"give one initializer, or one per layer: {len(sizes)} layers but {len(specs)} "
                              f"initializers")
         specs = [initializers.canonical(spec) for spec in specs]
-        return [cls("hidden", size, name, rate, initializers.resolve(spec, name))
-                for size, name, rate, spec in zip(sizes, names, rates, specs)]
+        return [cls("hidden", size, name, rate, initializers.resolve(spec, name), limit)
+                for size, name, rate, spec, limit in zip(sizes, names, rates, specs, norms)]
 
     @classmethod
     def output(cls, units: Any, activation: Any = "softmax", initializer: Any = None) -> Layer:
@@ -91,16 +98,19 @@ class Layer:
         if kind == "output":
             return cls.output([entry.get("units")], entry.get("activation"), entry.get("initializer"))
         (layer,) = cls.hidden([entry.get("units")], entry.get("activation"), entry.get("dropout", 0.0),
-                              [entry.get("initializer")])
+                              [entry.get("initializer")], entry.get("maxNorm"))
         return layer
 
     def config(self) -> dict:
         """The layer as plain data, a dict of ``getConfig()["layers"]``: ``units``, and after the input
-        ``activation``, ``dropout`` and ``initializer``."""
+        ``activation``, ``dropout``, ``initializer`` and, where set, ``maxNorm``."""
         if self.kind == "input":
             return {"units": self.units}
-        return {"units": self.units, "activation": self.activation, "dropout": self.dropout,
-                "initializer": copy.deepcopy(self.initializer)}
+        config = {"units": self.units, "activation": self.activation, "dropout": self.dropout,
+                  "initializer": copy.deepcopy(self.initializer)}
+        if self.max_norm is not None:
+            config["maxNorm"] = self.max_norm
+        return config
 
     def parameter_shapes(self, fan_in: int) -> tuple[tuple[int, int], tuple[int]]:
         """The shapes of the layer's weights (fan_in, units) and biases (units,), after a layer of ``fan_in`` units."""

@@ -51,20 +51,26 @@ class DNN(Building, Querying, Textbook, Interop, LrFinder):
     Parameters
     ----------
     lr : float in (0, 1e3] or dnn.schedules.Schedule
-        Learning rate, or a schedule giving it per epoch.
+        Learning rate, or a schedule giving it per epoch or per mini-batch
+        (such as ``dnn.schedules.OneCycle``).
     decay : float in [0, 1e3]
         Shorthand for the schedule lr / (1 + decay * epoch).
     optimizer : {"sgd", "adam", "rmsprop", "adamw", "nadam", "adagrad"} or a dnn.optimizers.Optimizer
-        A name (or one registered with :func:`dnn.optimizers.register`) takes
-        its settings from the arguments below and its own defaults for the
-        rest (RMSprop's rho, AdamW's weight_decay...: give an instance such as
-        ``dnn.optimizers.AdamW(weight_decay=0.05)`` to set them); an instance is copied.
+        A name (or one registered by :func:`dnn.optimizers.register`) takes the
+        settings below that it has and its own defaults for the rest (give an
+        instance such as ``AdamW(weight_decay=0.05)`` to set those); an instance is copied.
     momentum : float in [0, 1)
         Momentum of "sgd".
     nesterov : bool
         Nesterov momentum for "sgd".
     l2 : float in [0, 1e3]
         L2 penalty: (l2 / 2) * sum of squared weights is added to the loss.
+    l1 : float in [0, 1e3]
+        L1 penalty: l1 * sum of absolute weights is added to the loss.
+    clipNorm, clipValue : float in (0, 1e6], optional
+        Clip the gradient before every update: to this norm (all parameters
+        together) and to [-clipValue, clipValue], as PyTorch's
+        ``clip_grad_norm_`` and ``clip_grad_value_`` (see :mod:`dnn.engine.update`).
     beta1, beta2 : float in [0, 1)
         Settings of "adam", "adamw" and "nadam".
     epsilon : float in [1e-20, 1], optional
@@ -90,6 +96,9 @@ class DNN(Building, Querying, Textbook, Interop, LrFinder):
     lr = Setting(state.check_lr)
     decay = Setting(state.check_decay)
     l2 = Setting(state.check_l2)
+    l1 = Setting(state.check_l1)
+    clipNorm = Setting(state.check_clip_norm)  # noqa: N815 (the constructor's name)
+    clipValue = Setting(state.check_clip_value)  # noqa: N815 (the constructor's name)
     seed = Setting(state.check_seed)
     dtype = Setting(state.check_dtype)
     standardize = Setting(state.check_standardize)
@@ -106,7 +115,8 @@ class DNN(Building, Querying, Textbook, Interop, LrFinder):
     def __init__(self, lr: float | schedules.Schedule = 0.01, decay: float = 0.0, optimizer: str | Optimizer = "sgd",
                  momentum: float = 0.0, nesterov: bool = False, l2: float = 0.0, beta1: float = 0.9,
                  beta2: float = 0.999, epsilon: float | None = None, seed: int | None = None,
-                 dtype: DTypeLike = "float32", standardize: bool = False, threads: int | None = None) -> None:
+                 dtype: DTypeLike = "float32", standardize: bool = False, threads: int | None = None,
+                 l1: float = 0.0, clipNorm: float | None = None, clipValue: float | None = None) -> None:
         self._layers: list[Layer] = []
         schedule = schedules.make_schedule(lr, decay)  # checks both, and that not both are given
         # The settings check what they are given (see dnn.engine.state): numbers are kept as floats, so a Fraction or
@@ -114,6 +124,9 @@ class DNN(Building, Querying, Textbook, Interop, LrFinder):
         self.decay = decay
         self.lr = lr
         self.l2 = l2
+        self.l1 = l1
+        self.clipNorm = clipNorm
+        self.clipValue = clipValue
         # every one checked, also those the chosen optimizer does not take: a bad value is a mistake either way
         settings = {key: check_setting(key, value) for key, value in
                     (("momentum", momentum), ("beta1", beta1), ("beta2", beta2), ("epsilon", epsilon))
@@ -293,7 +306,8 @@ class DNN(Building, Querying, Textbook, Interop, LrFinder):
         plan = fit_setup.prepare(self, X, y, options)
         fit_setup.commit(self, plan)
         self.state.schedule = schedule
-        fit_setup.warn_if_the_rate_is_zero(schedule, self.state.epochs, plan.epochs)
+        if not schedule.per_step:  # a schedule per step has no rate per epoch
+            fit_setup.warn_if_the_rate_is_zero(schedule, self.state.epochs, plan.epochs)
         return training.train(self, plan)
 
     # ------------------------------------------------------------------ files
@@ -375,6 +389,8 @@ class DNN(Building, Querying, Textbook, Interop, LrFinder):
             if name in attributes:
                 attributes["_" + name] = attributes.pop(name)
         attributes.setdefault("_thread_policies", {})
+        for name, default in (("_l1", 0.0), ("_clipNorm", None), ("_clipValue", None)):  # settings added later
+            attributes.setdefault(name, default)
         self.__dict__.update(attributes)
 
     def __repr__(self):
