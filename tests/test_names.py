@@ -96,7 +96,7 @@ def test_tab_completion_shows_the_public_api_only():
         "drawHistory", "drawWeights", "dropout", "dtype", "epochs", "epsilon", "exportONNX", "feature_mean",
         "feature_names", "feature_scale", "fit", "forwardPropagation", "fromConfig", "fromTorch", "getConfig",
         "gradientCheck", "history", "importModel", "initializers", "l1", "l2", "layerOutputs", "layers", "loss", "lr",
-        "lrFind", "modelEvaluate", "momentum", "nesterov", "optimizer", "parameterRecord", "predict", "predictLogProba",
-        "predictProba", "restoredEpoch", "saveModel", "seed", "standardize", "state", "stoppedEarly", "summary", "task",
-        "thread_policy", "threads", "toTorch", "units", "w",
+        "lrFind", "modelEvaluate", "momentum", "nesterov", "optimizer", "parameterRecord", "predict",
+        "predictLogProba", "predictProba", "restoredEpoch", "saveModel", "seed", "standardize", "state",
+        "stoppedEarly", "summary", "task", "thread_policy", "threads", "toTorch", "units", "w",
     }
