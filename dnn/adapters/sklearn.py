@@ -53,7 +53,7 @@ class _DNNEstimator(BaseEstimator):
 
     def __init__(self, hidden_layer_sizes=(64,), activation="relu", output_activation=None, loss=None,
                  optimizer="adam", lr=0.001, decay=0.0, momentum=0.9, nesterov=False, beta1=0.9, beta2=0.999,
-                 epsilon=1e-8, l2=0.0, epochs=100, batch_size=32, validation_split=0.0, early_stopping=None,
+                 epsilon=None, l2=0.0, epochs=100, batch_size=32, validation_split=0.0, early_stopping=None,
                  min_delta=0.0, standardize=True, random_state=None, dtype="float32", dropout=0.0, threads=None,
                  callbacks=None, shuffle=True, verbose=0, restore_best=None):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -169,7 +169,7 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
 
     def __init__(self, hidden_layer_sizes=(64,), activation="relu", output_activation=None, loss=None,
                  optimizer="adam", lr=0.001, decay=0.0, momentum=0.9, nesterov=False, beta1=0.9, beta2=0.999,
-                 epsilon=1e-8, l2=0.0, epochs=100, batch_size=32, validation_split=0.0, early_stopping=None,
+                 epsilon=None, l2=0.0, epochs=100, batch_size=32, validation_split=0.0, early_stopping=None,
                  min_delta=0.0, standardize=True, random_state=None, dtype="float32", dropout=0.0, threads=None,
                  callbacks=None, shuffle=True, verbose=0, restore_best=None, class_weight=None):
         super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation,

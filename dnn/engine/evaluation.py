@@ -4,6 +4,7 @@ Both report the loss as training does: the mean over the rows of each row's
 loss (times its weight, when rows are weighted) plus the L2 penalty.
 """
 
+from dnn.engine.update import l1_penalty
 from dnn.losses import l2_penalty, summed_loss
 
 #: By default modelEvaluate keeps every score for roc_auc and average_precision up to this many (rows x columns):
@@ -58,9 +59,9 @@ def evaluate_chunks(chunks, targets, loss, task, *, encode=None, weights=None, s
     return loss_sum, correct
 
 
-def mean_loss(loss_sum, rows, weights, l2):
-    """The loss as training reports it: ``loss_sum`` over ``rows`` rows plus the L2 penalty of ``weights``."""
-    return loss_sum / rows + l2_penalty(weights, l2)
+def mean_loss(loss_sum, rows, weights, l2, l1=0.0):
+    """The loss as training reports it: ``loss_sum`` over ``rows`` rows plus the L2 and L1 penalties of ``weights``."""
+    return loss_sum / rows + l2_penalty(weights, l2) + l1_penalty(weights, l1)
 
 
 def ranking_choice(ranking, scores):

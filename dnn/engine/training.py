@@ -25,7 +25,7 @@ from dnn.engine.evaluation import evaluate_chunks, mean_loss
 from dnn.engine.inference import forward_chunks
 from dnn.engine.interrupt import InterruptFlag
 from dnn.engine.recording import ParameterRecording
-from dnn.engine.update import UpdateRules, l1_penalty, update_settings
+from dnn.engine.update import UpdateRules, update_settings
 from dnn.losses import output_delta, summed_loss
 from dnn.report.results import History
 
@@ -194,10 +194,7 @@ def evaluate(model, task, validation):
                             model.dtype, model.feature_mean, model.feature_scale, validation.rows, check_outputs=False)
     loss_sum, correct = evaluate_chunks(chunks, validation.targets, model.loss, task)
     n = len(validation.targets)
-    loss = mean_loss(loss_sum, n, params.weights, model.l2)
-    if model.l1:
-        loss += l1_penalty(params.weights, model.l1)
-    return loss, (correct / n if task.is_classifier else None)
+    return mean_loss(loss_sum, n, params.weights, model.l2, model.l1), (correct / n if task.is_classifier else None)
 
 
 class Trainer:

@@ -147,7 +147,7 @@ class Querying(Part):
         loss_sum, weighted_hits = evaluate_chunks(chunks, labels, self.loss, task, encode=encode, weights=weights,
                                                   scorer=scorer, count_correct=weights is not None,
                                                   probabilities=probabilities)
-        result = {"loss": mean_loss(loss_sum, rows, self._checked_parameters()[0], self.l2)}
+        result = {"loss": mean_loss(loss_sum, rows, self._checked_parameters()[0], self.l2, self.l1)}
         result.update(scorer.result(classes))
         if weights is not None and task.is_classifier:
             result["accuracy"] = weighted_hits / float(weights.sum())
