@@ -273,3 +273,21 @@ def test_the_new_settings_are_checked_in_the_constructor_and_on_assignment(setti
     assert getattr(model, setting) == 0.5
     model.clipNorm = None
     assert model.clipNorm is None
+
+
+def test_summary_shows_l1_clipping_and_max_norm_only_when_set():
+    from dnn import DNN
+
+    plain = DNN(seed=0)
+    plain.addInputLayer([3])
+    plain.addOutputLayer([2])
+    lines = []
+    plain.summary(printFn=lines.append)
+    assert "Regularization" not in lines[0]
+    tuned = DNN(seed=0, l1=1e-4, clipNorm=1.0, clipValue=0.5)
+    tuned.addInputLayer([3])
+    tuned.addHiddenLayer([4, 4], maxNorm=[None, 2.5])
+    tuned.addOutputLayer([2])
+    lines = []
+    tuned.summary(printFn=lines.append)
+    assert "Regularization: l1 0.0001, clipNorm 1, clipValue 0.5, maxNorm 2.5 (layer 3)" in lines[0].splitlines()

@@ -42,10 +42,21 @@ def summary_table(model):
         f"Total parameters: {total:,}",
         f"Loss: {_loss_text(model.loss) if model.loss else '(no output layer yet)'}",
         f"Optimizer: {_optimizer_text(model.optimizer)}, {lr}, l2 {model.l2:g}",
+        *_constraints_text(model),
         f"dtype: {model.dtype}",
         f"Task: {model.task or 'decided from the targets at the first fit'}",
     ]
     return "\n".join(lines)
+
+
+def _constraints_text(model):
+    """A line for the penalties and limits beyond l2 that are set (l1, clipping, max-norm per layer), or none."""
+    parts = [f"l1 {model.l1:g}"] if model.l1 else []
+    parts += [f"{name} {value:g}" for name, value in (("clipNorm", model.clipNorm), ("clipValue", model.clipValue))
+              if value is not None]
+    parts += [f"maxNorm {layer.max_norm:g} (layer {number})" for number, layer in enumerate(model.layers, start=1)
+              if getattr(layer, "max_norm", None) is not None]
+    return [f"Regularization: {', '.join(parts)}"] if parts else []
 
 
 def _loss_text(loss):
