@@ -43,7 +43,7 @@ V1_HYPERPARAMETERS = ("lr", "decay", "optimizer", "momentum", "nesterov", "l2", 
 
 def to_payload(model):
     """Everything needed to rebuild ``model`` and continue training it exactly."""
-    weights, biases = model._checked_parameters()
+    weights, biases = model.state.params.complete_views()
     layers = range(2, len(model.units) + 1)
     state = model.state
     split = state.params.split

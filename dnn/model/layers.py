@@ -138,7 +138,7 @@ class LayerField:
     def __get__(self, model, owner=None):
         if model is None:
             return self
-        return [getattr(layer, self.field) for layer in model._layers]
+        return [getattr(layer, self.field) for layer in model.layers]
 
     def __set__(self, model, value):
         raise AttributeError(f"model.{self.name} is read off model.layers and cannot be assigned; build the network "

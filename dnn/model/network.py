@@ -360,9 +360,7 @@ class DNN(Building, Querying, Textbook, Interop, LrFinder):
         Raises ValueError naming an array that holds no values yet (a model
         built by ``fromConfig(initialize=False)`` whose arrays are not all set).
         """
-        params = self.state.params
-        params.require_complete()
-        return params.weights, params.biases
+        return self.state.params.complete_views()
 
     def _encode_targets(self, y: ArrayLike, dtype: DTypeLike | None = None) -> tuple:
         """Target matrix, task and classes for ``y`` (see :func:`dnn.data.targets.encode_targets`).

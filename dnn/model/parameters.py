@@ -143,12 +143,14 @@ class Parameters:
             raise ValueError(f"{where} must hold finite numbers in the model's {self.dtype}, got {problem}")
         return converted
 
-    def require_complete(self):
-        """Raise ValueError naming the first array that holds no values yet (weights before biases)."""
+    def complete_views(self):
+        """``(weights, biases)``, the per-layer views; ValueError naming the first array that holds no values yet
+        (weights before biases)."""
         if self.missing:
             name, layer = min(self.missing, key=lambda key: (key[0] != WEIGHTS, key[1]))
             raise ValueError(f"model.{name}[{layer}] is missing; it must be an array of shape "
                              f"{self.shape(name, layer)}")
+        return self.weights, self.biases
 
     def __getstate__(self):
         # Views do not survive pickling or deep copies (they become separate arrays); keep the flat array alone
