@@ -184,10 +184,10 @@ def test_a_training_step_through_gelu_is_the_textbook_gradient_step():
 def test_the_workspace_keeps_pre_activations_only_for_gelu_and_silu_layers():
     from dnn.engine.batches import Workspace
 
-    plain = Workspace(8, [3, 5, 4, 2], np.float32)
-    assert plain.pre_activations(8, ["relu", "tanh", "softmax"]) == [None, None, None]
-    workspace = Workspace(8, [3, 5, 4, 2], np.float32)
-    views = workspace.pre_activations(6, ["gelu", "elu", "softmax"])
+    plain = Workspace(8, [3, 5, 4, 2], np.float32, activations=["relu", "tanh", "softmax"])
+    assert plain.views(8).pre_activations == [None, None, None]
+    workspace = Workspace(8, [3, 5, 4, 2], np.float32, activations=["gelu", "elu", "softmax"])
+    views = workspace.views(6).pre_activations
     assert views[0].shape == (6, 5) and views[0].dtype == np.float32 and views[1:] == [None, None]
-    assert workspace.pre_activations(6, ["gelu", "elu", "softmax"]) is views  # made once per batch size
-    assert np.shares_memory(workspace.pre_activations(8, ["gelu", "elu", "softmax"])[0], views[0])
+    assert workspace.views(6).pre_activations is views  # made once per batch size
+    assert np.shares_memory(workspace.views(8).pre_activations[0], views[0])

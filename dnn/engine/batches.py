@@ -24,6 +24,7 @@ class BatchViews(NamedTuple):
     masks: list  # (m, units[l]) or None per layer after the input
     dropped: list  # (m, units[l]) or None per layer after the input
     ones: np.ndarray  # (m,) ones, for the bias gradients
+    pre_activations: list  # (m, units[l]) for gelu and silu layers, None for the others
 
 
 class Workspace:
@@ -34,7 +35,7 @@ class Workspace:
     so the last, smaller batch runs through the same code.
     """
 
-    def __init__(self, batch_size, units, dtype, dropout=None):
+    def __init__(self, batch_size, units, dtype, dropout=None, activations=None):
         self.x = np.empty((batch_size, units[0]), dtype)
         self.t = np.empty((batch_size, units[-1]), dtype)
         self.s = np.empty((batch_size, 1), dtype)
@@ -45,9 +46,12 @@ class Workspace:
         self.masks = [np.empty((batch_size, u), dtype) if r else None for u, r in zip(units[1:], rates)]
         self.dropped = [np.empty((batch_size, u), dtype) if r else None for u, r in zip(units[1:], rates)]
         self.ones = np.ones(batch_size, dtype)
+        # Pre-activations, only for the layers whose activation's backward step takes them (gelu, silu): a network
+        # without such layers allocates nothing more.
+        names = activations or [None] * (len(units) - 1)
+        self.pre_activations = [np.empty((batch_size, u), dtype) if name and takes_pre_activation(name) else None
+                                for u, name in zip(units[1:], names)]
         self._views = {}
-        # Pre-activations, for the layers whose activation's derivative needs them: see pre_activations.
-        self._pre_activations = self._pre_activation_views = None
 
     def views(self, m):
         """The :class:`BatchViews` of the first ``m`` rows, made once per ``m``."""
@@ -61,21 +65,9 @@ class Workspace:
                 [None if a is None else a[:m] for a in self.masks],
                 [None if a is None else a[:m] for a in self.dropped],
                 self.ones[:m],
+                [None if z is None else z[:m] for z in self.pre_activations],
             )
         return self._views[m]
-
-    def pre_activations(self, m, activations):
-        """The first ``m`` rows of buffers (m, units[l]) for the pre-activations of the layers whose activation
-        takes them in its backward step (gelu, silu), None for the other layers: ``forward_pass``'s
-        ``pre_activations``. Allocated at the first call, from ``activations`` (one name per layer after the
-        input): a network without such layers gets a list of None and allocates nothing."""
-        if self._pre_activations is None:
-            self._pre_activations = [np.empty_like(output) if takes_pre_activation(name) else None
-                                     for output, name in zip(self.outputs, activations)]
-            self._pre_activation_views = {}
-        if m not in self._pre_activation_views:
-            self._pre_activation_views[m] = [None if z is None else z[:m] for z in self._pre_activations]
-        return self._pre_activation_views[m]
 
 
 class TrainingData:

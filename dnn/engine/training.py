@@ -231,7 +231,7 @@ class Trainer:
         self.optimizer.prepare(params.flat)
         units = [self.weights[0].shape[0]] + [w.shape[1] for w in self.weights]
         self.dropout = [float(rate) for rate in dropout] if any(dropout) else None
-        self.workspace = Workspace(batch_size, units, params.flat.dtype, self.dropout)
+        self.workspace = Workspace(batch_size, units, params.flat.dtype, self.dropout, activations)
         self.batch_size = batch_size
         self.last_rows = None  # rows of the last batch stepped on, still in the workspace
 
@@ -277,14 +277,13 @@ class Trainer:
     def step(self, data, index, lr):
         """One mini-batch update; returns the batch's summed loss and correct count."""
         m = self.last_rows = len(index)
-        x, t, s, outputs, deltas, masks, dropped, ones = self.workspace.views(m)
+        x, t, s, outputs, deltas, masks, dropped, ones, pre_activations = self.workspace.views(m)
         data.gather(index, x, t, s)
         if self.dropout is None:
             masks = None
         else:
             self._draw_masks(masks)
-        cache = forward_pass(x, self.weights, self.biases, self.activations, outputs, masks, dropped,
-                             self.workspace.pre_activations(m, self.activations))
+        cache = forward_pass(x, self.weights, self.biases, self.activations, outputs, masks, dropped, pre_activations)
         p = cache[-1]
         weighted = data.weights is not None
         loss = summed_loss(self.loss, p, t, s[:, 0] if weighted else None)
