@@ -120,26 +120,6 @@ def test_rmsprop_hand_worked():
     np.testing.assert_allclose(w[1], -2.0 + 0.1 * 4 / np.sqrt(8), rtol=1e-15)
 
 
-def test_rmsprop_by_name_trains_and_survives_a_model_file(tmp_path):
-    from dnn import DNN
-
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(60, 3))
-    y = (X[:, 0] > 0).astype(int)
-    model = DNN(optimizer="rmsprop", lr=0.01, seed=0)
-    model.addInputLayer([3])
-    model.addHiddenLayer([6])
-    model.addOutputLayer([2])
-    model.fit(X, y, epochs=20, batchSize=10, verbose=0)
-    assert model.history["accuracy"][-1] > 0.9
-    model.saveModel(tmp_path / "m.pkl")
-    loaded = DNN.importModel(tmp_path / "m.pkl")
-    assert loaded.optimizer == RMSprop(epsilon=1e-8)
-    for m in (model, loaded):
-        m.fit(X, y, epochs=2, batchSize=10, verbose=0)
-    np.testing.assert_array_equal(loaded.w[2], model.w[2])
-
-
 # ---------------------------------------------------------------- PyTorch's optimizers, step for step
 
 STEPS = 20
@@ -246,9 +226,12 @@ def test_the_new_optimizers_by_name_with_pytorchs_defaults():
         DNN(optimizer=AdamW(weight_decay=5000))
 
 
-@pytest.mark.parametrize(("optimizer", "lr"), [(AdamW(weight_decay=0.05), 0.01), (NAdam(), 0.01),
-                                               (Adagrad(initial_accumulator_value=0.1), 0.1)], ids=repr)
-def test_the_new_optimizers_train_and_continue_exactly_from_a_model_file(optimizer, lr, tmp_path):
+@pytest.mark.parametrize(("optimizer", "lr", "expected"), [
+    ("rmsprop", 0.01, RMSprop(epsilon=1e-8)),            # by name, with the constructor's epsilon
+    (AdamW(weight_decay=0.05), 0.01, AdamW(weight_decay=0.05)), (NAdam(), 0.01, NAdam()),
+    (Adagrad(initial_accumulator_value=0.1), 0.1, Adagrad(initial_accumulator_value=0.1)),
+], ids=repr)
+def test_optimizers_train_and_continue_exactly_from_a_model_file(optimizer, lr, expected, tmp_path):
     from dnn import DNN
 
     rng = np.random.default_rng(0)
@@ -262,7 +245,7 @@ def test_the_new_optimizers_train_and_continue_exactly_from_a_model_file(optimiz
     assert model.history["accuracy"][-1] > 0.9
     model.saveModel(tmp_path / "m.pkl")
     loaded = DNN.importModel(tmp_path / "m.pkl")
-    assert loaded.optimizer == optimizer
+    assert loaded.optimizer == expected
     assert loaded.optimizer.state.keys() == model.optimizer.state.keys()
     for m in (model, loaded):
         m.fit(X, y, epochs=2, batchSize=10, verbose=0)
