@@ -56,3 +56,18 @@ def feed(callback, run, key, values):
         callback.on_epoch_end(run, epoch, {key: value})
         if run.stop_training:
             break
+
+
+def run_cells(cells, folder):
+    """Execute ``cells`` (sources) as a notebook in a Jupyter kernel working in ``folder``; skips without one.
+
+    Returns the executed notebook and the number of PNG images each cell displayed.
+    """
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(folder)}}).execute()
+    images = [sum("image/png" in output.get("data", {}) for output in cell.outputs) for cell in notebook.cells]
+    return notebook, images

@@ -9,6 +9,7 @@ import pytest
 
 from dnn import DNN, TrainingDivergedError
 from dnn.model import lr_find
+from tests.conftest import run_cells
 
 
 def toy(kind, rng, n=200):
@@ -185,9 +186,6 @@ def test_the_curve_is_drawn_on_a_log_scale_with_the_suggestion(rng, tmp_path):
 
 
 def test_in_a_notebook_the_curve_is_shown_once_and_the_result_echoes_as_one_line(tmp_path):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    pytest.importorskip("ipykernel")
     cells = [
         "import numpy as np\nfrom dnn import DNN\n"
         "model = DNN(seed=0); model.addInputLayer([4]); model.addOutputLayer([2])\n"
@@ -196,10 +194,7 @@ def test_in_a_notebook_the_curve_is_shown_once_and_the_result_echoes_as_one_line
         "fig = found.plot('saved/lr.png')\nfig",  # shown when drawn, saved, not shown again
         "found",
     ]
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
-    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()
-    images = [sum("image/png" in output.get("data", {}) for output in cell.outputs) for cell in notebook.cells]
+    notebook, images = run_cells(cells, tmp_path)
     assert images == [0, 1, 1, 0]
     [echo] = [output.data["text/plain"] for output in notebook.cells[3].outputs]
     assert echo.startswith("<LrFindResult: 20 rates from 1e-07 to 10")

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from dnn.report import plots
+from tests.conftest import run_cells
 
 SESSION = Path(__file__).resolve().parent.parent / "examples" / "session.ipynb"
 
@@ -129,9 +130,6 @@ def echoed(cells, call):
 
 
 def test_figures_in_notebook_cells_show_once_and_leave_nothing_in_pyplot(tmp_path):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    pytest.importorskip("ipykernel")
     pytest.importorskip("matplotlib.font_manager")
     cells = [
         "import matplotlib.pyplot as plt\nimport numpy as np\nfrom dnn import DNN\n"
@@ -141,10 +139,7 @@ def test_figures_in_notebook_cells_show_once_and_leave_nothing_in_pyplot(tmp_pat
         "fig = model.drawWeights(2)\ndisplay(fig)\nfig",  # shown when drawn; display and the last line add nothing
         "len(plt.get_fignums())",
     ]
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
-    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()
-    images = [sum("image/png" in output.get("data", {}) for output in cell.outputs) for cell in notebook.cells]
+    notebook, images = run_cells(cells, tmp_path)
     assert images == [0, 3, 1, 0]
     assert echoed(notebook.cells, "len(plt.get_fignums())") == ["0"]  # saved or not, pyplot holds none of them
     assert sorted(p.name for p in (tmp_path / "saved").iterdir()) == ["h0.png", "h1.png", "h2.png"]
