@@ -230,7 +230,7 @@ def test_train_help_shows_the_default_of_every_option(monkeypatch, capsys):
             blocks[current].append(line)
     defaults = vars(build_parser().parse_args(["train", "x.csv", "--target", "y"]))
     options = sorted(set(defaults) - {"command", "csv", "target"})
-    assert len(options) == 21  # every option of train but --target and --no-early-stopping (which shares a default)
+    assert len(options) == 29  # every option of train but --target and --no-early-stopping (which shares a default)
     for dest in options:
         option = "--" + dest.replace("_", "-")
         assert f"(default: {defaults[dest]})" in " ".join(" ".join(blocks[option]).split()), option

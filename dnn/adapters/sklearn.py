@@ -28,8 +28,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from dnn.adapters.cli.settings import named_schedule, optimizer_with_weight_decay, schedule_names, steps_per_epoch
 from dnn.data.tasks import get_task
 from dnn.model.network import DNN
+from dnn.schedules import Schedule
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
@@ -55,7 +57,8 @@ class _DNNEstimator(BaseEstimator):
                  optimizer="adam", lr=0.001, decay=0.0, momentum=0.9, nesterov=False, beta1=0.9, beta2=0.999,
                  epsilon=None, l2=0.0, epochs=100, batch_size=32, validation_split=0.0, early_stopping=None,
                  min_delta=0.0, standardize=True, random_state=None, dtype="float32", dropout=0.0, threads=None,
-                 callbacks=None, shuffle=True, verbose=0, restore_best=None):
+                 callbacks=None, shuffle=True, verbose=0, restore_best=None, normalization=None, clip_norm=None,
+                 clip_value=None, l1=0.0, max_norm=None, schedule=None, weight_decay=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.output_activation = output_activation
@@ -83,26 +86,61 @@ class _DNNEstimator(BaseEstimator):
         self.shuffle = shuffle
         self.verbose = verbose
         self.restore_best = restore_best
+        self.normalization = normalization
+        self.clip_norm = clip_norm
+        self.clip_value = clip_value
+        self.l1 = l1
+        self.max_norm = max_norm
+        self.schedule = schedule
+        self.weight_decay = weight_decay
 
-    def _build(self, n_features, n_outputs, output_activation):
-        """A new, untrained DNN with this estimator's settings."""
+    def _build(self, n_features, n_outputs, output_activation, group_sizes):
+        """A new, untrained DNN with this estimator's settings; ``group_sizes`` are the rows of each class (of all
+        the rows, for a regressor), which a schedule by name needs to count its steps."""
         seed = self.random_state
         if seed is not None and not isinstance(seed, (int, np.integer)):
             seed = int(check_random_state(seed).randint(np.iinfo(np.int32).max))
-        # lr may be a number or a dnn.schedules.Schedule: it is passed as given, and DNN checks it.
-        model = DNN(lr=self.lr, decay=self.decay, optimizer=self.optimizer, momentum=self.momentum,
-                    nesterov=self.nesterov, l2=self.l2, beta1=self.beta1, beta2=self.beta2, epsilon=self.epsilon,
-                    seed=seed, dtype=self.dtype, standardize=self.standardize, threads=self.threads)
+        lr, decay = self._rate(group_sizes)
+        model = DNN(lr=lr, decay=decay, optimizer=self._optimizer(), momentum=self.momentum, nesterov=self.nesterov,
+                    l2=self.l2, beta1=self.beta1, beta2=self.beta2, epsilon=self.epsilon, seed=seed, dtype=self.dtype,
+                    standardize=self.standardize, threads=self.threads, l1=self.l1, clipNorm=self.clip_norm,
+                    clipValue=self.clip_value)
         model.addInputLayer([n_features])
         sizes = self.hidden_layer_sizes
         sizes = [sizes] if isinstance(sizes, (int, np.integer)) else list(sizes)
         if sizes:
+            # passed only when asked for: a model whose addHiddenLayer has no normalization builds as before
+            extra = {} if self.normalization is None else {"normalization": self.normalization}
             model.addHiddenLayer([int(s) if isinstance(s, np.integer) else s for s in sizes],
-                                 activation=self.activation, dropout=self.dropout)
-        elif self.dropout not in (0, 0.0, (), []):
-            raise ValueError(f"dropout={self.dropout!r} needs hidden layers; hidden_layer_sizes is empty")
+                                 activation=self.activation, dropout=self.dropout, maxNorm=self.max_norm, **extra)
+        else:
+            for name in ("dropout", "max_norm", "normalization"):
+                value = getattr(self, name)
+                if value not in (None, 0, 0.0, (), []):
+                    raise ValueError(f"{name}={value!r} needs hidden layers; hidden_layer_sizes is empty")
         model.addOutputLayer([n_outputs], activation=output_activation, loss=self.loss)
         return model
+
+    def _rate(self, group_sizes):
+        """DNN's ``lr`` and ``decay``: as given, or the ``schedule`` (an object, or one built by name)."""
+        schedule = self.schedule
+        if schedule is None:
+            return self.lr, self.decay
+        if isinstance(self.lr, Schedule):
+            raise ValueError(f"give a learning-rate schedule as lr or as schedule, not both; got lr={self.lr!r} "
+                             f"and schedule={schedule!r}")
+        if isinstance(schedule, Schedule):
+            return schedule, self.decay  # DNN refuses a decay beside a schedule
+        if not isinstance(schedule, str):
+            raise ValueError(f"schedule must be None, a name among {', '.join(schedule_names())} or a "
+                             f"dnn.schedules.Schedule, got {schedule!r:.80}")
+        steps = steps_per_epoch(group_sizes, self.validation_split, self.batch_size)
+        return named_schedule(schedule, self.lr, self.epochs, steps, self.decay), 0.0
+
+    def _optimizer(self):
+        return optimizer_with_weight_decay(self.optimizer, self.weight_decay, "weight_decay", momentum=self.momentum,
+                                           nesterov=self.nesterov, beta1=self.beta1, beta2=self.beta2,
+                                           epsilon=self.epsilon)
 
     def _train(self, X, y, epochs, sample_weight, class_weight=None):
         """``epochs`` epochs of DNN.fit on the model; ``n_iter_`` becomes the model's epoch count."""
@@ -147,38 +185,93 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
     One sigmoid output unit for two classes, a softmax over the classes for
     more (``output_activation`` overrides). Labels are any values
     ``numpy.unique`` can sort: ``classes_`` keeps them, ``predict`` gives them
-    back. Settings are those of :class:`dnn.DNN` and ``DNN.fit`` under
-    scikit-learn's names (``batch_size``, ``validation_split``,
-    ``early_stopping``, ``min_delta``, ``restore_best``, ``class_weight``,
-    ``random_state`` for the seed); ``epochs`` full passes per ``fit``, one per
-    ``partial_fit``. ``dropout`` is one rate for every hidden layer or one per
-    hidden layer, ``lr`` a number or a :class:`dnn.schedules.Schedule`,
-    ``threads`` goes to ``DNN`` and ``callbacks`` and ``shuffle`` to ``DNN.fit``.
+    back. Settings are those of :class:`dnn.DNN`, ``addHiddenLayer`` and
+    ``DNN.fit`` under scikit-learn's names; ``epochs`` full passes per
+    ``fit``, one per ``partial_fit``. Every setting is stored as given and
+    checked at ``fit``.
 
-    Early stopping: ``early_stopping`` is the patience in epochs, on the loss
-    of the ``validation_split`` fraction of the rows held out (stratified by
-    class), or on the training loss without a split; the weights of the best
-    epoch are kept (``restore_best``, default True with a patience).
-    ``n_iter_`` is the number of epochs trained. The validation loss is not
-    weighted by ``sample_weight`` or ``class_weight``.
+    Early stopping watches the loss of the ``validation_split`` rows held out
+    (stratified by class), or the training loss without a split, unweighted;
+    ``n_iter_`` is the number of epochs trained.
 
-    ``class_weight`` is a dict {label: weight} or "balanced" (n / (classes *
-    count of the class), as scikit-learn's ``compute_class_weight``); classes
-    it leaves out weigh 1.
+    Parameters
+    ----------
+    hidden_layer_sizes : int or sequence of int
+        Units of each hidden layer; ``()`` for none.
+    activation : str or sequence of str
+        Hidden activation, one for all or one per layer: any of
+        :data:`dnn.activations.HIDDEN_ACTIVATIONS` (relu, tanh, sigmoid,
+        leaky_relu, gelu, silu/swish, elu, selu, softplus...).
+    output_activation : str, optional
+        Overrides the output chosen from the classes (sigmoid or softmax).
+    loss : str or dict, optional
+        ``addOutputLayer``'s loss: a name, or a dict of its name and settings
+        (``{"name": "focal", "gamma": 2.0}``, ``{"name": "crossentropy",
+        "label_smoothing": 0.1}``).
+    optimizer : str or dnn.optimizers.Optimizer
+        A name of :data:`dnn.optimizers.OPTIMIZERS` (sgd, adam, rmsprop, adamw,
+        nadam, adagrad), which takes the settings below that it has, or an
+        instance such as ``dnn.optimizers.AdamW(weight_decay=0.05)``, which
+        keeps its own (the model trains a copy; ``clone`` copies it too).
+    lr, decay : float or dnn.schedules.Schedule, float
+        Learning rate (or a schedule object) and the decay of lr / (1 +
+        decay * epoch), the decay only with ``schedule`` None or "inverse_time".
+    momentum, nesterov, beta1, beta2, epsilon : float, bool, float, float, float or None
+        Settings of "sgd", of the Adam family, and of every optimizer but sgd
+        (``epsilon`` None: the optimizer's own).
+    weight_decay : float, optional
+        Decoupled weight decay of an optimizer that has it ("adamw"), given by
+        name; None keeps the optimizer's default (0.01 for adamw).
+    schedule : None, str or dnn.schedules.Schedule
+        A schedule object (as ``lr`` takes one), or a name built from ``lr``,
+        ``epochs`` and the mini-batches per epoch (see
+        :mod:`dnn.adapters.cli.scheduling`): "one_cycle" (peak ``lr``, over all
+        the epochs' mini-batches), "cosine", "step", "exponential",
+        "inverse_time". None: ``lr`` and ``decay``.
+    l2, l1 : float
+        Penalties (l2 / 2) sum w^2 and l1 sum |w| added to the loss.
+    clip_norm, clip_value : float, optional
+        Clip the gradient to this global norm, and every entry to
+        [-clip_value, clip_value], before each update (``DNN(clipNorm=...,
+        clipValue=...)``).
+    max_norm : float or sequence of float, optional
+        Keep each hidden unit's incoming weight vector within this norm (one
+        for all hidden layers or one per layer; ``addHiddenLayer(maxNorm=...)``).
+    normalization : {"batch", "layer"} or sequence, optional
+        Normalization of the hidden layers, one for all or one per layer
+        (``addHiddenLayer(normalization=...)``); None adds none.
+    dropout : float or sequence of float
+        Dropout rate, one for all hidden layers or one per layer.
+    epochs, batch_size, validation_split, early_stopping, min_delta, restore_best, callbacks, shuffle, verbose
+        ``DNN.fit``'s ``epochs`` (per ``fit``), ``batchSize`` (clipped to the
+        rows there are), ``validationSplit``, ``earlyStopping`` (the patience;
+        None trains every epoch), ``minDelta``, ``restoreBest`` (default True
+        with a patience: the best epoch's weights are kept), ``callbacks``,
+        ``shuffle`` and ``verbose``.
+    standardize, random_state, dtype, threads
+        ``DNN``'s ``standardize``, ``seed`` (an int, a
+        ``numpy.random.RandomState`` or None), ``dtype`` and ``threads``.
+    class_weight : dict or "balanced", optional
+        A dict {label: weight} or "balanced" (n / (classes * count of the
+        class), as scikit-learn's ``compute_class_weight``); classes it leaves
+        out weigh 1.
     """
 
     def __init__(self, hidden_layer_sizes=(64,), activation="relu", output_activation=None, loss=None,
                  optimizer="adam", lr=0.001, decay=0.0, momentum=0.9, nesterov=False, beta1=0.9, beta2=0.999,
                  epsilon=None, l2=0.0, epochs=100, batch_size=32, validation_split=0.0, early_stopping=None,
                  min_delta=0.0, standardize=True, random_state=None, dtype="float32", dropout=0.0, threads=None,
-                 callbacks=None, shuffle=True, verbose=0, restore_best=None, class_weight=None):
+                 callbacks=None, shuffle=True, verbose=0, restore_best=None, normalization=None, clip_norm=None,
+                 clip_value=None, l1=0.0, max_norm=None, schedule=None, weight_decay=None, class_weight=None):
         super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation,
                          output_activation=output_activation, loss=loss, optimizer=optimizer, lr=lr, decay=decay,
                          momentum=momentum, nesterov=nesterov, beta1=beta1, beta2=beta2, epsilon=epsilon, l2=l2,
                          epochs=epochs, batch_size=batch_size, validation_split=validation_split,
                          early_stopping=early_stopping, min_delta=min_delta, standardize=standardize,
                          random_state=random_state, dtype=dtype, dropout=dropout, threads=threads,
-                         callbacks=callbacks, shuffle=shuffle, verbose=verbose, restore_best=restore_best)
+                         callbacks=callbacks, shuffle=shuffle, verbose=verbose, restore_best=restore_best,
+                         normalization=normalization, clip_norm=clip_norm, clip_value=clip_value, l1=l1,
+                         max_norm=max_norm, schedule=schedule, weight_decay=weight_decay)
         self.class_weight = class_weight
 
     def fit(self, X, y, sample_weight=None) -> DNNClassifier:
@@ -186,7 +279,7 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
         X, y = _validate_data(self, X, y, dtype=[np.float64, np.float32])
         check_classification_targets(y)
         self.classes_ = np.unique(y)
-        self._start(X.shape[1])
+        self._start(X.shape[1], y)
         return self._train(X, self._labels(y), self.epochs, sample_weight, self._class_weight())
 
     def partial_fit(self, X, y, classes=None, sample_weight=None) -> DNNClassifier:
@@ -205,7 +298,7 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
             if classes is None:
                 raise ValueError("classes must be given at the first call to partial_fit: every label y may hold")
             self.classes_ = np.unique(classes)
-            self._start(X.shape[1])
+            self._start(X.shape[1], y)
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(f"classes {np.unique(classes).tolist()} differ from those of the first partial_fit "
                              f"call, {self.classes_.tolist()}")
@@ -226,13 +319,13 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
             weight = {names[labels.index(key)] if key in labels else key: value for key, value in weight.items()}
         return weight
 
-    def _start(self, n_features):
+    def _start(self, n_features, y):
         if len(self.classes_) < 2:
             raise ValueError(f"a classifier needs samples of at least 2 classes; got 1 class: {self.classes_.tolist()}")
         binary = len(self.classes_) == 2
         activation = self.output_activation or ("sigmoid" if binary else "softmax")
         units = 1 if binary and activation == "sigmoid" else len(self.classes_)
-        self.model_ = self._build(n_features, units, activation)
+        self.model_ = self._build(n_features, units, activation, np.unique(y, return_counts=True)[1])
         # The classes are known before the first batch, so a batch lacking some of them still trains.
         self.model_.task = get_task("binary" if units == 1 else "multiclass")
         self.model_.classes = self._dnn_classes()
@@ -265,8 +358,9 @@ class DNNRegressor(RegressorMixin, _DNNEstimator):
     """A dnn network as a scikit-learn regressor: an identity output with squared error.
 
     ``y`` may be (n,) or (n, outputs); ``predict`` returns the same shape.
-    Settings, early stopping and ``n_iter_`` as for :class:`DNNClassifier`
-    (the validation rows are drawn at random, and their loss is not weighted).
+    Parameters (all but ``class_weight``), early stopping and ``n_iter_`` as
+    for :class:`DNNClassifier` (the validation rows are drawn at random, and
+    their loss is not weighted; a ``loss`` may be "huber", "mae"...).
     """
 
     def fit(self, X, y, sample_weight=None) -> DNNRegressor:
@@ -288,7 +382,7 @@ class DNNRegressor(RegressorMixin, _DNNEstimator):
     def _start(self, n_features, y):
         self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
         self._one_dimensional = y.ndim == 1
-        self.model_ = self._build(n_features, self.n_outputs_, self.output_activation or "identity")
+        self.model_ = self._build(n_features, self.n_outputs_, self.output_activation or "identity", [len(y)])
 
     def predict(self, X) -> np.ndarray:
         """Predictions in float64 (scikit-learn's convention), (n,) when fitted on a 1-D ``y``, else (n, outputs)."""

@@ -14,7 +14,9 @@ has an option that changes or turns it off.
 
 The package: :mod:`.parser` (the options), :mod:`.reading` (CSV files, models,
 the one-line errors), :mod:`.train` (``dnn train``: its defaults, choices and
-outcome) and :mod:`.using` (evaluate, predict, summary, plot).
+outcome), :mod:`.settings` (schedules by name and weight decay, shared with
+the scikit-learn estimators) and :mod:`.using` (evaluate, predict, summary,
+plot).
 """
 
 from __future__ import annotations

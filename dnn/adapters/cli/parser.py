@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from dnn.adapters.cli.settings import schedule_names
 from dnn.adapters.cli.train import MAX_INFERRED_CLASSES
 
 EXAMPLES = """\
@@ -11,6 +12,7 @@ examples:
   dnn train data.csv --target label                      (the defaults: standardized, early stopping)
   dnn train data.csv --target label --hidden 64,32 --epochs 30 --no-early-stopping --validation-split 0
   dnn train houses.csv --target price --regression --hidden 32 --lr 0.001 --optimizer sgd --momentum 0.9
+  dnn train data.csv --target label --optimizer adamw --weight-decay 0.01 --clip-norm 1 --schedule one_cycle
   dnn train data.csv --target label --record w,2,1,1 --record b,2,1 --out model.pkl
   dnn evaluate model.pkl test.csv --target label
   dnn predict model.pkl new.csv --out predictions.csv          (read in chunks of --chunksize rows)
@@ -33,9 +35,11 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of every subcommand.
 
-    The optimizer names are read from :data:`dnn.optimizers.OPTIMIZERS` when
-    the parser is built, so a new optimizer shows up in ``--help`` and is
-    accepted without a change here.
+    The optimizer names are read from :data:`dnn.optimizers.OPTIMIZERS` and
+    the schedule names from :data:`dnn.schedules.REGISTRY` (see
+    :func:`dnn.adapters.cli.settings.schedule_names`) when the parser is
+    built, so a new one shows up in ``--help`` and is accepted without a
+    change here.
     """
     from dnn.optimizers import OPTIMIZERS
 
@@ -87,17 +91,8 @@ def _add_train(commands, optimizers):
                            f"a regression when the target holds numbers that are not all integers or more than "
                            f"{MAX_INFERRED_CLASSES} distinct numbers, else classes")
     task.add_argument("--classification", action="store_true", help="predict classes, whatever the target holds")
-    train.add_argument("--hidden", default="32", help="hidden layer sizes, comma-separated ('' for none)")
-    train.add_argument("--activation", default="relu", help="hidden activation, one name or one per layer, "
-                                                            "comma-separated")
-    train.add_argument("--epochs", type=int, default=1000, help="most epochs to train (early stopping usually "
-                                                                "ends sooner)")
-    train.add_argument("--batch-size", type=int, default=32, help="rows per mini-batch")
-    train.add_argument("--optimizer", default="adam", choices=optimizers, help="update rule")
-    train.add_argument("--lr", type=float, default=0.01, help="learning rate")
-    train.add_argument("--momentum", type=float, default=0.0, help="momentum of sgd")
-    train.add_argument("--l2", type=float, default=0.01, help="L2 penalty: (l2 / 2) * sum of squared weights "
-                                                              "is added to the loss")
+    _add_network(train)
+    _add_training(train, optimizers)
     train.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=True,
                        help="scale every feature by its mean and standard deviation, inside the model")
     train.add_argument("--scale-target", action=argparse.BooleanOptionalAction, default=True,
@@ -105,6 +100,80 @@ def _add_train(commands, optimizers):
                             "deviation into the output layer (the model predicts in the target's units; the "
                             "losses in the history, and values --record'ed in the output layer, are in "
                             "standardized units)")
+    _add_stopping(train)
+    train.add_argument("--record", action="append", default=[], metavar="SPEC",
+                       help="record a parameter while training, for 'dnn plot MODEL convergence': w,L,J,I is the "
+                            "weight from neuron I of layer L-1 to neuron J of layer L, b,L,J the bias of neuron J "
+                            "of layer L; all 1-based, the input layer is layer 1. Repeat for more")
+    train.add_argument("--record-every", choices=["epoch", "batch"], default="epoch",
+                       help="record after every epoch or every mini-batch")
+    train.add_argument("--seed", type=int, default=None, help="seed of the model's random generator "
+                                                              "(None: a different run every time)")
+    train.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="precision")
+    train.add_argument("--out", default="model.pkl", help="model file to write")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_network(train):
+    """The options of the hidden layers."""
+    train.add_argument("--hidden", default="32", help="hidden layer sizes, comma-separated ('' for none)")
+    train.add_argument("--activation", default="relu", help="hidden activation, one name or one per layer, "
+                                                            "comma-separated")
+    train.add_argument("--normalization", default=None, metavar="KIND",
+                       help="normalize the weighted sums of the hidden layers before their activation: batch or "
+                            "layer, one for all or one per layer, comma-separated ('none' for a layer without; "
+                            "None: no normalization)")
+    train.add_argument("--max-norm", default=None, metavar="NORM",
+                       help="after every update, scale each hidden unit's incoming weight vector back to this "
+                            "norm when longer: one number for all hidden layers or one per layer, comma-separated "
+                            "('none' for a layer without; None: no constraint)")
+
+
+def _add_training(train, optimizers):
+    """The options of the update: optimizer, rate, schedule, penalties and clipping."""
+    from dnn.optimizers import OPTIMIZERS
+
+    train.add_argument("--epochs", type=int, default=1000, help="most epochs to train (early stopping usually "
+                                                                "ends sooner)")
+    train.add_argument("--batch-size", type=int, default=32, help="rows per mini-batch")
+    train.add_argument("--optimizer", default="adam", choices=optimizers, help="update rule")
+    train.add_argument("--lr", type=float, default=0.01, help="learning rate (the peak of --schedule one_cycle)")
+    train.add_argument("--momentum", type=float, default=0.0, help="momentum of sgd")
+    decaying = " or ".join(name for name in optimizers if "weight_decay" in OPTIMIZERS[name].settings)
+    train.add_argument("--weight-decay", type=float, default=None, help=f"decoupled weight decay of --optimizer "
+                                                                        f"{decaying} (None: the optimizer's own)")
+    names = schedule_names()
+    train.add_argument("--schedule", type=_schedule_name, default=None, metavar="{" + ",".join(names) + "}",
+                       help="learning-rate schedule from --lr and --epochs: one_cycle rises to --lr and anneals "
+                            "over every mini-batch of --epochs epochs, cosine decays to 0 over --epochs, step "
+                            "halves the rate every 10 epochs, exponential multiplies it by 0.96 every epoch "
+                            "(see dnn.schedules; None: a constant --lr)")
+    train.add_argument("--warmup-steps", type=int, default=0, metavar="STEPS",
+                       help="raise the rate linearly over the first STEPS mini-batches, in front of --schedule "
+                            "(dnn.schedules.Warmup; 0: no warm-up)")
+    train.add_argument("--l2", type=float, default=0.01, help="L2 penalty: (l2 / 2) * sum of squared weights "
+                                                              "is added to the loss")
+    train.add_argument("--l1", type=float, default=0.0, help="L1 penalty: l1 * sum of absolute weights is added "
+                                                             "to the loss")
+    train.add_argument("--clip-norm", type=float, default=None, metavar="NORM",
+                       help="before every update, scale the gradient (all parameters together) down to this norm "
+                            "when longer (None: no clipping)")
+    train.add_argument("--clip-value", type=float, default=None, metavar="VALUE",
+                       help="before every update, clip every gradient entry to [-VALUE, VALUE] (None: no clipping)")
+
+
+def _schedule_name(text):
+    """A --schedule value as its registered name: any spelling the registry takes ("onecycle", "One-Cycle")."""
+    from dnn.schedules import REGISTRY
+
+    try:
+        return REGISTRY.canonical(text, among=schedule_names(), kind="schedule by name")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _add_stopping(train):
+    """The options of the validation split and early stopping."""
     train.add_argument("--validation-split", type=float, default=0.2, metavar="FRACTION",
                        help="fraction of the rows held out to watch for overfitting (stratified by class); "
                             "0 trains on every row")
@@ -117,14 +186,3 @@ def _add_train(commands, optimizers):
                           default=argparse.SUPPRESS, help="train all --epochs")
     train.add_argument("--restore-best", action=argparse.BooleanOptionalAction, default=True,
                        help="with early stopping, end with the weights of the epoch of lowest validation loss")
-    train.add_argument("--record", action="append", default=[], metavar="SPEC",
-                       help="record a parameter while training, for 'dnn plot MODEL convergence': w,L,J,I is the "
-                            "weight from neuron I of layer L-1 to neuron J of layer L, b,L,J the bias of neuron J "
-                            "of layer L; all 1-based, the input layer is layer 1. Repeat for more")
-    train.add_argument("--record-every", choices=["epoch", "batch"], default="epoch",
-                       help="record after every epoch or every mini-batch")
-    train.add_argument("--seed", type=int, default=None, help="seed of the model's random generator "
-                                                              "(None: a different run every time)")
-    train.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="precision")
-    train.add_argument("--out", default="model.pkl", help="model file to write")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")

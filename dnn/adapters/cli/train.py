@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from dnn.adapters.cli.reading import CommandError, no_empty_cells, numeric, read_csv, split_target
+from dnn.adapters.cli.settings import named_schedule, optimizer_with_weight_decay, steps_per_epoch
+from dnn.checks import check_setting
 
 #: A numeric target with more distinct values than this is taken for a real-valued one (a regression).
 MAX_INFERRED_CLASSES = 20
@@ -56,20 +58,68 @@ def _build(args, features, y, regression):
     from dnn import DNN
 
     sizes = [_positive(s, "--hidden") for s in args.hidden.split(",")] if args.hidden.strip() else []
-    activations = args.activation.split(",")
-    model = DNN(lr=args.lr, optimizer=args.optimizer, momentum=args.momentum, l2=args.l2, seed=args.seed,
-                dtype=args.dtype, standardize=args.standardize)
+    classes = 0 if regression else y.nunique()
+    if not regression and classes < 2:
+        raise CommandError(f"the target column {args.target!r} holds a single class; a classifier needs two")
+    groups = [len(y)] if regression else y.value_counts().to_numpy()  # the rows a stratified split divides
+    model = DNN(lr=_rate(args, groups), optimizer=optimizer_with_weight_decay(args.optimizer, args.weight_decay,
+                                                                            "--weight-decay"),
+                momentum=args.momentum, l2=args.l2, seed=args.seed, dtype=args.dtype, standardize=args.standardize,
+                l1=check_setting("l1", args.l1, "--l1"), clipNorm=_optional("clipNorm", args.clip_norm, "--clip-norm"),
+                clipValue=_optional("clipValue", args.clip_value, "--clip-value"))
     model.addInputLayer([features])
     if sizes:
-        model.addHiddenLayer(sizes, activation=activations[0] if len(activations) == 1 else activations)
+        model.addHiddenLayer(sizes, **_layer_options(args))
+    elif args.normalization is not None or args.max_norm is not None:
+        raise CommandError(f"--{'normalization' if args.normalization is not None else 'max-norm'} needs hidden "
+                           f"layers, and --hidden is empty")
     if regression:
         model.addOutputLayer([1], activation="identity")
         return model, "regression"
-    classes = y.nunique()
-    if classes < 2:
-        raise CommandError(f"the target column {args.target!r} holds a single class; a classifier needs two")
     model.addOutputLayer([1] if classes == 2 else [classes], activation="sigmoid" if classes == 2 else "softmax")
     return model, f"classification into {classes} classes"
+
+
+def _rate(args, groups):
+    """DNN's lr: --lr, or the --schedule built from it, behind a --warmup-steps warm-up."""
+    from dnn.schedules import Warmup
+
+    rate = check_setting("lr", args.lr, "--lr")
+    if args.schedule is not None:
+        rate = named_schedule(args.schedule, rate, args.epochs,
+                              steps_per_epoch(groups, args.validation_split, args.batch_size))
+    if args.warmup_steps != 0:
+        rate = Warmup(rate, check_setting("steps", args.warmup_steps, "--warmup-steps"))
+    return rate
+
+
+def _layer_options(args):
+    """addHiddenLayer's activation, maxNorm and (only when asked for) normalization, each one or one per layer."""
+    options = {"activation": _one_or_list(args.activation.split(","))}
+    if args.max_norm is not None:
+        options["maxNorm"] = _one_or_list([None if part.strip().lower() == "none" else _max_norm(part, args.max_norm)
+                                           for part in args.max_norm.split(",")])
+    if args.normalization is not None:
+        options["normalization"] = _one_or_list([None if part.strip().lower() == "none" else part.strip()
+                                                 for part in args.normalization.split(",")])
+    return options
+
+
+def _one_or_list(values):
+    return values[0] if len(values) == 1 else values
+
+
+def _max_norm(part, text):
+    try:
+        value = float(part)
+    except ValueError:
+        raise CommandError(f"--max-norm takes numbers (or 'none'), one or one per hidden layer separated by commas, "
+                           f"got {text!r}") from None
+    return check_setting("maxNorm", value, "--max-norm")
+
+
+def _optional(setting, value, option):
+    return None if value is None else check_setting(setting, value, option)
 
 
 def _is_regression(y, args):
@@ -120,10 +170,11 @@ def _print_choices(args, model, task, rows, mean, scale):
     layers = [f"{model.units[0]} inputs"] + [f"{units} {activation}" for units, activation
                                              in zip(model.units[1:], model.activations[1:])]
     print(f"task: {task}")
-    print(f"network: {' -> '.join(layers)} (--hidden, --activation)")
-    settings = f"{args.optimizer}, lr {args.lr:g}" + (f", momentum {args.momentum:g}" if args.momentum else "")
-    print(f"training: {settings}, l2 {args.l2:g}, batch size {args.batch_size}, at most {args.epochs} epochs "
-          f"(--optimizer, --lr, --l2, --batch-size, --epochs)")
+    print(f"network: {' -> '.join(layers)}{_given(args, 'normalization', 'max_norm')} (--hidden, --activation)")
+    settings = f"{args.optimizer}, lr {args.lr:g}" + _given(args, "momentum", "weight_decay", "schedule",
+                                                            "warmup_steps")
+    print(f"training: {settings}, l2 {args.l2:g}{_given(args, 'l1', 'clip_norm', 'clip_value')}, batch size "
+          f"{args.batch_size}, at most {args.epochs} epochs (--optimizer, --lr, --l2, --batch-size, --epochs)")
     print("features: " + ("standardized inside the model (--no-standardize to turn off)" if args.standardize
                           else "as they are (--standardize to scale them)"))
     if mean is not None:
@@ -144,6 +195,13 @@ def _print_choices(args, model, task, rows, mean, scale):
               f"(--early-stopping PATIENCE, --no-early-stopping, --{'no-' if args.restore_best else ''}restore-best)")
     if args.record:
         print(f"recording: {', '.join(args.record)} every {args.record_every} (dnn plot MODEL convergence)")
+
+
+def _given(args, *names):
+    """", name value" for each of the options ``names`` given a value other than none (their default)."""
+    values = [(name.replace("_", " "), getattr(args, name)) for name in names]
+    return "".join(f", {name} {value:g}" if isinstance(value, float) else f", {name} {value}"
+                   for name, value in values if value)
 
 
 def _fold_target_scale(model, mean, scale):
