@@ -16,11 +16,19 @@ layer has no dropout) holding 0 for a dropped unit and 1 / (1 - rate) for a
 kept one (inverted dropout). A masked layer's output is multiplied by its mask
 before the next layer sees it; the cache holds that masked output, and the
 unmasked one stays in ``outputs`` for the activation's derivative.
+
+Normalization enters as ``norms``: one :class:`dnn.normalization.Normalization`
+per layer after the input (None where a layer has none). A normalized layer's
+weighted sums are normalized, scaled and shifted before its activation (see
+:mod:`dnn.normalization`), in the ``mode`` the pass is run in: training,
+batch statistics only, or inference; the cache keeps what the backward pass
+needs of it.
 """
 
 import numpy as np
 
 from dnn.activations import get_activation, takes_pre_activation
+from dnn.normalization import INFERENCE, normalize, normalize_backward
 
 
 class Cache(list):
@@ -29,16 +37,20 @@ class Cache(list):
     Attributes
     ----------
     pre_activations : list of (ndarray or None)
-        Per layer after the input, its pre-activations z (n, units) where its
-        activation's backward step takes them, else None.
+        Per layer after the input, its activation's input (n, units) where its
+        activation's backward step takes it, else None.
+    normalized : list of (dnn.normalization.Normalized or None)
+        Per layer after the input, what its normalization kept (None without one).
     """
 
     def __init__(self, x):
         super().__init__([x])
         self.pre_activations = []
+        self.normalized = []
 
 
-def forward_pass(x, weights, biases, activations, outputs=None, masks=None, dropped=None, pre_activations=None):
+def forward_pass(x, weights, biases, activations, outputs=None, masks=None, dropped=None, pre_activations=None,
+                 norms=None, mode=INFERENCE, sums=None):
     """Propagate ``x`` through the network.
 
     Parameters
@@ -53,9 +65,16 @@ def forward_pass(x, weights, biases, activations, outputs=None, masks=None, drop
     dropped : list of (ndarray or None), optional
         Arrays to write the masked outputs into (allocated when missing).
     pre_activations : list of (ndarray or None), optional
-        Arrays of shape (n, units_l) to keep the pre-activations in, for the
-        layers whose activation's backward step takes them (None for the
+        Arrays of shape (n, units_l) to keep the activations' inputs in, for
+        the layers whose activation's backward step takes them (None for the
         others); allocated for those layers when missing.
+    norms : list of (dnn.normalization.Normalization or None), optional
+        The layers' normalizations (see the module docstring).
+    mode : dnn.normalization.TRAIN, BATCH_STATISTICS or INFERENCE
+        How normalized layers compute (INFERENCE: running averages).
+    sums : list of (ndarray or None), optional
+        Arrays of shape (n, units_l) for the weighted sums of normalized layers,
+        which become their normalized values (allocated when missing).
 
     Returns
     -------
@@ -65,16 +84,20 @@ def forward_pass(x, weights, biases, activations, outputs=None, masks=None, drop
     cache = Cache(x)
     for i, (w, b, name) in enumerate(zip(weights, biases, activations)):
         output = None if outputs is None else outputs[i]
-        if takes_pre_activation(name):
-            z = np.matmul(cache[-1], w, out=None if pre_activations is None else pre_activations[i])
+        keeps_input = takes_pre_activation(name)
+        kept = None if not keeps_input or pre_activations is None else pre_activations[i]
+        norm = None if norms is None else norms[i]
+        if norm is not None:
+            z = np.matmul(cache[-1], w, out=None if sums is None else sums[i])
             z += b
-            a = get_activation(name)[0](z, out=output)
+            z, normalized = normalize(norm, z, kept if keeps_input else output, mode)
         else:
-            z = np.matmul(cache[-1], w, out=output)
+            z = np.matmul(cache[-1], w, out=kept if keeps_input else output)
             z += b
-            a = get_activation(name)[0](z, out=z)
-            z = None
-        cache.pre_activations.append(z)
+            normalized = None
+        a = get_activation(name)[0](z, out=output if keeps_input else z)
+        cache.pre_activations.append(z if keeps_input else None)
+        cache.normalized.append(normalized)
         if masks is not None and masks[i] is not None:
             a = np.multiply(a, masks[i], out=None if dropped is None else dropped[i])
         cache.append(a)
@@ -82,8 +105,8 @@ def forward_pass(x, weights, biases, activations, outputs=None, masks=None, drop
 
 
 def backward_pass(cache, delta, weights, activations, grad_w=None, grad_b=None, deltas=None, masks=None,
-                  outputs=None, ones=None):
-    """Gradients of the loss with respect to every weight and bias.
+                  outputs=None, ones=None, norms=None, grad_scale=None, grad_shift=None):
+    """Gradients of the loss with respect to every weight and bias (and normalization's gamma and beta).
 
     Parameters
     ----------
@@ -101,6 +124,11 @@ def backward_pass(cache, delta, weights, activations, grad_w=None, grad_b=None, 
     ones : ndarray, shape (n,), optional
         A vector of ones in the dtype of ``delta``, for the bias gradients
         (allocated when missing).
+    norms : as given to :func:`forward_pass`.
+    grad_scale, grad_shift : lists of (ndarray or None)
+        Required with ``norms``: per layer after the input, an array shaped
+        like its gamma and beta to write their gradients into, or None; a
+        normalized layer's None entry is replaced by a new array.
 
     Returns
     -------
@@ -126,4 +154,7 @@ def backward_pass(cache, delta, weights, activations, grad_w=None, grad_b=None, 
             if takes_pre_activation(activations[i - 1]):
                 output = cache.pre_activations[i - 1]
             delta = get_activation(activations[i - 1])[1](output, upstream, out=upstream)
+            if norms is not None and norms[i - 1] is not None:
+                delta, grad_scale[i - 1], grad_shift[i - 1] = normalize_backward(
+                    norms[i - 1], cache.normalized[i - 1], delta, grad_scale[i - 1], grad_shift[i - 1])
     return grad_w, grad_b

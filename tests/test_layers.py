@@ -79,7 +79,26 @@ def test_a_layer_from_a_config_is_checked_as_add_layer_checks_it():
 
 def test_a_layer_declares_its_parameters():
     layer = Layer.output([3], activation="identity")
-    assert layer.parameter_shapes(5) == ((5, 3), (3,))
-    w, b = layer.initial_parameters(5, np.random.default_rng(0), np.float64)
+    assert layer.parameter_shapes(5) == {"w": (5, 3), "b": (3,)}
+    values = layer.initial_parameters(5, np.random.default_rng(0), np.float64)
+    w, b = values["w"], values["b"]
     limit = np.sqrt(6.0 / (5 + 3))  # glorot uniform
     assert w.shape == (5, 3) and b.shape == (3,) and np.all(np.abs(w) <= limit) and not b.any()
+
+
+@pytest.mark.parametrize("kind, names", [("batch", {"gamma", "beta", "running_mean", "running_var"}),
+                                         ("layer", {"gamma", "beta"})])
+def test_a_normalized_layer_declares_its_scale_shift_and_running_statistics(kind, names):
+    (layer,) = Layer.hidden([4], normalization=kind)
+    assert layer.parameter_shapes(5) == {"w": (5, 4), "b": (4,), **{name: (4,) for name in names}}
+    values = layer.initial_parameters(5, np.random.default_rng(0), np.float32)
+    for name in names:  # as torch starts BatchNorm1d and LayerNorm: scale and variance 1, shift and mean 0
+        expected = 1.0 if name in ("gamma", "running_var") else 0.0
+        assert values[name].dtype == np.float32 and np.all(values[name] == expected)
+    assert layer.config()["normalization"] == kind
+    assert Layer.from_config(layer.config(), "hidden") == layer
+
+
+def test_a_normalization_that_is_not_batch_or_layer_is_refused():
+    with pytest.raises(ValueError, match="normalization must be None, 'batch' or 'layer', got 'group'"):
+        Layer.hidden([4, 3], normalization=["batch", "group"])

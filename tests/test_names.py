@@ -90,7 +90,8 @@ def test_tab_completion_shows_the_public_api_only():
     public = {name for name in dir(model) if not name.startswith("_")}
     assert {"encode_targets", "require_network", "checked_parameters"}.isdisjoint(public)
     assert public == {
-        "activations", "addHiddenLayer", "addInputLayer", "addOutputLayer", "b", "backPropagation", "beta1", "beta2",
+        "activations", "addHiddenLayer", "addInputLayer", "addOutputLayer", "b", "backPropagation", "beta", "beta1",
+        "beta2", "gamma", "running_mean", "running_var",
         "classes", "clipNorm", "clipValue", "dataFormatConversion", "decay", "drawConfusionMatrix",
         "drawConvergenceCurve", "drawDigits",
         "drawHistory", "drawWeights", "dropout", "dtype", "epochs", "epsilon", "exportONNX", "feature_mean",

@@ -25,6 +25,7 @@ class BatchViews(NamedTuple):
     dropped: list  # (m, units[l]) or None per layer after the input
     ones: np.ndarray  # (m,) ones, for the bias gradients
     pre_activations: list  # (m, units[l]) for gelu and silu layers, None for the others
+    sums: list  # (m, units[l]) for normalized layers, None for the others
 
 
 class Workspace:
@@ -35,7 +36,7 @@ class Workspace:
     so the last, smaller batch runs through the same code.
     """
 
-    def __init__(self, batch_size, units, dtype, dropout=None, activations=None):
+    def __init__(self, batch_size, units, dtype, dropout=None, activations=None, normalized=None):
         self.x = np.empty((batch_size, units[0]), dtype)
         self.t = np.empty((batch_size, units[-1]), dtype)
         self.s = np.empty((batch_size, 1), dtype)
@@ -51,6 +52,9 @@ class Workspace:
         names = activations or [None] * (len(units) - 1)
         self.pre_activations = [np.empty((batch_size, u), dtype) if name and takes_pre_activation(name) else None
                                 for u, name in zip(units[1:], names)]
+        # The weighted sums of normalized layers (they become the normalized values the backward step reads).
+        self.sums = [np.empty((batch_size, u), dtype) if flag else None
+                     for u, flag in zip(units[1:], normalized or [False] * (len(units) - 1))]
         self._views = {}
 
     def views(self, m):
@@ -66,6 +70,7 @@ class Workspace:
                 [None if a is None else a[:m] for a in self.dropped],
                 self.ones[:m],
                 [None if z is None else z[:m] for z in self.pre_activations],
+                [None if z is None else z[:m] for z in self.sums],
             )
         return self._views[m]
 

@@ -92,7 +92,8 @@ class StallMonitor(Callback):
         if not self.relu_layers:
             return []
         params = run.state.params
-        cache = forward_pass(self.sample, params.weights[:-1], params.biases[:-1], run.model.activations[1:-1])
+        cache = forward_pass(self.sample, params.weights[:-1], params.biases[:-1], run.model.activations[1:-1],
+                             norms=params.normalizations()[:-1])
         # A layer of 100 units or more counts as dead with 1% of them alive: raw 0-255 pixels leave one or two.
         return [layer for layer in self.relu_layers
                 if np.count_nonzero(cache[layer - 1].any(axis=0)) <= cache[layer - 1].shape[1] // 100]

@@ -13,7 +13,7 @@ from dnn.errors import NonFiniteOutputError
 
 
 def forward_chunks(X, weights, biases, activations, units, dtype, mean=None, scale=None, rows=None,
-                   check_outputs=True):
+                   check_outputs=True, norms=None):
     """Yield ``(start, stop, outputs)`` over the rows of ``X`` (its ``rows``, when given).
 
     ``X`` is standardized with ``mean`` and ``scale`` when given, and each chunk
@@ -32,24 +32,29 @@ def forward_chunks(X, weights, biases, activations, units, dtype, mean=None, sca
     check_outputs : bool
         Raise :class:`dnn.NonFiniteOutputError` for a chunk whose outputs are
         not all finite, instead of yielding them (a NaN prediction is never returned).
+    norms : list of (dnn.normalization.Normalization or None), optional
+        The layers' normalizations, applied as at inference (running averages).
     """
     buffers = None
     for start, stop, chunk in preprocessing.model_chunks(X, dtype, mean, scale, rows):
         preprocessing.check_finite(chunk, first_row=start, source=X if rows is None else None)
         if buffers is None:
             buffers = [np.empty((len(chunk), u), dtype) for u in units[1:]]
+            sums = [None if norm is None else np.empty((len(chunk), u), dtype)
+                    for u, norm in zip(units[1:], norms or [None] * len(weights))]
         outputs = [a[: stop - start] for a in buffers]
         with np.errstate(over="ignore", invalid="ignore"):  # reported below, once and with its cause
-            result = forward_pass(chunk, weights, biases, activations, outputs)[-1]
+            result = forward_pass(chunk, weights, biases, activations, outputs, norms=norms,
+                                  sums=[None if z is None else z[: stop - start] for z in sums])[-1]
         if check_outputs and not np.isfinite(result).all():
             bad = int(np.flatnonzero(~np.isfinite(result).all(axis=1))[0])
-            raise_non_finite(chunk[bad:bad + 1].copy(), weights, biases, activations, start + bad)
+            raise_non_finite(chunk[bad:bad + 1].copy(), weights, biases, activations, start + bad, norms)
         yield start, stop, result
 
 
-def raise_non_finite(x, weights, biases, activations, row):
+def raise_non_finite(x, weights, biases, activations, row, norms=None):
     """Raise NonFiniteOutputError for input row ``x`` (1, features), naming the first layer that overflows."""
-    layer, largest_input = _first_overflow(x, weights, biases, activations)
+    layer, largest_input = _first_overflow(x, weights, biases, activations, norms or [None] * len(weights))
     dtype = weights[0].dtype
     raise NonFiniteOutputError(
         f"the network's output is infinite or NaN for row {row}: layer {layer}'s weighted sums overflow {dtype} "
@@ -59,13 +64,13 @@ def raise_non_finite(x, weights, biases, activations, row):
         f"set by hand, or use dtype='float64'.")
 
 
-def _first_overflow(x, weights, biases, activations):
+def _first_overflow(x, weights, biases, activations, norms):
     """(layer, largest value entering it) of the first layer whose weighted sums are not finite for row ``x``."""
     with np.errstate(over="ignore", invalid="ignore"):
-        for layer, (w, b, name) in enumerate(zip(weights, biases, activations), start=2):
+        for layer, (w, b, name, norm) in enumerate(zip(weights, biases, activations, norms), start=2):
             if not np.isfinite(x @ w + b).all():
                 return layer, float(np.abs(x).max())
-            x = forward_pass(x, [w], [b], [name])[-1]
+            x = forward_pass(x, [w], [b], [name], norms=[norm])[-1]
     # every weighted sum finite: the output activation itself gave NaN (it takes finite values to finite ones)
     return len(weights) + 1, float(np.abs(x).max())
 

@@ -26,8 +26,9 @@ class TrainingState:
     params : dnn.model.parameters.Parameters or None
         The one store of the weights and biases (``model.w`` and ``model.b``
         are its views): made by the input layer, grown by every layer added,
-        None before. Snapshots copy its flat array; :meth:`restore` writes
-        into it in place, so the views stay valid.
+        None before. Snapshots copy its flat arrays (the parameters and the
+        running statistics); :meth:`restore` writes into them in place, so
+        the views stay valid.
     optimizer : dnn.optimizers.Optimizer
     schedule : dnn.schedules.Schedule
     lr_factor : float
@@ -89,6 +90,7 @@ class TrainingState:
         """Copies of everything a mini-batch changes: parameters, optimizer state, generator, step count, records."""
         return {
             "flat": self.params.flat.copy(),
+            "buffers": self.params.buffers.copy(),
             "optimizer": self.optimizer.snapshot(),
             "rng": self.rng.bit_generator.state,
             "steps": self.steps,
@@ -105,6 +107,7 @@ class TrainingState:
         alone).
         """
         self.params.flat[...] = snapshot["flat"]
+        self.params.buffers[...] = snapshot["buffers"]
         self.optimizer.restore(snapshot["optimizer"])
         if generator:
             self.rng.bit_generator.state = snapshot["rng"]

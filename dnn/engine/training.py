@@ -27,6 +27,8 @@ from dnn.engine.interrupt import InterruptFlag
 from dnn.engine.recording import ParameterRecording
 from dnn.engine.update import UpdateRules, update_settings
 from dnn.losses import output_delta, summed_loss
+from dnn.model.parameters import TRAINABLE
+from dnn.normalization import TRAIN
 from dnn.report.results import History
 
 
@@ -191,7 +193,8 @@ def evaluate(model, task, validation):
     params = model.state.params
     # Outputs that overflow give an infinite loss here, which training reports as divergence.
     chunks = forward_chunks(validation.x, params.weights, params.biases, model.activations[1:], model.units,
-                            model.dtype, model.feature_mean, model.feature_scale, validation.rows, check_outputs=False)
+                            model.dtype, model.feature_mean, model.feature_scale, validation.rows, check_outputs=False,
+                            norms=params.normalizations())
     loss_sum, correct = evaluate_chunks(chunks, validation.targets, model.loss, task)
     n = len(validation.targets)
     return mean_loss(loss_sum, n, params.weights, model.l2, model.l1), (correct / n if task.is_classifier else None)
@@ -222,7 +225,11 @@ class Trainer:
         self.state, self.optimizer, self.rng = state, state.optimizer, state.rng
         self.flat, self.weights, self.biases = params.flat, params.weights, params.biases
         self.grad = np.empty_like(params.flat)
-        self.grad_w, self.grad_b = params.views(self.grad)
+        grads = params.views(self.grad)
+        self.grad_w, self.grad_b, self.grad_scale, self.grad_shift = (grads[name] for name in TRAINABLE)
+        self.norms = params.normalizations()
+        if not any(self.norms):
+            self.norms = None
         self.activations, self.loss, self.task = activations, loss, task
         # None when no penalty, clipping or constraint is set: then the optimizer alone updates.
         self.rules = UpdateRules.make(params, self.grad, self.optimizer, l2, **(update or {}))
@@ -231,7 +238,8 @@ class Trainer:
         self.optimizer.prepare(params.flat)
         units = [self.weights[0].shape[0]] + [w.shape[1] for w in self.weights]
         self.dropout = [float(rate) for rate in dropout] if any(dropout) else None
-        self.workspace = Workspace(batch_size, units, params.flat.dtype, self.dropout, activations)
+        self.workspace = Workspace(batch_size, units, params.flat.dtype, self.dropout, activations,
+                                   [norm is not None for norm in self.norms or ()])
         self.batch_size = batch_size
         self.last_rows = None  # rows of the last batch stepped on, still in the workspace
 
@@ -277,13 +285,14 @@ class Trainer:
     def step(self, data, index, lr):
         """One mini-batch update; returns the batch's summed loss and correct count."""
         m = self.last_rows = len(index)
-        x, t, s, outputs, deltas, masks, dropped, ones, pre_activations = self.workspace.views(m)
+        x, t, s, outputs, deltas, masks, dropped, ones, pre_activations, sums = self.workspace.views(m)
         data.gather(index, x, t, s)
         if self.dropout is None:
             masks = None
         else:
             self._draw_masks(masks)
-        cache = forward_pass(x, self.weights, self.biases, self.activations, outputs, masks, dropped, pre_activations)
+        cache = forward_pass(x, self.weights, self.biases, self.activations, outputs, masks, dropped, pre_activations,
+                             self.norms, TRAIN, sums)
         p = cache[-1]
         weighted = data.weights is not None
         loss = summed_loss(self.loss, p, t, s[:, 0] if weighted else None)
@@ -298,7 +307,7 @@ class Trainer:
         # weight gradients come out as SGD steps for free.
         delta = output_delta(self.activations[-1], self.loss, p, t, scale * lr if folded else scale, deltas[-1])
         backward_pass(cache, delta, self.weights, self.activations, self.grad_w, self.grad_b, deltas[:-1], masks,
-                      outputs, ones)
+                      outputs, ones, self.norms, self.grad_scale, self.grad_shift)
         if self.rules is None:
             self.optimizer.update(self.flat, self.grad, lr)
         else:  # the penalties' gradient, clipping, the optimizer, max-norms
@@ -310,13 +319,13 @@ class Trainer:
 
         The last batch's rows are still in the workspace; its output buffers are scratch until the next batch.
         """
-        if not np.isfinite(self.flat).all():
+        if not (np.isfinite(self.flat).all() and np.isfinite(self.state.params.buffers).all()):
             return False
         if self.last_rows is None:
             return True
-        x, t, _, outputs, *_ = self.workspace.views(self.last_rows)
+        x, t, _, outputs, *_, sums = self.workspace.views(self.last_rows)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            p = forward_pass(x, self.weights, self.biases, self.activations, outputs)[-1]
+            p = forward_pass(x, self.weights, self.biases, self.activations, outputs, norms=self.norms, sums=sums)[-1]
             return bool(np.isfinite(p).all()) and math.isfinite(summed_loss(self.loss, p, t))
 
     def _draw_masks(self, masks):

@@ -14,17 +14,24 @@ with inconsistent shapes. Every problem with a file raises ModelFileError.
 """
 
 import hashlib
-import math
 import pickle
 
 import numpy as np
 
 from dnn.data.tasks import BINARY, TASKS
 from dnn.engine.recording import RECORD_EVERY, parse_parameter_list
-from dnn.engine.state import DTYPES
 from dnn.errors import ModelFileError
 from dnn.files import components, safe_pickle
 from dnn.files.disk import DEFAULT_MAX_BYTES, read_model_bytes, text_hint, write_atomically
+from dnn.files.parameter_arrays import (
+    array,
+    check,
+    check_architecture,
+    field,
+    layer_units,
+    payload_arrays,
+    restore_parameters,
+)
 from dnn.version import __version__
 
 FORMAT = "dnn-model"
@@ -43,15 +50,12 @@ V1_HYPERPARAMETERS = ("lr", "decay", "optimizer", "momentum", "nesterov", "l2", 
 
 def to_payload(model):
     """Everything needed to rebuild ``model`` and continue training it exactly."""
-    weights, biases = model.state.params.complete_views()
-    layers = range(2, len(model.units) + 1)
     state = model.state
     split = state.params.split
     return {
         "config": _plain(model.getConfig()),
-        "w": dict(zip(layers, weights)),
-        "b": dict(zip(layers, biases)),
-        # per parameter, in the order w_2, b_2, w_3, b_3, ...: independent of the in-memory layout
+        **payload_arrays(state.params),  # w, b and any normalization arrays
+        # per parameter, in the order w_2, b_2 (gamma_2, beta_2), w_3, ...: independent of the in-memory layout
         "optimizer_state": {key: split(value) if isinstance(value, np.ndarray) else _plain(value)
                             for key, value in state.optimizer.state.items()},
         "rng_state": state.rng.bit_generator.state,
@@ -163,24 +167,24 @@ def _describe(error):
 def _unwrap(data):
     """The payload of a file's bytes: format 2 checked against its digest; a format 1 file is its own payload."""
     envelope = safe_pickle.loads(data)
-    _check(type(envelope) is dict, "not a dnn model file (its content is not a dnn model description)")
-    _check(envelope.get("format") == FORMAT, "not a dnn model file (no 'dnn-model' format marker)")
+    check(type(envelope) is dict, "not a dnn model file (its content is not a dnn model description)")
+    check(envelope.get("format") == FORMAT, "not a dnn model file (no 'dnn-model' format marker)")
     version = envelope.get("format_version")
-    _check(type(version) is int and version >= 1, "unknown format version")
-    _check(version <= FORMAT_VERSION,
+    check(type(version) is int and version >= 1, "unknown format version")
+    check(version <= FORMAT_VERSION,
            f"written by a newer dnn ({envelope.get('dnn_version')!s:.20}, format version {version}); "
            f"this dnn {__version__} reads format versions up to {FORMAT_VERSION}: upgrade dnn to load it")
     if version == 1:
         return envelope
     # The digest covers the payload; the rest of the file must be this exact header (and no bytes after it).
-    _check(set(envelope) == ENVELOPE_KEYS and type(envelope["dnn_version"]) is str
+    check(set(envelope) == ENVELOPE_KEYS and type(envelope["dnn_version"]) is str
            and len(envelope["dnn_version"]) <= 40, "the file's header was changed after the file was written")
     payload, digest = envelope.get("payload"), envelope.get("sha256")
-    _check(type(payload) is bytes and type(digest) is str, "the file has no payload or no checksum")
-    _check(hashlib.sha256(payload).hexdigest() == digest,
+    check(type(payload) is bytes and type(digest) is str, "the file has no payload or no checksum")
+    check(hashlib.sha256(payload).hexdigest() == digest,
            "the checksum does not match: the file is damaged or was changed after it was written")
     content = safe_pickle.loads(payload)
-    _check(type(content) is dict, "its payload is not a dnn model description")
+    check(type(content) is dict, "its payload is not a dnn model description")
     return {**content, "format_version": version}
 
 
@@ -191,22 +195,22 @@ def from_payload(cls, payload, file_size=None):
     parameter count against ``file_size``) before the model is built, without
     initial weights: a small file cannot make loading allocate gigabytes.
     """
-    config = _field(payload, "config", dict)
+    config = field(payload, "config", dict)
     config = config if payload["format_version"] >= 2 else _config_from_v1(config)
-    _check_architecture(config, payload, file_size)
+    check_architecture(config, payload, file_size)
     model = _build(cls, config, initialize=False)
-    _restore_parameters(model, payload)
+    restore_parameters(model, payload)
     _restore_training_state(model, payload)
     return model
 
 
 def _config_from_v1(config):
     """A format 1 config (units, activations and a flat dict of hyperparameters) in getConfig's layout."""
-    units = _field(config, "units", list)
-    activations = _field(config, "activations", list)
-    _check(len(activations) == len(units) - 1, "config.activations must name one activation per layer after the input")
-    settings = _field(config, "hyperparameters", dict)
-    _check(set(settings) == set(V1_HYPERPARAMETERS), "config.hyperparameters has unexpected entries")
+    units = field(config, "units", list)
+    activations = field(config, "activations", list)
+    check(len(activations) == len(units) - 1, "config.activations must name one activation per layer after the input")
+    settings = field(config, "hyperparameters", dict)
+    check(set(settings) == set(V1_HYPERPARAMETERS), "config.hyperparameters has unexpected entries")
     name = settings["optimizer"]
     optimizer = ({"name": name, "momentum": settings["momentum"], "nesterov": settings["nesterov"]} if name == "sgd"
                  else {"name": name, "beta1": settings["beta1"], "beta2": settings["beta2"],
@@ -218,121 +222,63 @@ def _config_from_v1(config):
             "dtype": config.get("dtype"), "standardize": config.get("standardize"), "threads": None}
 
 
-def _layer_units(config):
-    """The layer sizes of a config, after checking they are two or more positive integers."""
-    layers = _field(config, "layers", list)
-    _check(len(layers) >= 2 and all(type(layer) is dict and type(layer.get("units")) is int and layer["units"] > 0
-                                    for layer in layers),
-           "config.layers must list two or more layers of positive sizes")
-    return [layer["units"] for layer in layers]
-
-
-def _check_architecture(config, payload, file_size):
-    """Refuse a config whose layers are not those of the payload's arrays (see :func:`from_payload`)."""
-    units = _layer_units(config)
-    numbers = set(range(2, len(units) + 1))
-    for name in ("w", "b"):
-        arrays = _field(payload, name, dict)
-        _check(set(arrays) == numbers, f"{name} must hold layers {sorted(numbers)}, as config.layers declares")
-        for layer in sorted(numbers):
-            shape = (units[layer - 2], units[layer - 1]) if name == "w" else (units[layer - 1],)
-            array = safe_pickle.array_of(arrays[layer])
-            _check(array is not None, f"{name}[{layer}] must be a numeric array")
-            _check(array.shape == shape, f"{name}[{layer}] has shape {array.shape}, expected {shape} (config.layers)")
-    dtype = config.get("dtype")
-    _check(dtype in DTYPES, f"config.dtype must be one of {', '.join(DTYPES)}")
-    # saveModel writes the parameters in the model's dtype: they take at least this much of the file
-    size = sum(fan_in * fan_out + fan_out for fan_in, fan_out in zip(units, units[1:])) * np.dtype(dtype).itemsize
-    _check(file_size is None or size <= file_size,
-           f"config.layers declare {size} bytes of {dtype} parameters, more than the whole file ({file_size} bytes)")
-
-
 def _build(cls, config, initialize=True):
-    _layer_units(config)
-    _check(all(type(layer.get("activation")) is str for layer in config["layers"][1:]),
+    layer_units(config)
+    check(all(type(layer.get("activation")) is str for layer in config["layers"][1:]),
            "config.layers must name one activation per layer after the input")
-    _check(type(config.get("lr")) in (int, float, dict), "config.lr must be a number or a schedule")
-    _check(type(config.get("optimizer")) is dict, "config.optimizer must describe an optimizer")
-    _check(type(config.get("dtype")) is str and type(config.get("standardize")) is bool,
+    check(type(config.get("lr")) in (int, float, dict), "config.lr must be a number or a schedule")
+    check(type(config.get("optimizer")) is dict, "config.optimizer must describe an optimizer")
+    check(type(config.get("dtype")) is str and type(config.get("standardize")) is bool,
            "config.dtype must be a name and config.standardize a bool")
     components.require_named(config)
     return cls.fromConfig(config, initialize=initialize)
 
 
-def _restore_parameters(model, payload):
-    for name, store in (("w", model.w), ("b", model.b)):
-        for layer in store:
-            try:  # numeric arrays of the declared shapes (_check_architecture), converted into the one store
-                store[layer] = safe_pickle.array_of(payload[name][layer])
-            except ValueError:  # what is left to refuse: values the model's dtype cannot hold
-                raise ModelFileError(f"{name}[{layer}] holds NaN or infinite values (in the model's "
-                                     f"{model.dtype})") from None
-    params = model.state.params
-    shapes = [a.shape for a in params.split(params.flat)]
-    optimizer = model.state.optimizer
-    expected = optimizer.initial_state(params.flat[:0])  # the keys and kinds, without allocating
-    restored = {}
-    for key, value in _field(payload, "optimizer_state", dict).items():
-        _check(key in expected, f"unexpected {optimizer.name} optimizer state")
-        if not isinstance(expected[key], np.ndarray):  # a step count (int) or a running product (float)
-            kind = type(expected[key])
-            _check(type(value) is kind and 0 <= value < math.inf,
-                   f"optimizer_state.{key} must be a non-negative {'integer' if kind is int else 'number'}")
-            restored[key] = value
-            continue
-        _check(type(value) is list and len(value) == len(shapes), f"optimizer_state.{key} has the wrong length")
-        arrays = [_array(a, f"optimizer_state.{key}[{i}]", shape, model.dtype)
-                  for i, (a, shape) in enumerate(zip(value, shapes))]
-        restored[key] = params.join(arrays)
-    _check(not restored or set(restored) == set(expected), f"incomplete {optimizer.name} state")
-    optimizer.state = restored
-
-
 def _restore_training_state(model, payload):
     names = payload.get("feature_names")
-    _check(names is None or (type(names) is list and len(names) == model.units[0]
+    check(names is None or (type(names) is list and len(names) == model.units[0]
                              and all(type(n) is str for n in names) and len(set(names)) == len(names)),
            f"feature_names must be None or {model.units[0]} distinct strings")
     model.feature_names = names
     scaler = payload.get("scaler")
     if scaler is not None:
-        _check(type(scaler) is dict and set(scaler) == {"mean", "scale"}, "scaler must hold 'mean' and 'scale'")
+        check(type(scaler) is dict and set(scaler) == {"mean", "scale"}, "scaler must hold 'mean' and 'scale'")
         shape = (model.units[0],)
-        model.feature_mean = _array(scaler["mean"], "scaler.mean", shape, model.dtype)
-        model.feature_scale = _array(scaler["scale"], "scaler.scale", shape, model.dtype)
-        _check(bool((model.feature_scale > 0).all()), "scaler.scale must be positive")
+        model.feature_mean = array(scaler["mean"], "scaler.mean", shape, model.dtype)
+        model.feature_scale = array(scaler["scale"], "scaler.scale", shape, model.dtype)
+        check(bool((model.feature_scale > 0).all()), "scaler.scale must be positive")
     state = model.state
-    rng_state = _field(payload, "rng_state", dict)
-    _check(rng_state.get("bit_generator") == "PCG64", "rng_state must be a PCG64 state")
+    rng_state = field(payload, "rng_state", dict)
+    check(rng_state.get("bit_generator") == "PCG64", "rng_state must be a PCG64 state")
     state.rng.bit_generator.state = rng_state
     epochs = payload.get("epochs")
-    _check(type(epochs) is int and epochs >= 0, "epochs must be a non-negative integer")
+    check(type(epochs) is int and epochs >= 0, "epochs must be a non-negative integer")
     state.epochs = epochs
     state.steps = payload.get("steps", 0)  # absent in files from before steps were counted
-    _check(type(state.steps) is int and state.steps >= 0, "steps must be a non-negative integer")
+    check(type(state.steps) is int and state.steps >= 0, "steps must be a non-negative integer")
     lr_factor = payload.get("lr_factor", 1.0)
-    _check(type(lr_factor) is float and 0 < lr_factor <= 1, "lr_factor must be a number in (0, 1]")
+    check(type(lr_factor) is float and 0 < lr_factor <= 1, "lr_factor must be a number in (0, 1]")
     state.lr_factor = lr_factor
     model.task, model.classes = _task_and_classes(model, payload)
-    history = _field(payload, "history", dict)
+    history = field(payload, "history", dict)
     lengths = set()
     for key, values in history.items():
-        _check(type(key) is str and type(values) is list
+        check(type(key) is str and type(values) is list
                and all(type(v) in (int, float) for v in values), "history must map names to lists of numbers")
         lengths.add(len(values))
-    _check(len(lengths) <= 1, "history lists have different lengths")
-    _check(not history or lengths == {state.epochs}, "epochs does not match the length of the history")
+    check(len(lengths) <= 1, "history lists have different lengths")
+    check(not history or lengths == {state.epochs}, "epochs does not match the length of the history")
     state.history = {key: list(values) for key, values in history.items()}
-    record = _field(payload, "parameter_record", dict)
+    record = field(payload, "parameter_record", dict)
     specs = parse_parameter_list(list(record), model.units)
-    _check(all(type(spec) is tuple for spec in record) and specs == list(record),
+    check(all(type(spec) is tuple for spec in record) and specs == list(record),
            "parameter_record keys must be specs such as ('w', 2, 4, 3)")
     for values in record.values():
-        _check(type(values) is list and all(type(v) is float for v in values),
+        check(type(values) is list and all(type(v) is float for v in values),
                "parameter_record must map specs to lists of floats")
     state.parameter_record = {spec: list(values) for spec, values in record.items()}
     record_every = payload.get("record_every")
-    _check(record_every in RECORD_EVERY, f"record_every must be one of {RECORD_EVERY}")
+    check(record_every in RECORD_EVERY, f"record_every must be one of {RECORD_EVERY}")
     state.record_every = record_every
     state.validation_split = _validation_split(payload.get("validation_split"))
 
@@ -340,24 +286,24 @@ def _restore_training_state(model, payload):
 def _task_and_classes(model, payload):
     """The checked task and classes of a payload, as the model keeps them."""
     task, classes = payload.get("task"), payload.get("classes")
-    _check(task is None or (type(task) is str and task in TASKS), "unknown task")
+    check(task is None or (type(task) is str and task in TASKS), "unknown task")
     task = None if task is None else TASKS[task]
-    _check(task is None or task.fits_output(model.activations[-1], model.units[-1]),
+    check(task is None or task.fits_output(model.activations[-1], model.units[-1]),
            f"the task does not fit the output layer ({model.units[-1]} {model.activations[-1]} units)")
     if classes is not None:
-        _check(type(classes) is list and classes and len({type(c) for c in classes}) == 1
+        check(type(classes) is list and classes and len({type(c) for c in classes}) == 1
                and type(classes[0]) in (str, int, float, bool), "classes must be a list of labels of one type")
-        _check(task is not None and task.is_classifier, "classes given for a model without a classification task")
+        check(task is not None and task.is_classifier, "classes given for a model without a classification task")
         expected = 2 if task is BINARY else model.units[-1]
-        _check(len(classes) == expected, f"{len(classes)} classes for {expected} class outputs")
+        check(len(classes) == expected, f"{len(classes)} classes for {expected} class outputs")
         try:
             classes = np.array(classes)
         except OverflowError:
             classes = None
-        _check(classes is not None and classes.dtype.kind in "biufU",
+        check(classes is not None and classes.dtype.kind in "biufU",
                "classes must be numbers that fit 64 bits, or strings")
-        _check(bool(np.all(classes[1:] > classes[:-1])), "classes must be distinct and sorted")
-    _check(task is None or task.is_classifier == (classes is not None), "task and classes disagree")
+        check(bool(np.all(classes[1:] > classes[:-1])), "classes must be distinct and sorted")
+    check(task is None or task.is_classifier == (classes is not None), "task and classes disagree")
     return task, classes
 
 
@@ -365,36 +311,14 @@ def _validation_split(split):
     """The kept validationSplit of a payload: None, or checked fraction, row count and validation rows."""
     if split is None:
         return None
-    _check(type(split) is dict and set(split) == {"fraction", "rows", "validation"},
+    check(type(split) is dict and set(split) == {"fraction", "rows", "validation"},
            "validation_split must hold 'fraction', 'rows' and 'validation'")
     fraction, rows, validation = split["fraction"], split["rows"], safe_pickle.array_of(split["validation"])
-    _check(type(fraction) is float and 0 < fraction < 1, "validation_split.fraction must be a number in (0, 1)")
-    _check(type(rows) is int and rows >= 2, "validation_split.rows must be an integer of at least 2")
-    _check(validation is not None and validation.dtype.kind in "iu" and validation.ndim == 1
+    check(type(fraction) is float and 0 < fraction < 1, "validation_split.fraction must be a number in (0, 1)")
+    check(type(rows) is int and rows >= 2, "validation_split.rows must be an integer of at least 2")
+    check(validation is not None and validation.dtype.kind in "iu" and validation.ndim == 1
            and 0 < len(validation) < rows, "validation_split.validation must be a list of row numbers")
     validation = validation.astype(np.intp)
-    _check(bool((validation[0] >= 0) & (validation[-1] < rows) & (np.diff(validation) > 0).all()),
+    check(bool((validation[0] >= 0) & (validation[-1] < rows) & (np.diff(validation) > 0).all()),
            "validation_split.validation must be increasing row numbers below validation_split.rows")
     return {"fraction": fraction, "rows": rows, "validation": validation}
-
-
-def _field(mapping, key, kind):
-    value = mapping.get(key)
-    _check(type(value) is kind, f"{key} must be a {kind.__name__}, got {type(value).__name__}")
-    return value
-
-
-def _array(value, name, shape, dtype):
-    array = safe_pickle.array_of(value)
-    _check(array is not None, f"{name} must be a numeric array")
-    _check(array.shape == shape, f"{name} has shape {array.shape}, expected {shape}")
-    with np.errstate(over="ignore", invalid="ignore"):
-        array = np.array(array, dtype=dtype, order="C", copy=True)
-    # Checked after the cast: a float64 1e300 is finite in the file and infinite in a float32 model.
-    _check(bool(np.isfinite(array).all()), f"{name} holds NaN or infinite values (in the model's {dtype})")
-    return array
-
-
-def _check(condition, message):
-    if not condition:
-        raise ModelFileError(message)

@@ -34,7 +34,8 @@ class Building(Part):
 
     def addHiddenLayer(self, units: int | Sequence[int], activation: str | Sequence[str] = "relu",
                        dropout: float | Sequence[float] = 0.0, initializer: Any = None,
-                       maxNorm: float | Sequence[float | None] | None = None) -> None:
+                       maxNorm: float | Sequence[float | None] | None = None,
+                       normalization: str | Sequence[str | None] | None = None) -> None:
         """Add hidden layers, one per entry of ``units`` (for example ``[32, 16]``).
 
         ``activation`` is one name for all of them or a list with one name per
@@ -52,9 +53,15 @@ class Building(Part):
         after every update, each unit's incoming weight vector (a column of
         ``w[l]``) longer than maxNorm is scaled back to norm maxNorm, as
         Keras's ``MaxNorm`` (without its 1e-7 in the divisor, so a vector
-        within the bound is left exactly as it is).
+        within the bound is left exactly as it is). ``normalization`` (one for
+        all or one per layer; None for none) normalizes each layer's weighted
+        sums before its activation, then scales and shifts them by a learned
+        gamma and beta: "batch" over the rows of each mini-batch in training
+        and by running averages of those statistics in predictions, "layer"
+        over the units of each row (see :mod:`dnn.normalization`; as
+        PyTorch's ``BatchNorm1d`` and ``LayerNorm`` after a ``Linear``).
         """
-        layers = Layer.hidden(units, activation, dropout, initializer, maxNorm)
+        layers = Layer.hidden(units, activation, dropout, initializer, maxNorm, normalization)
         self._require_place("hidden layers go between the input and the output")
         self._append_layers(layers)
 
@@ -98,16 +105,17 @@ class Building(Part):
         """
         if layers[0].kind == "input":
             self.state.params = Parameters(self.dtype)
-        shapes, values = [], []
+        arrays = []
         previous = self._layers[-1] if self._layers else None
         for layer in layers:
             if previous is not None:  # every layer after the input has parameters
-                shapes.append(layer.parameter_shapes(previous.units))
-                values.append(layer.initial_parameters(previous.units, self.state.rng, self.dtype) if draw
-                              else (None, None))
+                shapes = layer.parameter_shapes(previous.units)
+                values = (layer.initial_parameters(previous.units, self.state.rng, self.dtype) if draw
+                          else dict.fromkeys(shapes))
+                arrays.append({name: (shape, values[name]) for name, shape in shapes.items()})
             previous = layer
-        if shapes:
-            self.state.params.add_layers(shapes, values)
+        if arrays:
+            self.state.params.add_layers(arrays)
         self._layers.extend(layers)
 
     def summary(self, printFn: Callable[[str], object] = print) -> None:

@@ -45,16 +45,15 @@ def relative_error(analytic, numerical, floor=None):
     return float(np.max(np.abs(analytic - numerical) / scale)) if analytic.size else 0.0
 
 
-def compare_gradients(objective, weights, biases, grad_w, grad_b, entries=None, seed=0):
-    """Largest relative error of the analytic gradients of every weight and bias array.
+def compare_gradients(objective, checked, entries=None, seed=0):
+    """Largest relative error of the analytic gradients of every parameter array.
 
     Parameters
     ----------
     objective : callable
-        The loss as a function of the current contents of ``weights`` and
-        ``biases`` (perturbed in place, one entry at a time).
-    weights, biases : lists of float64 arrays, layers 2..L
-    grad_w, grad_b : their analytic gradients
+        The loss as a function of the current contents of the arrays (perturbed in place, one entry at a time).
+    checked : list of (key, array, gradient)
+        Every float64 array to check, under its key ("w2", "b2", "gamma2"...), with its analytic gradient.
     entries : int, optional
         Check this many randomly chosen entries of every array instead of all.
     seed : int
@@ -67,11 +66,10 @@ def compare_gradients(objective, weights, biases, grad_w, grad_b, entries=None, 
     """
     rng = np.random.default_rng(seed)
     errors = {}
-    for layer, (w, b, gw, gb) in enumerate(zip(weights, biases, grad_w, grad_b), start=2):
-        for name, array, gradient in (("w", w, gw), ("b", b, gb)):
-            indices = np.arange(array.size)
-            if entries is not None and entries < array.size:
-                indices = rng.choice(array.size, size=entries, replace=False)
-            numeric = numerical_gradient(objective, array, indices)
-            errors[f"{name}{layer}"] = relative_error(gradient.reshape(-1)[indices], numeric)
+    for key, array, gradient in checked:
+        indices = np.arange(array.size)
+        if entries is not None and entries < array.size:
+            indices = rng.choice(array.size, size=entries, replace=False)
+        numeric = numerical_gradient(objective, array, indices)
+        errors[key] = relative_error(gradient.reshape(-1)[indices], numeric)
     return errors

@@ -1,10 +1,12 @@
-"""Arrays keyed by layer number: ``model.w`` and ``model.b``, views of the parameter store, and ``model.layerOutputs``.
+"""Arrays keyed by layer number: ``model.w``, ``model.b`` (and ``gamma``, ``beta``, ``running_mean``,
+``running_var`` of normalized layers), views of the parameter store, and ``model.layerOutputs``.
 
 A key that is no layer (``model.w[1] = ...``: the input layer has no weights; ``model.w["W1"] = ...``) is refused
 naming the layers, where a dict would add an entry the model never reads. Otherwise they read as dicts.
 """
 
 from collections.abc import Mapping
+from typing import ClassVar
 
 
 class _ByLayer(Mapping):
@@ -36,8 +38,11 @@ class _ByLayer(Mapping):
             return f"model.{self.name} has no layers yet: {self.empty}"
         layers = sorted(arrays)
         span = f"{layers[0]}..{layers[-1]}" if len(layers) > 1 else str(layers[0])
+        if layers[-1] - layers[0] + 1 != len(layers):
+            span = ", ".join(map(str, layers))
         note = " (layer 1, the input layer, has none)" if layers[0] == 2 else ""
-        return f"model.{self.name} holds the {self.what} of layers {span}{note}, keyed by layer number"
+        word = "layers" if len(layers) > 1 else "layer"
+        return f"model.{self.name} holds the {self.what} of {word} {span}{note}, keyed by layer number"
 
     def _layer(self, key):
         """``key`` as the number of a layer this mapping holds; ValueError naming the layers otherwise."""
@@ -59,13 +64,19 @@ class LayerArrays(_ByLayer):
     ----------
     store : dnn.model.parameters.Parameters or None
         None before the input layer is added.
-    name : {"w", "b"}
+    name : {"w", "b", "gamma", "beta", "running_mean", "running_var"}
     """
+
+    #: What ``model.<name>`` holds, for messages.
+    KINDS: ClassVar[dict] = {"w": "weights", "b": "biases", "gamma": "normalization scales",
+                             "beta": "normalization shifts", "running_mean": "running means",
+                             "running_var": "running variances"}
 
     def __init__(self, store, name):
         self.store, self.name = store, name
-        self.what = "weights" if name == "w" else "biases"
-        self.empty = "add the layers first"
+        self.what = self.KINDS[name]
+        self.empty = ("add the layers first" if name in ("w", "b") or store is None
+                      else f"no layer has {self.what}; give addHiddenLayer a normalization")
 
     def _arrays(self):
         return {} if self.store is None else self.store.arrays(self.name)
@@ -108,6 +119,20 @@ class LayerArrays(_ByLayer):
         raise ValueError(f"model.{self.name} keeps one entry per layer; assign a new array instead of removing one")
 
     __delitem__ = pop = popitem = clear = _refuse
+
+
+class StoreArrays:
+    """A model attribute that reads one kind of array of the parameter store as a :class:`LayerArrays`
+    (``model.w``); assigning a dict to it assigns every layer (``model.w = {2: ..., 3: ...}``)."""
+
+    def __init__(self, name, doc):
+        self.name, self.__doc__ = name, doc
+
+    def __get__(self, model, owner=None):
+        return self if model is None else LayerArrays(model.state.params, self.name)
+
+    def __set__(self, model, arrays):
+        self.__get__(model).replace(arrays)
 
 
 class LayerOutputs(_ByLayer):

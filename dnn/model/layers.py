@@ -1,4 +1,4 @@
-"""One object per layer: its kind (input, hidden, output), size, activation, dropout and initializer.
+"""One object per layer: its kind (input, hidden, output), size, activation, dropout, initializer and normalization.
 
 A model is a list of them (``model.layers``). ``model.units``, ``model.activations``, ``model.dropout`` and
 ``model.initializers`` are read off them (:class:`LayerField`), ``getConfig``'s layer dicts are their
@@ -13,9 +13,15 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from dnn import initializers
 from dnn.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, canonical_name
 from dnn.checks import check_setting, layer_sizes, per_layer
+from dnn.normalization import KINDS
+
+#: The arrays a normalized layer has beyond its weights and biases, by normalization.
+NORMALIZATION_ARRAYS = {"batch": ("gamma", "beta", "running_mean", "running_var"), "layer": ("gamma", "beta")}
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,9 @@ class Layer:
     max_norm : float or None
         After every update, each unit's incoming weight vector (a column of ``w[l]``) longer than this is scaled
         back to this norm (hidden layers only; None: no constraint).
+    normalization : {"batch", "layer"} or None
+        Normalization of the layer's weighted sums before its activation (hidden layers only; see
+        :mod:`dnn.normalization`).
     """
 
     kind: str
@@ -47,6 +56,7 @@ class Layer:
     dropout: float = 0.0
     initializer: Any = None
     max_norm: float | None = None
+    normalization: str | None = None
 
     @classmethod
     def input(cls, units: Any) -> Layer:
@@ -58,7 +68,7 @@ class Layer:
 
     @classmethod
     def hidden(cls, units: Any, activation: Any = "relu", dropout: Any = 0.0, initializer: Any = None,
-               max_norm: Any = None) -> list[Layer]:
+               max_norm: Any = None, normalization: Any = None) -> list[Layer]:
         """Hidden layers, one per entry of ``units``, each option one for all or a list of one per layer.
 
         Only a list gives one initializer per layer: a tuple is one initializer, ``("normal", 0.05)``.
@@ -69,13 +79,14 @@ class Layer:
         rates = [check_setting("dropout", rate) for rate in per_layer(dropout, len(sizes), "dropout rate")]
         norms = [None if limit is None else check_setting("maxNorm", limit)
                  for limit in per_layer(max_norm, len(sizes), "maxNorm")]
+        kinds = [_normalization(kind) for kind in per_layer(normalization, len(sizes), "normalization")]
         specs = list(initializer) if isinstance(initializer, list) else [initializer] * len(sizes)
         if len(specs) != len(sizes):
             raise ValueError(f"give one initializer, or one per layer: {len(sizes)} layers but {len(specs)} "
                              f"initializers")
         specs = [initializers.canonical(spec) for spec in specs]
-        return [cls("hidden", size, name, rate, initializers.resolve(spec, name), limit)
-                for size, name, rate, spec, limit in zip(sizes, names, rates, specs, norms)]
+        return [cls("hidden", size, name, rate, initializers.resolve(spec, name), limit, kind)
+                for size, name, rate, spec, limit, kind in zip(sizes, names, rates, specs, norms, kinds)]
 
     @classmethod
     def output(cls, units: Any, activation: Any = "softmax", initializer: Any = None) -> Layer:
@@ -98,27 +109,45 @@ class Layer:
         if kind == "output":
             return cls.output([entry.get("units")], entry.get("activation"), entry.get("initializer"))
         (layer,) = cls.hidden([entry.get("units")], entry.get("activation"), entry.get("dropout", 0.0),
-                              [entry.get("initializer")], entry.get("maxNorm"))
+                              [entry.get("initializer")], entry.get("maxNorm"), entry.get("normalization"))
         return layer
 
     def config(self) -> dict:
         """The layer as plain data, a dict of ``getConfig()["layers"]``: ``units``, and after the input
-        ``activation``, ``dropout``, ``initializer`` and, where set, ``maxNorm``."""
+        ``activation``, ``dropout``, ``initializer`` and, where set, ``maxNorm`` and ``normalization``."""
         if self.kind == "input":
             return {"units": self.units}
         config = {"units": self.units, "activation": self.activation, "dropout": self.dropout,
                   "initializer": copy.deepcopy(self.initializer)}
         if self.max_norm is not None:
             config["maxNorm"] = self.max_norm
+        if self.normalization is not None:
+            config["normalization"] = self.normalization
         return config
 
-    def parameter_shapes(self, fan_in: int) -> tuple[tuple[int, int], tuple[int]]:
-        """The shapes of the layer's weights (fan_in, units) and biases (units,), after a layer of ``fan_in`` units."""
-        return (fan_in, self.units), (self.units,)
+    def parameter_shapes(self, fan_in: int) -> dict:
+        """``{name: shape}`` of the layer's arrays after a layer of ``fan_in`` units: weights ``w`` (fan_in, units),
+        biases ``b`` (units,), and with a normalization its ``gamma`` and ``beta`` (units,), with batch
+        normalization its ``running_mean`` and ``running_var`` (units,)."""
+        shapes = {"w": (fan_in, self.units), "b": (self.units,)}
+        shapes.update((name, (self.units,)) for name in NORMALIZATION_ARRAYS.get(self.normalization, ()))
+        return shapes
 
-    def initial_parameters(self, fan_in, rng, dtype):
-        """Initial weights and biases (see :meth:`parameter_shapes`), drawn from ``rng`` by the layer's initializer."""
-        return initializers.draw(self.initializer, fan_in, self.units, rng, dtype)
+    def initial_parameters(self, fan_in, rng, dtype) -> dict:
+        """``{name: initial array}`` for :meth:`parameter_shapes`: weights and biases drawn from ``rng`` by the
+        layer's initializer; gamma and the running variance ones, beta and the running mean zeros."""
+        w, b = initializers.draw(self.initializer, fan_in, self.units, rng, dtype)
+        values = {"w": w, "b": b}
+        for name in self.parameter_shapes(fan_in).keys() - values.keys():
+            values[name] = (np.ones if name in ("gamma", "running_var") else np.zeros)(self.units, dtype)
+        return values
+
+
+def _normalization(kind: Any) -> str | None:
+    """A layer's checked normalization: None, "batch" or "layer"."""
+    if kind is None or (isinstance(kind, str) and kind in KINDS):
+        return kind
+    raise ValueError(f"normalization must be None, 'batch' or 'layer', got {kind!r:.80}")
 
 
 class LayerField:

@@ -30,7 +30,7 @@ from dnn.engine.state import OptimizerSetting, Setting, StateField, TrainingStat
 from dnn.files import persistence
 from dnn.model.building import Building
 from dnn.model.interop import Interop
-from dnn.model.layer_arrays import LayerArrays
+from dnn.model.layer_arrays import StoreArrays
 from dnn.model.layers import Layer, LayerField
 from dnn.model.lr_find import LrFinder
 from dnn.model.querying import Querying
@@ -151,29 +151,22 @@ class DNN(Building, Querying, Textbook, Interop, LrFinder):
         initializer). Added by addInputLayer, addHiddenLayer and addOutputLayer; never changed afterwards."""
         return tuple(self._layers)
 
-    @property
-    def w(self) -> LayerArrays:
-        """The weights of layers 2..L, keyed by layer number: ``w[l]`` has shape (units of layer l-1, units of layer l).
+    w = StoreArrays("w", """The weights of layers 2..L, keyed by layer number: ``w[l]`` has shape (units of layer l-1,
+        units of layer l).
 
         Each is a view of the model's parameter store: edits in place (``model.w[2][0, 0] = 1.5``) change the
         model. Assigning ``model.w[l] = array`` checks the array's shape and values (finite numbers, in the
         model's dtype) and copies it in; ``model.w = {2: ..., 3: ...}`` assigns every layer so. A refused array
-        leaves the model as it was.
-        """
-        return LayerArrays(self.state.params, "w")
-
-    @w.setter
-    def w(self, arrays):
-        self.w.replace(arrays)
-
-    @property
-    def b(self) -> LayerArrays:
-        """The biases of layers 2..L, keyed by layer number: ``b[l]`` has shape (units of layer l,). As ``w``."""
-        return LayerArrays(self.state.params, "b")
-
-    @b.setter
-    def b(self, arrays):
-        self.b.replace(arrays)
+        leaves the model as it was.""")
+    b = StoreArrays("b", "The biases of layers 2..L, keyed by layer number: ``b[l]`` has shape (units of layer l,). "
+                         "As ``w``.")
+    gamma = StoreArrays("gamma", "The normalization scales of the normalized layers, keyed by layer number: "
+                                 "``gamma[l]`` has shape (units of layer l,). As ``w``.")
+    beta = StoreArrays("beta", "The normalization shifts of the normalized layers, as ``gamma``.")
+    running_mean = StoreArrays("running_mean", "The running means of the batch-normalized layers, keyed by layer "
+                                               "number (shape (units of layer l,)), used by predictions. As ``w``.")
+    running_var = StoreArrays("running_var", "The running variances of the batch-normalized layers, as "
+                                             "``running_mean`` (numbers >= 0).")
 
     @property
     def threads(self) -> int | None:

@@ -1,24 +1,40 @@
-"""The one store of a network's weights and biases: a flat array and its per-layer views.
+"""The one store of a network's parameters: a flat array and its per-layer views.
 
-``weights[i]`` and ``biases[i]`` (layer i + 2) are views into :attr:`Parameters.flat`, laid out as w_2, ..., w_L,
-b_2, ..., b_L. One array makes an optimizer step three numpy calls whatever the depth, a snapshot one copy, and the
-L2 penalty (on weights only) a prefix of the array. Gradients and optimizer state use the same layout, through
-:meth:`Parameters.views`.
+Every layer after the input has weights ``w`` (units in, units) and biases ``b`` (units,); a normalized layer also
+has its scale ``gamma`` and shift ``beta`` (units,), and a batch-normalized one its running mean and variance
+(units,). The trainable arrays are views into :attr:`Parameters.flat`, grouped by kind: w_2, ..., w_L, b_2, ...,
+b_L, then the gammas and the betas. One array makes an optimizer step three numpy calls whatever the depth, a
+snapshot one copy, and the L2 penalty (on weights only) a prefix of the array. Gradients and optimizer state use
+the same layout, through :meth:`Parameters.views`. The running statistics, which training updates but no
+optimizer steps, are views into :attr:`Parameters.buffers`.
 
-``model.w[l]`` and ``model.b[l]`` read these views, and assigning them goes through :meth:`Parameters.assign`,
-which checks the value and copies it in: there is no second copy of the weights to keep in step.
+``model.w[l]``, ``model.b[l]``, ``model.gamma[l]``... read these views, and assigning them goes through
+:meth:`Parameters.assign`, which checks the value and copies it in: there is no second copy of the weights to keep
+in step.
 """
 
 import warnings
 
 import numpy as np
 
+from dnn.normalization import Normalization
+
 #: The names of the parameter kinds, as ``model.w`` and ``model.b`` call them.
 WEIGHTS, BIASES = "w", "b"
 
+#: The kinds of arrays in :attr:`Parameters.flat` (trained by the optimizer), in their order there.
+TRAINABLE = (WEIGHTS, BIASES, "gamma", "beta")
+
+#: The kinds of arrays in :attr:`Parameters.buffers` (updated by training, not by the optimizer).
+BUFFERS = ("running_mean", "running_var")
+
+
+def _size(shape):
+    return 0 if shape is None else int(np.prod(shape))
+
 
 class Parameters:
-    """Flat storage for the layers' weights and biases, grown one layer at a time as the network is built.
+    """Flat storage for the layers' parameters, grown one layer at a time as the network is built.
 
     Parameters
     ----------
@@ -28,8 +44,12 @@ class Parameters:
     Attributes
     ----------
     flat : ndarray, shape (parameters,)
+        The trainable arrays (:data:`TRAINABLE`).
+    buffers : ndarray
+        The running statistics (:data:`BUFFERS`).
     weights : list of ndarray views of ``flat``, shapes (units of layer l-1, units of layer l) for l = 2..L
     biases : list of ndarray views of ``flat``, shapes (units of layer l,) for l = 2..L
+    named : dict from kind to a list with one view (or None where the layer has no such array) per layer 2..L
     n_weights : int
         How many entries of ``flat`` are weights: they come first.
     missing : set of (name, layer)
@@ -37,80 +57,110 @@ class Parameters:
     """
 
     def __init__(self, dtype):
-        self.weight_shapes, self.bias_shapes = [], []
+        self.shapes = {name: [] for name in TRAINABLE + BUFFERS}  # per layer 2..L: a shape, or None
         self.missing = set()
         self._allocate(np.dtype(dtype))
 
     def _allocate(self, dtype):
-        """A new ``flat`` for the current shapes, zeros, with its views."""
-        self.n_weights = sum(int(np.prod(shape)) for shape in self.weight_shapes)
-        self.flat = np.zeros(self.n_weights + sum(shape[0] for shape in self.bias_shapes), dtype=dtype)
-        self.weights, self.biases = self.views(self.flat)
+        """New ``flat`` and ``buffers`` for the current shapes, zeros, with their views."""
+        self.n_weights = sum(_size(shape) for shape in self.shapes[WEIGHTS])
+        self.flat = np.zeros(sum(_size(s) for name in TRAINABLE for s in self.shapes[name]), dtype=dtype)
+        self.buffers = np.zeros(sum(_size(s) for name in BUFFERS for s in self.shapes[name]), dtype=dtype)
+        self._make_views()
+
+    def _make_views(self):
+        self.named = {**self._layout(self.flat, TRAINABLE), **self._layout(self.buffers, BUFFERS)}
+        self.weights, self.biases = self.named[WEIGHTS], self.named[BIASES]
+
+    def _layout(self, array, names):
+        views, start = {}, 0
+        for name in names:
+            views[name] = []
+            for shape in self.shapes[name]:
+                size = _size(shape)
+                views[name].append(None if shape is None else array[start:start + size].reshape(shape))
+                start += size
+        return views
 
     @property
     def dtype(self):
         """The dtype of every parameter."""
         return self.flat.dtype
 
-    def add_layers(self, shapes, values):
-        """Grow the store by layers, keeping the values of those it holds (in a new flat array: new views).
+    def add_layers(self, layers):
+        """Grow the store by layers, keeping the values of those it holds (in new arrays: new views).
 
         Parameters
         ----------
-        shapes : list of (weight shape, bias shape), one per new layer
-        values : list of (weights, biases), one per new layer; None for arrays set later (they are ``missing``)
+        layers : list of dict, one per new layer
+            ``{name: (shape, value)}`` for every array the layer has (at least ``w`` and ``b``); value None for
+            an array set later (it is ``missing``).
         """
-        kept = list(zip(self.weights, self.biases))
-        first = len(kept) + 2
-        for weight_shape, bias_shape in shapes:
-            self.weight_shapes.append(tuple(weight_shape))
-            self.bias_shapes.append(tuple(bias_shape))
+        kept = {name: list(views) for name, views in self.named.items()}
+        first = len(self.weights) + 2
+        for arrays in layers:
+            for name, shapes in self.shapes.items():
+                shapes.append(tuple(arrays[name][0]) if name in arrays else None)
         self._allocate(self.dtype)
-        for w, b, (old_w, old_b) in zip(self.weights, self.biases, kept):
-            w[...], b[...] = old_w, old_b
-        for layer, pair in enumerate(values, start=first):
-            for name, value in zip((WEIGHTS, BIASES), pair):
+        for name, views in kept.items():
+            for old, new in zip(views, self.named[name]):
+                if old is not None:
+                    new[...] = old
+        for layer, arrays in enumerate(layers, start=first):
+            for name, (_, value) in arrays.items():
                 if value is None:
                     self.missing.add((name, layer))
                 else:
                     self.assign(name, layer, value)
 
     def views(self, flat):
-        """Per-layer views (weights, biases) into ``flat``, an array of this layout."""
-        views, start = [], 0
-        for shape in self.weight_shapes + self.bias_shapes:
-            size = int(np.prod(shape))
-            views.append(flat[start:start + size].reshape(shape))
-            start += size
-        layers = len(self.weight_shapes)
-        return views[:layers], views[layers:]
+        """``{kind: per-layer views (None where a layer has no such array)}`` into ``flat``, an array of this
+        layout (the trainable kinds)."""
+        return self._layout(flat, TRAINABLE)
 
     def split(self, flat):
-        """``flat`` as a list of per-parameter views in the order w_2, b_2, w_3, b_3, ..."""
-        weights, biases = self.views(flat)
-        return [a for pair in zip(weights, biases) for a in pair]
+        """``flat`` as a list of per-parameter views, layer by layer: w_2, b_2 (gamma_2, beta_2), w_3, ..."""
+        views = self.views(flat)
+        return [views[name][i] for i in range(len(self.weights)) for name in TRAINABLE
+                if views[name][i] is not None]
 
     def join(self, arrays):
-        """The flat array holding per-parameter ``arrays`` given in the order w_2, b_2, w_3, b_3, ..."""
+        """The flat array holding per-parameter ``arrays`` given in the order of :meth:`split`."""
         flat = np.empty_like(self.flat)
         for view, array in zip(self.split(flat), arrays):
             view[...] = array
         return flat
 
+    def astype(self, dtype):
+        """A separate store of the same layout holding copies of every array in ``dtype`` (the gradient check's)."""
+        twin = object.__new__(Parameters)
+        twin.__dict__.update(self.__getstate__())
+        twin.missing = set(self.missing)
+        twin.flat, twin.buffers = self.flat.astype(dtype), self.buffers.astype(dtype)
+        twin._make_views()
+        return twin
+
+    def normalizations(self):
+        """Per layer 2..L, its :class:`dnn.normalization.Normalization` (views of the store), or None."""
+        named = self.named
+        return [None if scale is None else Normalization("layer" if mean is None else "batch", scale, shift, mean,
+                                                         var)
+                for scale, shift, mean, var in zip(named["gamma"], named["beta"], named["running_mean"],
+                                                   named["running_var"])]
+
     def shape(self, name, layer):
-        """The shape of ``model.{name}[layer]``."""
-        return (self.weight_shapes if name == WEIGHTS else self.bias_shapes)[layer - 2]
+        """The shape of ``model.{name}[layer]`` (None where the layer has no such array)."""
+        return self.shapes[name][layer - 2]
 
     def arrays(self, name):
-        """``{layer: view}`` of the weights (``name`` "w") or biases ("b"); None for a missing array."""
-        views = self.weights if name == WEIGHTS else self.biases
+        """``{layer: view}`` of the arrays of kind ``name`` ("w", "b", "gamma"...), for the layers that have one;
+        None for a missing array."""
         return {layer: None if (name, layer) in self.missing else view
-                for layer, view in enumerate(views, start=2)}
+                for layer, view in enumerate(self.named[name], start=2) if view is not None}
 
     def assign(self, name, layer, value):
         """Copy ``value`` into ``model.{name}[layer]``, once :meth:`checked`: a refused value changes nothing."""
-        views = self.weights if name == WEIGHTS else self.biases
-        views[layer - 2][...] = self.checked(name, layer, value)
+        self.named[name][layer - 2][...] = self.checked(name, layer, value)
         self.missing.discard((name, layer))
 
     def checked(self, name, layer, value):
@@ -141,24 +191,27 @@ class Parameters:
         if not (np.isfinite(converted.min()) and np.isfinite(converted.max())):
             problem = ("values beyond its range" if np.isfinite(array).all() else "NaN or infinite values")
             raise ValueError(f"{where} must hold finite numbers in the model's {self.dtype}, got {problem}")
+        if name == "running_var" and converted.min() < 0:
+            raise ValueError(f"{where} must hold variances, numbers >= 0, got {float(converted.min())!r}")
         return converted
 
     def complete_views(self):
-        """``(weights, biases)``, the per-layer views; ValueError naming the first array that holds no values yet
-        (weights before biases)."""
+        """``(weights, biases)``, the per-layer views, once every array holds values; ValueError naming the first
+        that does not (weights before biases, before the others)."""
         if self.missing:
-            name, layer = min(self.missing, key=lambda key: (key[0] != WEIGHTS, key[1]))
+            order = TRAINABLE + BUFFERS
+            name, layer = min(self.missing, key=lambda key: (order.index(key[0]), key[1]))
             raise ValueError(f"model.{name}[{layer}] is missing; it must be an array of shape "
                              f"{self.shape(name, layer)}")
         return self.weights, self.biases
 
     def __getstate__(self):
-        # Views do not survive pickling or deep copies (they become separate arrays); keep the flat array alone
-        # and make the views of the copy from it.
+        # Views do not survive pickling or deep copies (they become separate arrays); keep the flat arrays alone
+        # and make the views of the copy from them.
         state = self.__dict__.copy()
-        del state["weights"], state["biases"]
+        del state["named"], state["weights"], state["biases"]
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self.weights, self.biases = self.views(self.flat)
+        self._make_views()

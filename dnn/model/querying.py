@@ -182,7 +182,7 @@ class Querying(Part):
         X, _ = preprocessing.feature_matrix(X, self.units[0], self.feature_names)
         activations = self.activations[1:] if activate_output else [*self.activations[1:-1], "identity"]
         chunks = forward_chunks(X, weights, biases, activations, self.units, self.dtype, self.feature_mean,
-                                self.feature_scale)
+                                self.feature_scale, norms=self.state.params.normalizations())
         return len(X), self._with_blas_threads(len(X), chunks)
 
     def _with_blas_threads(self, rows, chunks):

@@ -12,20 +12,27 @@ from numpy.typing import ArrayLike
 from dnn.backprop import backward_pass, forward_pass
 from dnn.data import preprocessing, targets
 from dnn.data.sparse_rows import SparseRows
+from dnn.engine.update import l1_penalty
 from dnn.losses import add_l2_gradient, objective, output_delta
 from dnn.model.contract import Part
 from dnn.model.gradient_check import compare_gradients
 from dnn.model.layer_arrays import LayerOutputs
+from dnn.model.parameters import TRAINABLE
+from dnn.normalization import BATCH_STATISTICS
 
 
 class Textbook(Part):
     """forwardPropagation, layerOutputs, backPropagation, gradientCheck and dataFormatConversion of :class:`dnn.DNN`."""
 
     def forwardPropagation(self, X: ArrayLike) -> np.ndarray:
-        """Output matrix (n, units of layer L) for ``X``; keeps every layer's output for backPropagation."""
+        """Output matrix (n, units of layer L) for ``X``; keeps every layer's output for backPropagation.
+
+        As predictions compute it: without dropout, and batch normalization by its running averages.
+        """
         self._require_network("forwardPropagation")
         weights, biases = self._checked_parameters()
-        self._cache = forward_pass(self._model_inputs(X, self.dtype), weights, biases, self.activations[1:])
+        self._cache = forward_pass(self._model_inputs(X, self.dtype), weights, biases, self.activations[1:],
+                                   norms=self.state.params.normalizations())
         return self._cache[-1]
 
     @property
@@ -41,7 +48,9 @@ class Textbook(Part):
         return LayerOutputs(outputs)
 
     def backPropagation(self, y: ArrayLike) -> tuple[dict, dict]:
-        """Gradients of the loss for the last forwardPropagation's input and targets ``y``.
+        """Gradients of the loss (with the L2 and L1 terms) for the last forwardPropagation's input and targets ``y``.
+
+        The gradients of the function forwardPropagation computed (batch normalization by its running averages).
 
         Returns
         -------
@@ -54,15 +63,18 @@ class Textbook(Part):
         if len(target_matrix) != len(self._cache[-1]):
             raise ValueError(f"y has {len(target_matrix)} rows but the last forwardPropagation had "
                              f"{len(self._cache[-1])}")
-        grad_w, grad_b = self._objective_gradients(self._cache, target_matrix, weights)
+        grads = self._objective_gradients(self._cache, target_matrix, weights, self.state.params.normalizations())
         layers = range(2, len(self.units) + 1)
-        return dict(zip(layers, grad_w)), dict(zip(layers, grad_b))
+        return dict(zip(layers, grads["w"])), dict(zip(layers, grads["b"]))
 
     def gradientCheck(self, X: ArrayLike, y: ArrayLike, entries: int | None = None, seed: int = 0) -> dict:
         """Compare backpropagation with central differences of the loss.
 
         Computed in float64 on copies of the parameters; the model is unchanged.
-        Dropout is off in the check (it compares the deterministic network).
+        Dropout is off in the check (it compares the deterministic network);
+        batch normalization uses the statistics of the rows given, as in
+        training (its running averages are left as they are). The loss
+        includes the L2 and L1 terms.
 
         Parameters
         ----------
@@ -76,14 +88,15 @@ class Textbook(Part):
         Returns
         -------
         dict
-            ``{"w2": error, "b2": error, ...}``: for every array the maximum
+            ``{"w2": error, "b2": error, ...}`` (and ``gamma2``, ``beta2``
+            for a normalized layer 2): for every array the maximum
             relative error max |a - n| / max(|a|, |n|, 1e-5) between analytic
             gradients a and fourth-order central differences n.
         """
         self._require_network("gradientCheck")
-        weights, biases = self._checked_parameters()
-        weights = [w.astype(np.float64) for w in weights]
-        biases = [b.astype(np.float64) for b in biases]
+        self._checked_parameters()
+        store = self.state.params.astype(np.float64)
+        weights, biases, norms = store.weights, store.biases, store.normalizations()
         X = self._model_inputs(X, np.float64)
         target_matrix, _, _ = self._encode_targets(y, dtype=np.float64)
         if len(target_matrix) != len(X):
@@ -93,12 +106,15 @@ class Textbook(Part):
         activations = self.activations[1:]
 
         def current_loss():
-            return objective(self.loss, forward_pass(X, weights, biases, activations)[-1], target_matrix, weights,
-                             self.l2)
+            p = forward_pass(X, weights, biases, activations, norms=norms, mode=BATCH_STATISTICS)[-1]
+            return objective(self.loss, p, target_matrix, weights, self.l2) + l1_penalty(weights, self.l1)
 
-        grad_w, grad_b = self._objective_gradients(forward_pass(X, weights, biases, activations), target_matrix,
-                                                   weights)
-        return compare_gradients(current_loss, weights, biases, grad_w, grad_b, entries, seed)
+        cache = forward_pass(X, weights, biases, activations, norms=norms, mode=BATCH_STATISTICS)
+        grads = self._objective_gradients(cache, target_matrix, weights, norms)
+        checked = [(f"{name}{layer}", array, grads[name][layer - 2])
+                   for layer in range(2, len(self.units) + 1) for name in TRAINABLE
+                   if (array := store.named[name][layer - 2]) is not None]
+        return compare_gradients(current_loss, checked, entries, seed)
 
     @classmethod
     def dataFormatConversion(cls, X_df: ArrayLike, y_df: ArrayLike, classNum: int) -> tuple[np.ndarray, np.ndarray]:
@@ -134,10 +150,16 @@ class Textbook(Part):
         return preprocessing.standardize(np.array(X, dtype=dtype, copy=True), self.feature_mean.astype(dtype),
                                          self.feature_scale.astype(dtype))
 
-    def _objective_gradients(self, cache, target_matrix, weights):
-        """Gradients of the mean loss plus the L2 term for a forward pass's ``cache``: (grad_w, grad_b)."""
+    def _objective_gradients(self, cache, target_matrix, weights, norms):
+        """Gradients of the mean loss plus the L2 and L1 terms for a forward pass's ``cache``, as a dict from kind
+        ("w", "b", "gamma", "beta") to a list per layer (None where a layer has no such array)."""
         p = cache[-1]
         delta = output_delta(self.activations[-1], self.loss, p, target_matrix, 1.0 / len(p))
-        grad_w, grad_b = backward_pass(cache, delta, weights, self.activations[1:])
+        scales, shifts = [None] * len(weights), [None] * len(weights)
+        grad_w, grad_b = backward_pass(cache, delta, weights, self.activations[1:], norms=norms, grad_scale=scales,
+                                       grad_shift=shifts)
         add_l2_gradient(grad_w, weights, self.l2)
-        return grad_w, grad_b
+        if self.l1:
+            for gradient, w in zip(grad_w, weights):
+                gradient += self.l1 * np.sign(w)
+        return {"w": grad_w, "b": grad_b, "gamma": scales, "beta": shifts}

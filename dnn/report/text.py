@@ -17,22 +17,28 @@ MAX_PRINTED_CLASSES = 20
 def summary_table(model):
     """The layers of ``model`` as a table, with totals and the training settings.
 
-    A Dropout column appears when any layer has dropout.
+    A Dropout column appears when any layer has dropout, a Normalization column when any layer has one (its gamma
+    and beta count as parameters, as in PyTorch and Keras; the running statistics are not trained and do not).
     """
     with_dropout = any(model.dropout)
+    normalizations = [getattr(layer, "normalization", None) for layer in model.layers]
+    with_norm = any(normalizations)
     columns = ["Layer", "Kind", "Units", "Activation", "Weights", "Biases", "Parameters"]
-    table = PrettyTable(columns + (["Dropout"] if with_dropout else []))
+    table = PrettyTable(columns + (["Dropout"] if with_dropout else []) + (["Normalization"] if with_norm else []))
     table.align = "r"
     table.align["Kind"] = table.align["Activation"] = "l"
+    if with_norm:
+        table.align["Normalization"] = "l"
     total = 0
     last = len(model.units)
     for layer, (units, activation, rate) in enumerate(zip(model.units, model.activations, model.dropout), start=1):
         extra = [f"{rate:g}" if rate else "-"] if with_dropout else []
+        extra += [normalizations[layer - 1] or "-"] if with_norm else []
         if layer == 1:
             table.add_row([1, "input", units, "-", "-", "-", 0, *extra])
             continue
         w_shape = (model.units[layer - 2], units)
-        count = w_shape[0] * w_shape[1] + units
+        count = w_shape[0] * w_shape[1] + units + (2 * units if normalizations[layer - 1] else 0)
         total += count
         kind = "output" if layer == last and model.loss is not None else "hidden"
         table.add_row([layer, kind, units, activation, str(w_shape), str((units,)), f"{count:,}", *extra])
