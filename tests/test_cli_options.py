@@ -142,3 +142,29 @@ def test_schedule_names_come_from_the_registry_in_any_spelling(monkeypatch, caps
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     assert "--schedule {inverse_time,step,exponential,cosine,one_cycle,brand_new}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("option", "kinds"), [("batch", ["batch", "batch"]), ("layer,none", ["layer", None])])
+def test_normalization_reaches_the_hidden_layers_and_trains_as_by_hand(tmp_path, capsys, table, option, kinds):
+    model, out = train(tmp_path, capsys, "--hidden", "8,4", "--normalization", option, "--epochs", "3",
+                       "--validation-split", "0", "--no-early-stopping")
+    assert [layer.normalization for layer in model.layers[1:]] == [*kinds, None]
+    assert f"network: 3 inputs -> 8 relu -> 4 relu -> 3 softmax, normalization {option} (--hidden" in out
+    twin = DNN(seed=0, **DEFAULTS)
+    twin.addInputLayer([3])
+    twin.addHiddenLayer([8, 4], normalization=kinds)
+    twin.addOutputLayer([3], activation="softmax")
+    features = table[["a", "b", "c"]]
+    twin.fit(features, table["label"], epochs=3, batchSize=32, verbose=0)
+    assert_same_parameters(model, twin)
+    assert np.array_equal(model.predictProba(features), twin.predictProba(features))
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["--normalization", "bath"], "normalization must be None, 'batch' or 'layer', got 'bath'"),
+    (["--normalization", "batch", "--hidden", ""], "--normalization needs hidden layers, and --hidden is empty"),
+])
+def test_a_bad_normalization_is_a_one_line_error(tmp_path, capsys, table, options, message):
+    assert main(["train", str(tmp_path / "t.csv"), "--target", "label", "--quiet", "--out", str(tmp_path / "m.pkl"),
+                 *options]) == 1
+    assert capsys.readouterr().err == f"dnn: error: {message}\n"

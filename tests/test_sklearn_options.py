@@ -193,3 +193,26 @@ def test_bad_settings_are_refused_at_fit_with_the_value(settings, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         clf.fit(*iris())
     assert not hasattr(clf, "model_")
+
+
+@pytest.mark.parametrize("normalization", ["batch", "layer", ["layer", None]])
+def test_normalization_reaches_the_hidden_layers_and_trains_as_by_hand(normalization):
+    X, y = iris()
+    clf = DNNClassifier(hidden_layer_sizes=(8, 4), normalization=normalization, lr=0.01, epochs=2,
+                        random_state=0).fit(X, y)
+    kinds = normalization if isinstance(normalization, list) else [normalization] * 2
+    assert [layer.normalization for layer in clf.model_.layers[1:3]] == kinds
+    assert clf.model_.layers[3].normalization is None and clf.get_params()["normalization"] is normalization
+    model = by_hand(X, y, [8, 4], ([3], "softmax"), {"epochs": 2, "batchSize": 32}, {"normalization": normalization},
+                    optimizer="adam", lr=0.01, seed=0)
+    assert_same_parameters(clf.model_, model)
+    assert np.array_equal(clf.predict_proba(X), model.predictProba(X))  # the learned scales and running statistics
+    reg = DNNRegressor(hidden_layer_sizes=(4,), normalization=kinds[0], epochs=1, random_state=0)
+    assert reg.fit(*regression_data()).model_.layers[1].normalization == kinds[0]
+
+
+def test_normalization_needs_hidden_layers_and_a_known_kind():
+    with pytest.raises(ValueError, match="normalization='batch' needs hidden layers; hidden_layer_sizes is empty"):
+        DNNClassifier(hidden_layer_sizes=(), normalization="batch", epochs=1).fit(*iris())
+    with pytest.raises(ValueError, match="normalization must be None, 'batch' or 'layer', got 'bath'"):
+        DNNClassifier(normalization="bath", epochs=1).fit(*iris())
