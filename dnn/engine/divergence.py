@@ -55,6 +55,7 @@ def recover_from_divergence(model, plan, current, safe_starts, batch, updated_to
     bad_start = batch == 0 and not updated_to_nan  # the current epoch's starting weights give no finite loss
     usable = [epoch for epoch in safe_starts.kept if not (epoch is current and bad_start)]
     if not usable:
+        state.restore(current.snapshot)  # the weights are as they were; the running statistics may have moved
         raise TrainingDivergedError(f"the loss is infinite or NaN with the model's weights as they were when fit "
                                     f"started ({where}); the weights are unchanged. Check the weights set by "
                                     f"hand, or lower the learning rate.")
