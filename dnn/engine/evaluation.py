@@ -4,6 +4,9 @@ Both report the loss as training does: the mean over the rows of each row's
 loss (times its weight, when rows are weighted) plus the L2 penalty.
 """
 
+import numpy as np
+
+from dnn import metrics as metric_functions
 from dnn.engine.update import l1_penalty
 from dnn.losses import l2_penalty, summed_loss
 
@@ -73,3 +76,46 @@ def ranking_choice(ranking, scores):
         return bool(ranking is None or ranking) and scores > 0, []
     return False, [f"roc_auc and average_precision are left out: they rank all {scores:,} scores at once, more "
                    f"than the {RANKING_MAX_SCORES:,} kept by default; modelEvaluate(..., ranking=True) computes them"]
+
+
+#: The metrics ``fit(metrics=...)`` reports on the validation rows after every epoch (history key ``val_<name>``):
+#: registry name -> the key of modelEvaluate's result it reads (error is 1 - accuracy).
+EPOCH_METRICS = {"accuracy": "accuracy", "error": "accuracy", "precision": "macro_precision",
+                 "recall": "macro_recall", "f1": "macro_f1", "log_loss": "log_loss", "roc_auc": "roc_auc",
+                 "average_precision": "average_precision", "mse": "mse", "mae": "mae", "r2": "r2"}
+_CLASSIFIER_ONLY = ("accuracy", "error", "precision", "recall", "f1", "log_loss", "roc_auc", "average_precision")
+
+
+def check_epoch_metrics(names, task, has_validation):
+    """The canonical names of ``fit(metrics=...)`` (None: none) for ``task``; ValueError naming the problem."""
+    if names is None:
+        return ()
+    names = [names] if isinstance(names, str) else names
+    if not isinstance(names, (list, tuple)) or not all(isinstance(name, str) for name in names):
+        raise ValueError(f"metrics must be a list of metric names such as ['roc_auc'], got {names!r:.80}")
+    valid = [name for name in EPOCH_METRICS if (name in _CLASSIFIER_ONLY) == task.is_classifier]
+    checked = [metric_functions.REGISTRY.canonical(name, among=valid, kind=f"{task} metric") for name in names]
+    if checked and not has_validation:
+        raise ValueError(f"metrics {checked} are computed on validation rows after every epoch: give "
+                         f"validationSplit or validationData")
+    return tuple(dict.fromkeys(checked))
+
+
+def epoch_scores(names, task, classes, rows, activation, dtype):
+    """The accumulators :func:`evaluate_chunks` fills for the metrics ``names``: (scorer, probabilities)."""
+    needs_probabilities = any(name in ("log_loss", "roc_auc", "average_precision") for name in names)
+    ranking = any(name in ("roc_auc", "average_precision") for name in names)
+    probabilities = (task.probability_scorer(classes, rows, activation, None, ranking, dtype)
+                     if needs_probabilities else None)
+    return task.scorer(classes), probabilities
+
+
+def epoch_metric_values(names, scorer, probabilities, classes):
+    """``{name: value}`` of the metrics ``names`` from the filled accumulators of :func:`epoch_scores`."""
+    result = scorer.result(classes)
+    if probabilities is not None:
+        result.update(probabilities.result(classes))
+    values = {name: float(result.get(EPOCH_METRICS[name], np.nan)) for name in names}
+    if "error" in values:
+        values["error"] = 1.0 - values["error"]
+    return values

@@ -19,6 +19,7 @@ from dnn.checks import as_float, check_number, positive_int
 from dnn.data import preprocessing, targets
 from dnn.data.tasks import get_task
 from dnn.engine.batches import TrainingData
+from dnn.engine.evaluation import check_epoch_metrics
 from dnn.engine.recording import check_record_every, parse_parameter_list
 
 DEFAULT_BATCH_SIZE = 30
@@ -45,6 +46,7 @@ class FitOptions:
     restore_best: object = None
     task: object = None
     classes: object = None
+    metrics: object = None
 
 
 @dataclass
@@ -78,6 +80,7 @@ class FitPlan:
     min_delta: float
     restore_best: bool
     callbacks: list = field(default_factory=list)
+    metrics: tuple = ()
 
 
 def prepare(model, X, y, options):
@@ -116,6 +119,7 @@ def prepare(model, X, y, options):
     if options.validation_data is not None:
         validation = _validation_data(model, options.validation_data, names, task, classes)
     train_rows, rng, kept_split = None, model.state.rng, model.state.validation_split
+    metrics = check_epoch_metrics(options.metrics, task, validation is not None or bool(split))
     if split:
         train_rows, validation, rng, kept_split = _held_out(model, X, target_matrix, task, split)
     n_train = len(X) if train_rows is None else len(train_rows)
@@ -131,7 +135,7 @@ def prepare(model, X, y, options):
                    feature_names=names,
                    standardize=standardize, rng=rng, epochs=epochs, batch_size=batch_size, verbose=options.verbose,
                    shuffle=bool(options.shuffle), specs=specs, record_every=record_every, patience=patience,
-                   min_delta=min_delta, restore_best=restore_best, callbacks=callbacks)
+                   min_delta=min_delta, restore_best=restore_best, callbacks=callbacks, metrics=metrics)
 
 
 def _held_out(model, X, target_matrix, task, fraction):

@@ -21,7 +21,7 @@ from dnn.callbacks import CallbackList, EarlyStopping, EpochLogger, ProgressBarL
 from dnn.engine.batches import Workspace, batch_count
 from dnn.engine.diagnostics import StallMonitor
 from dnn.engine.divergence import SafeStarts, recover_from_divergence
-from dnn.engine.evaluation import evaluate_chunks, mean_loss
+from dnn.engine.evaluation import epoch_metric_values, epoch_scores, evaluate_chunks, mean_loss
 from dnn.engine.inference import forward_chunks
 from dnn.engine.interrupt import InterruptFlag
 from dnn.engine.recording import ParameterRecording
@@ -164,11 +164,12 @@ def _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, safe_
     if plan.task.is_classifier:
         values["accuracy"] = progress.correct / progress.rows
     if plan.validation is not None:
-        values["val_loss"], accuracy = evaluate(model, plan.task, plan.validation)
+        values["val_loss"], accuracy, scores = evaluate(model, plan.task, plan.validation, plan.metrics)
         if not math.isfinite(values["val_loss"]):  # finite on the training rows, overflowing on others
             recover_from_divergence(model, plan, current, safe_starts, progress.batches, updated_to_nan=True)
         if accuracy is not None:
             values["val_accuracy"] = accuracy
+        values.update((f"val_{name}", value) for name, value in scores.items())
     values["time"] = time.perf_counter() - started
     state.record_history(values)
     state.epochs += 1
@@ -188,16 +189,22 @@ def _replay(trainer, data, epoch, batches, keep_records=0):
     trainer.train_batches(data, epoch.order, epoch.lr, EpochProgress(), last=batches)
 
 
-def evaluate(model, task, validation):
-    """Loss (with the L2 and L1 penalties, as in training) and accuracy (None for regression) on validation rows."""
+def evaluate(model, task, validation, metrics=()):
+    """Loss (with the L2 and L1 penalties, as in training), accuracy (None for regression) and ``{name: value}``
+    of the ``metrics`` (canonical names of :data:`dnn.engine.evaluation.EPOCH_METRICS`) on validation rows."""
     params = model.state.params
     # Outputs that overflow give an infinite loss here, which training reports as divergence.
     chunks = forward_chunks(validation.x, params.weights, params.biases, model.activations[1:], model.units,
                             model.dtype, model.feature_mean, model.feature_scale, validation.rows, check_outputs=False,
                             norms=params.normalizations())
-    loss_sum, correct = evaluate_chunks(chunks, validation.targets, model.loss, task)
     n = len(validation.targets)
-    return mean_loss(loss_sum, n, params.weights, model.l2, model.l1), (correct / n if task.is_classifier else None)
+    scorer, probabilities = (epoch_scores(metrics, task, model.classes, n, model.activations[-1], model.dtype)
+                             if metrics else (None, None))
+    loss_sum, correct = evaluate_chunks(chunks, validation.targets, model.loss, task, scorer=scorer,
+                                        probabilities=probabilities)
+    scores = epoch_metric_values(metrics, scorer, probabilities, model.classes) if metrics else {}
+    return (mean_loss(loss_sum, n, params.weights, model.l2, model.l1),
+            correct / n if task.is_classifier else None, scores)
 
 
 class Trainer:

@@ -205,7 +205,8 @@ class DNN(Building, Querying, Textbook, Interop, LrFinder):
             earlyStopping: int | float | None = None, minDelta: float = 0.0, classWeight: dict | str | None = None,
             sampleWeight: ArrayLike | None = None, standardize: bool | None = None,
             callbacks: Sequence[Callback] | None = None, shuffle: bool = True, restoreBest: bool | None = None,
-            task: str | None = None, classes: ArrayLike | None = None) -> History:
+            task: str | None = None, classes: ArrayLike | None = None,
+            metrics: Sequence[str] | None = None) -> History:
         """Train with mini-batch gradient descent.
 
         Parameters
@@ -268,6 +269,11 @@ class DNN(Building, Querying, Textbook, Interop, LrFinder):
         classes : sequence of labels, optional
             At the first fit: every class the model will know, when y does not
             hold them all yet (training in increments).
+        metrics : list of str, optional
+            Computed on the validation rows after every epoch, as history keys
+            ``val_<name>`` that callbacks can monitor: accuracy, error,
+            precision, recall, f1 (macro), log_loss, roc_auc,
+            average_precision for classifiers; mse, mae, r2 for regression.
 
         Returns
         -------
@@ -295,7 +301,7 @@ class DNN(Building, Querying, Textbook, Interop, LrFinder):
             record_every=recordEvery, validation_data=validationData, validation_split=validationSplit,
             early_stopping=earlyStopping, min_delta=minDelta, class_weight=classWeight, sample_weight=sampleWeight,
             standardize=standardize, callbacks=callbacks, shuffle=shuffle, restore_best=restoreBest, task=task,
-            classes=classes)
+            classes=classes, metrics=metrics)
         plan = fit_setup.prepare(self, X, y, options)
         fit_setup.commit(self, plan)
         self.state.schedule = schedule
