@@ -23,10 +23,16 @@ weighted sums are normalized, scaled and shifted before its activation (see
 :mod:`dnn.normalization`), in the ``mode`` the pass is run in: training,
 batch statistics only, or inference; the cache keeps what the backward pass
 needs of it.
+
+A hidden layer runs the faster kernel :data:`dnn.activation_kernels.HIDDEN_FORWARD`
+gives for its activation where there is one (sigmoid: exact in absolute terms,
+which is all the next layer sees); the last layer, the network's output, always
+runs the activation's own.
 """
 
 import numpy as np
 
+from dnn.activation_kernels import HIDDEN_FORWARD
 from dnn.activations import get_activation, takes_pre_activation
 from dnn.normalization import INFERENCE, normalize, normalize_backward
 
@@ -82,6 +88,7 @@ def forward_pass(x, weights, biases, activations, outputs=None, masks=None, drop
         ``[x, a_2, ..., a_L]``; the last entry is the network's output.
     """
     cache = Cache(x)
+    last = len(weights) - 1
     for i, (w, b, name) in enumerate(zip(weights, biases, activations)):
         output = None if outputs is None else outputs[i]
         keeps_input = takes_pre_activation(name)
@@ -95,7 +102,10 @@ def forward_pass(x, weights, biases, activations, outputs=None, masks=None, drop
             z = np.matmul(cache[-1], w, out=kept if keeps_input else output)
             z += b
             normalized = None
-        a = get_activation(name)[0](z, out=output if keeps_input else z)
+        forward = get_activation(name)[0]
+        if i < last:
+            forward = HIDDEN_FORWARD.get(forward, forward)
+        a = forward(z, out=output if keeps_input else z)
         cache.pre_activations.append(z if keeps_input else None)
         cache.normalized.append(normalized)
         if masks is not None and masks[i] is not None:
