@@ -11,10 +11,17 @@ dimension, and one output:
   a single-label model with several sigmoid units),
 - ``predictions`` (batch, outputs) for regression: ``predict`` as a matrix.
 
-Nodes: Sub and Div for the model's standardization, one Gemm per layer and
-its activation (Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softmax; none for
-identity), or the nodes that compute it where opset 18 has no operator or
-onnxruntime's is not exact:
+Nodes: Sub and Div for the model's standardization, one Gemm per layer, for
+a normalized hidden layer its normalization, and its activation (Relu,
+Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softmax; none for identity), or the
+nodes that compute it where opset 18 has no operator or onnxruntime's is not
+exact:
+
+- batch normalization: BatchNormalization (inference: scale gamma, B beta,
+  input_mean and input_var the running averages, epsilon 1e-5), layer
+  normalization: LayerNormalization (axis -1, epsilon 1e-5); in a float64
+  graph the same from Sub, Add, Sqrt, Div, Mul (and ReduceMean for layer
+  normalization), as the operators' epsilon is a float32 attribute,
 
 - gelu: z * 0.5 * (1 + Erf(z / sqrt 2)) (the Gelu operator needs opset 20);
   onnxruntime has no double Erf, so a float64 model's graph computes that Erf
@@ -95,6 +102,37 @@ def _activation(graph, name, z, layer):
     return graph.node(_ONNX_ACTIVATIONS[name], [z], a, **attributes)
 
 
+def _normalization(graph, model, layer, z):
+    """Add the nodes normalizing ``z``, the weighted sums of ``layer``; returns the name of gamma * z_hat + beta.
+
+    float32: one BatchNormalization or LayerNormalization node. float64: the same computed from primitive nodes,
+    as those operators take epsilon as a float32 attribute, 1e-5 + 2.5e-13, which moves z_hat by
+    1.25e-13 / (var + eps) relative: by 1e-8 where a variance is near eps.
+    """
+    from dnn.normalization import EPSILON
+
+    kind = model.layers[layer - 1].normalization
+    names = ("gamma", "beta", "running_mean", "running_var") if kind == "batch" else ("gamma", "beta")
+    gamma, beta, *running = [graph.constant(f"{name}{layer}", getattr(model, name)[layer]) for name in names]
+    if graph.dtype == np.float32:
+        if kind == "batch":
+            return graph.node("BatchNormalization", [z, gamma, beta, *running], f"y{layer}", epsilon=EPSILON)
+        return graph.node("LayerNormalization", [z, gamma, beta], f"y{layer}", axis=-1, epsilon=EPSILON)
+    if kind == "batch":
+        mean, var = running
+    else:
+        axes = graph.constant("last_axis", [-1], np.int64)
+        mean = graph.node("ReduceMean", [z, axes], f"norm{layer}_mean", keepdims=1)
+    centred = graph.node("Sub", [z, mean], f"norm{layer}_centred")
+    if kind == "layer":
+        square = graph.node("Mul", [centred, centred], f"norm{layer}_square")
+        var = graph.node("ReduceMean", [square, axes], f"norm{layer}_var", keepdims=1)
+    std = graph.node("Sqrt", [graph.node("Add", [var, graph.constant("epsilon", EPSILON)], f"norm{layer}_var_eps")],
+                     f"norm{layer}_std")
+    z_hat = graph.node("Div", [centred, std], f"norm{layer}_z_hat")
+    return graph.node("Add", [graph.node("Mul", [z_hat, gamma], f"norm{layer}_scaled"), beta], f"y{layer}")
+
+
 def _check_exportable(model):
     """ValueError naming the first layer whose activation ONNX has no operator for (step, the user's own)."""
     from dnn.activations import REGISTRY
@@ -126,6 +164,8 @@ def onnx_model(model):
         z = f"z{layer}"
         graph.nodes.append(helper.make_node("Gemm", [current, constant(f"w{layer}", model.w[layer]),
                                                      constant(f"b{layer}", model.b[layer])], [z], name=f"layer{layer}"))
+        if model.layers[layer - 1].normalization is not None:
+            z = _normalization(graph, model, layer, z)
         current = _activation(graph, model.activations[layer - 1], z, layer)
     task = model.task or _default_task(model)
     output = "predictions" if task == "regression" else "probabilities"

@@ -6,13 +6,24 @@ inside these functions (``pip install "dnn-numpy[torch]"``).
 The Sequential computes the network's output layer exactly as dnn does:
 
 - a :class:`Standardize` module first when the model scales its inputs,
-- per layer a ``Linear`` (weight = ``w[l].T``, bias = ``b[l]``) and the
-  layer's activation: ``ReLU``, ``Sigmoid``, ``Tanh``, ``LeakyReLU(0.01)``,
-  ``Identity``, ``GELU()`` (exact, approximate="none"), ``SiLU``,
-  ``ELU(alpha=1.0)``, ``SELU``, ``Softplus()`` or ``Softmax(dim=1)``, then
-  ``Dropout(p)`` for a hidden layer with dropout rate p > 0 (inverted
-  dropout, as in dnn: call ``.eval()`` before predicting with the Sequential,
-  as with any torch model).
+- per layer a ``Linear`` (weight = ``w[l].T``, bias = ``b[l]``), for a
+  normalized hidden layer its normalization (below), the layer's activation:
+  ``ReLU``, ``Sigmoid``, ``Tanh``, ``LeakyReLU(0.01)``, ``Identity``,
+  ``GELU()`` (exact, approximate="none"), ``SiLU``, ``ELU(alpha=1.0)``,
+  ``SELU``, ``Softplus()`` or ``Softmax(dim=1)``, then ``Dropout(p)`` for a
+  hidden layer with dropout rate p > 0 (inverted dropout, as in dnn).
+- batch normalization as ``BatchNorm1d(units, eps=1e-5, momentum=0.1)``:
+  weight = ``gamma[l]``, bias = ``beta[l]``, ``running_mean`` and
+  ``running_var`` the model's, ``num_batches_tracked`` the mini-batches the
+  model has trained (torch reads it only when momentum is None); layer
+  normalization as ``LayerNorm(units, eps=1e-5)``: weight = ``gamma[l]``,
+  bias = ``beta[l]``.
+
+Call ``.eval()`` before predicting with the Sequential, as with any torch
+model: dropout is then off and ``BatchNorm1d`` uses the running averages, as
+dnn's predictions do. In ``.train()`` mode (with dropout 0) it computes what
+dnn's training steps compute: batch statistics, and the same updates of the
+running averages.
 
 A model with a step activation or one registered with
 :func:`dnn.activations.register` cannot be exported: torch.nn has no module
@@ -25,6 +36,8 @@ label probabilities of a multi-label model and the values of ``predict`` (as
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -89,16 +102,37 @@ def to_torch(model):
                                                   torch.tensor(np.asarray(model.feature_scale), dtype=dtype)))
     for layer in range(2, len(model.units) + 1):
         w = np.asarray(model.w[layer], dtype=model.dtype)
-        b = np.asarray(model.b[layer], dtype=model.dtype)
         linear = nn.Linear(w.shape[0], w.shape[1], dtype=dtype)
-        with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(w.T)))
-            linear.bias.copy_(torch.from_numpy(b.copy()))
+        _fill(torch, linear, weight=w.T, bias=model.b[layer])
         modules.append(linear)
+        if model.layers[layer - 1].normalization is not None:
+            modules.append(_normalization_module(torch, model, layer, dtype))
         modules.append(_activation_module(nn, model.activations[layer - 1]))
         if model.dropout[layer - 1] > 0:  # dnn drops a hidden layer's outputs, after its activation
             modules.append(nn.Dropout(model.dropout[layer - 1]))
     return nn.Sequential(*modules)
+
+
+def _fill(torch, module, **arrays):
+    """Copy each of ``arrays`` into the parameter or buffer of ``module`` of that name (copies, never views)."""
+    with torch.no_grad():
+        for name, array in arrays.items():
+            getattr(module, name).copy_(torch.from_numpy(np.array(array)))
+
+
+def _normalization_module(torch, model, layer, dtype):
+    """``BatchNorm1d`` or ``LayerNorm`` holding the arrays of ``layer``'s normalization (see the module docstring)."""
+    from dnn.normalization import EPSILON, MOMENTUM
+
+    units = model.units[layer - 1]
+    if model.layers[layer - 1].normalization == "layer":
+        module = torch.nn.LayerNorm(units, eps=EPSILON, dtype=dtype)
+        _fill(torch, module, weight=model.gamma[layer], bias=model.beta[layer])
+        return module
+    module = torch.nn.BatchNorm1d(units, eps=EPSILON, momentum=MOMENTUM, dtype=dtype)
+    _fill(torch, module, weight=model.gamma[layer], bias=model.beta[layer], running_mean=model.running_mean[layer],
+          running_var=model.running_var[layer], num_batches_tracked=np.int64(model.state.steps))
+    return module
 
 
 def _check_exportable(model):
@@ -133,9 +167,11 @@ def from_torch(cls, sequential, **options):
     ----------
     sequential : torch.nn.Sequential
         An optional :class:`Standardize` first, then ``Linear`` layers, each
-        followed by at most one supported activation (none means identity)
-        and, for a hidden layer, at most one ``Dropout(p)``, whose ``p``
-        becomes that layer's dropout rate.
+        followed by at most one ``BatchNorm1d`` or ``LayerNorm`` (hidden
+        layers: directly after the Linear, with dnn's eps and momentum, see
+        the module docstring), at most one supported activation (none means
+        identity) and, for a hidden layer, at most one ``Dropout(p)``, whose
+        ``p`` becomes that layer's dropout rate.
     **options
         Passed to the ``cls`` constructor (lr, optimizer, seed...), for
         training further in dnn. ``dtype`` comes from the Linear weights.
@@ -153,17 +189,21 @@ def from_torch(cls, sequential, **options):
     if modules and isinstance(modules[0][1], standardize_module_class()):
         standardizer, modules = modules[0][1], modules[1:]
     layers = _layers(nn, modules)
-    dtype = str(layers[0][0].dtype)
+    dtype = str(layers[0].weight.dtype)
     if dtype not in TORCH_DTYPES:
         raise ValueError(f"the Linear weights must be float32 or float64, got {dtype}")
     model = cls(dtype=dtype, **options)
-    model.addInputLayer([layers[0][0].shape[0]])
-    for weight, _, name, dropout in layers[:-1]:
-        model.addHiddenLayer([weight.shape[1]], activation=name or "identity",
-                             dropout=0.0 if dropout is None else dropout[1])
-    model.addOutputLayer([layers[-1][0].shape[1]], activation=layers[-1][2] or "identity")
-    for layer, (weight, bias, _, _) in enumerate(layers, start=2):
-        model.w[layer], model.b[layer] = weight.astype(dtype), bias.astype(dtype)
+    model.addInputLayer([layers[0].weight.shape[0]])
+    for found in layers[:-1]:
+        model.addHiddenLayer([found.weight.shape[1]], activation=found.activation or "identity",
+                             dropout=0.0 if found.dropout is None else found.dropout[1],
+                             normalization=None if found.normalization is None else found.normalization[1])
+    model.addOutputLayer([layers[-1].weight.shape[1]], activation=layers[-1].activation or "identity")
+    for layer, found in enumerate(layers, start=2):
+        model.w[layer], model.b[layer] = found.weight.astype(dtype), found.bias.astype(dtype)
+        if found.normalization is not None:
+            for name, array in found.normalization[2].items():
+                getattr(model, name)[layer] = array.astype(dtype)
     if standardizer is not None:
         model.feature_mean = standardizer.mean.detach().cpu().numpy().astype(dtype)
         model.feature_scale = standardizer.scale.detach().cpu().numpy().astype(dtype)
@@ -173,42 +213,114 @@ def from_torch(cls, sequential, **options):
     return model
 
 
+@dataclass
+class _Found:
+    """A Linear layer of a Sequential and what follows it.
+
+    weight : (in, out) array; bias : (out,) array; normalization : (module index, "batch" or "layer",
+    {"gamma": array, ...}) or None; activation : dnn name or None; dropout : (module index, rate) or None.
+    """
+
+    weight: np.ndarray
+    bias: np.ndarray
+    normalization: tuple | None = None
+    activation: str | None = None
+    dropout: tuple | None = None
+
+
+def _linear(module):
+    weight = module.weight.detach().cpu().numpy().T
+    bias = np.zeros(weight.shape[1], weight.dtype) if module.bias is None else module.bias.detach().cpu().numpy()
+    return _Found(weight, bias)
+
+
 def _layers(nn, modules):
     """Every Linear layer of ``modules`` (named children after any Standardize) with what follows it.
 
-    Returns a list of [weight (in, out) array, bias array, activation name or None, (module index, dropout rate)
-    or None], one per Linear layer; ValueError naming the first module that does not fit.
+    Returns a list of :class:`_Found`, one per Linear layer; ValueError naming the first module that does not fit.
     """
     layers = []
     for index, module in modules:
+        kind = type(module).__name__
         if isinstance(module, nn.Linear):
-            weight = module.weight.detach().cpu().numpy().T
-            bias = (np.zeros(weight.shape[1], weight.dtype) if module.bias is None
-                    else module.bias.detach().cpu().numpy())
-            if layers and layers[-1][0].shape[1] != weight.shape[0]:
-                raise ValueError(f"module {index} (Linear) takes {weight.shape[0]} inputs but the layer before it "
-                                 f"has {layers[-1][0].shape[1]} outputs")
-            layers.append([weight, bias, None, None])
+            layers.append(_linear(module))
+            if len(layers) > 1 and layers[-2].weight.shape[1] != layers[-1].weight.shape[0]:
+                raise ValueError(f"module {index} (Linear) takes {layers[-1].weight.shape[0]} inputs but the layer "
+                                 f"before it has {layers[-2].weight.shape[1]} outputs")
             continue
         if not layers:
-            raise ValueError(f"module {index} ({type(module).__name__}) comes before any Linear layer")
-        if layers[-1][3] is not None:
-            raise ValueError(f"module {index} ({type(module).__name__}) follows a Dropout; dnn drops a layer's "
-                             f"outputs once, after its activation")
+            raise ValueError(f"module {index} ({kind}) comes before any Linear layer")
+        found = layers[-1]
+        if found.dropout is not None:
+            raise ValueError(f"module {index} ({kind}) follows a Dropout; dnn drops a layer's outputs once, after "
+                             f"its activation")
+        if isinstance(module, (nn.BatchNorm1d, nn.LayerNorm)):
+            if found.activation is not None:
+                raise ValueError(f"module {index} ({kind}) follows an activation; dnn normalizes a layer's weighted "
+                                 f"sums: put it directly after the Linear, before the activation")
+            if found.normalization is not None:
+                raise ValueError(f"module {index} ({kind}) is a second normalization after one Linear layer; dnn "
+                                 f"has at most one per layer")
+            found.normalization = _normalization(nn, module, index, found.weight.shape[1])
+            continue
         if isinstance(module, nn.Dropout):
-            layers[-1][3] = (index, float(module.p))
+            found.dropout = (index, float(module.p))
             continue
         name = _activation_name(nn, module, index)
-        if layers[-1][2] is not None:
-            raise ValueError(f"module {index} ({type(module).__name__}) is a second activation after one Linear "
-                             f"layer; dnn has one activation per layer")
-        layers[-1][2] = name
+        if found.activation is not None:
+            raise ValueError(f"module {index} ({kind}) is a second activation after one Linear layer; dnn has one "
+                             f"activation per layer")
+        found.activation = name
+    _check_output_layer(layers)
+    return layers
+
+
+def _check_output_layer(layers):
+    """ValueError when there is no Linear layer, or the last one has what only a hidden layer can have."""
     if not layers:
         raise ValueError("the Sequential has no Linear layer")
-    if layers[-1][3] is not None:
-        raise ValueError(f"module {layers[-1][3][0]} (Dropout) follows the output layer; dnn has dropout on hidden "
-                         f"layers only")
-    return layers
+    if layers[-1].dropout is not None:
+        raise ValueError(f"module {layers[-1].dropout[0]} (Dropout) follows the output layer; dnn has dropout on "
+                         f"hidden layers only")
+    if layers[-1].normalization is not None:
+        raise ValueError(f"module {layers[-1].normalization[0]} normalizes the output layer; dnn normalizes "
+                         f"hidden layers only")
+
+
+def _normalization(nn, module, index, units):
+    """``(index, kind, {name: array})`` of the BatchNorm1d or LayerNorm ``module``, module ``index``, after a Linear
+    of ``units`` outputs; ValueError naming the module and the value dnn cannot represent."""
+    from dnn.normalization import EPSILON, MOMENTUM
+
+    batch = isinstance(module, nn.BatchNorm1d)
+    problems = []
+    if batch:
+        if module.num_features != units:
+            problems.append(f"BatchNorm1d({module.num_features}) after a Linear of {units} outputs")
+        if not module.affine:
+            problems.append("BatchNorm1d(affine=False); dnn's batch normalization learns a scale and a shift: "
+                            "affine=True")
+        if not module.track_running_stats:
+            problems.append("BatchNorm1d(track_running_stats=False); dnn predicts with running averages: "
+                            "track_running_stats=True")
+        if module.momentum != MOMENTUM:
+            problems.append(f"BatchNorm1d(momentum={module.momentum}); dnn's running averages have momentum "
+                            f"{MOMENTUM}")
+    else:
+        if tuple(module.normalized_shape) != (units,):
+            problems.append(f"LayerNorm({tuple(module.normalized_shape)}); dnn normalizes over the units of the "
+                            f"Linear before it: LayerNorm({units})")
+        if not module.elementwise_affine or module.bias is None:
+            problems.append(f"LayerNorm(elementwise_affine={module.elementwise_affine}, "
+                            f"bias={module.bias is not None}); dnn's layer normalization learns a scale and a shift")
+    if module.eps != EPSILON:
+        problems.append(f"{type(module).__name__}(eps={module.eps}); dnn normalizes with eps {EPSILON}")
+    if problems:
+        raise ValueError(f"module {index} is {problems[0]}")
+    arrays = {"gamma": module.weight, "beta": module.bias}
+    if batch:
+        arrays.update(running_mean=module.running_mean, running_var=module.running_var)
+    return index, "batch" if batch else "layer", {name: value.detach().cpu().numpy() for name, value in arrays.items()}
 
 
 def _activation_name(nn, module, index):
@@ -231,5 +343,6 @@ def _activation_name(nn, module, index):
     for name, torch_name in TORCH_ACTIVATIONS.items():
         if type(module) is getattr(nn, torch_name):
             return name
-    supported = "Linear, Dropout, " + ", ".join(TORCH_ACTIVATIONS.values()) + " and a leading Standardize"
+    supported = ("Linear, BatchNorm1d, LayerNorm, Dropout, " + ", ".join(TORCH_ACTIVATIONS.values())
+                 + " and a leading Standardize")
     raise ValueError(f"module {index} ({kind}) is not supported by fromTorch; it takes {supported}")
