@@ -97,8 +97,13 @@ def normalize(norm, z, out, mode=INFERENCE):
 
 
 def _update_running(norm, mean, var, rows):
-    """Move the running averages towards this batch's mean and unbiased variance (in place: they are the store's)."""
-    unbiased = var * (rows / max(rows - 1, 1))  # one row has no spread to estimate: its variance counts as 0
+    """Move the running averages towards this batch's mean and unbiased variance (in place: they are the store's).
+
+    A batch of one row (the last of an epoch) has no spread to estimate and leaves them as they are.
+    """
+    if rows < 2:
+        return
+    unbiased = var * (rows / (rows - 1))
     for running, value in ((norm.running_mean, mean), (norm.running_var, unbiased)):
         running *= 1.0 - MOMENTUM
         running += MOMENTUM * value

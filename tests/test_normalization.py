@@ -275,3 +275,15 @@ def test_one_training_step_equals_torch(rng):
     np.testing.assert_allclose(model.beta[3], layers[4].bias.detach().numpy(), rtol=1e-10)
     np.testing.assert_allclose(model.running_var[2], layers[1].running_var.numpy(), rtol=1e-10)
     np.testing.assert_allclose(model.w[4], layers[6].weight.detach().numpy().T, rtol=1e-10)
+
+
+def test_one_row_batches_are_refused_and_a_last_row_alone_leaves_the_running_statistics(rng):
+    X, y = table(rng, rows=33)
+    model = normalized_model()
+    before = model.state.params.flat.copy()
+    with pytest.raises(ValueError, match="batch normalization needs at least 2 rows per batch"):
+        model.fit(X, y, epochs=1, batchSize=1, verbose=0)
+    assert np.array_equal(model.state.params.flat, before)
+    norm = Normalization("batch", np.ones(3), np.zeros(3), np.zeros(3), np.ones(3))
+    normalize(norm, rng.normal(size=(1, 3)), None, TRAIN)  # as the 33rd row of batches of 32
+    assert np.array_equal(norm.running_mean, np.zeros(3)) and np.array_equal(norm.running_var, np.ones(3))

@@ -127,6 +127,9 @@ def prepare(model, X, y, options):
         warnings.warn(f"batchSize {batch_size} is larger than the {n_train} training samples; using {n_train}",
                       stacklevel=3)
     batch_size = min(batch_size, n_train)  # the default is clipped silently: small data sets are not a mistake
+    if batch_size < 2 and "batch" in [layer.normalization for layer in model.layers]:
+        raise ValueError("batch normalization needs at least 2 rows per batch (it normalizes over the batch's "
+                         f"rows); got batches of {batch_size}: give batchSize >= 2, or normalization='layer'")
     mean, scale = model.feature_mean, model.feature_scale
     if standardize and mean is None:
         mean, scale = preprocessing.fit_standardizer(X, train_rows, model.dtype)
