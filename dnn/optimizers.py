@@ -48,6 +48,19 @@ class Optimizer(Configurable):
         """Update ``param`` in place from ``grad`` (scratch) with learning rate ``lr``."""
         raise NotImplementedError
 
+    def work_array(self, like):
+        """Scratch space shaped like ``like`` for a step's arithmetic, made at the first step and reused by the next
+        (not state: never saved, copied or pickled), so that a step allocates nothing."""
+        work = self.__dict__.get("_work")
+        if work is None or work.shape != like.shape or work.dtype != like.dtype:
+            work = self._work = np.empty_like(like)
+        return work
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_work", None)
+        return state
+
     def prepare(self, param):
         """Create the state for ``param`` unless the state there already fits it."""
         if (any(key not in self.state or self.state[key].shape != param.shape for key in self.state_arrays)
@@ -113,7 +126,8 @@ class SGD(Optimizer):
         velocity *= self.momentum
         velocity -= grad
         if self.nesterov:
-            np.subtract(velocity * self.momentum, grad, out=grad)
+            work = np.multiply(velocity, self.momentum, out=self.work_array(velocity))
+            np.subtract(work, grad, out=grad)
             param += grad
         else:
             param += velocity
@@ -235,7 +249,7 @@ class NAdam(Adam):
         m -= grad
         m *= self.beta1
         m += grad
-        work = np.multiply(grad, grad)
+        work = np.multiply(grad, grad, out=self.work_array(grad))
         work *= 1 - self.beta2
         v *= self.beta2
         v += work
@@ -272,7 +286,7 @@ class Adagrad(Optimizer):
 
     def update(self, param, grad, lr):
         total = self.state["sum"]
-        work = np.multiply(grad, grad)
+        work = np.multiply(grad, grad, out=self.work_array(grad))
         total += work
         np.sqrt(total, out=work)
         work += self.epsilon
@@ -300,10 +314,12 @@ class RMSprop(Optimizer):
     def update(self, param, grad, lr):
         v = self.state["v"]
         v *= self.rho
-        v += (1 - self.rho) * grad * grad
-        denominator = np.sqrt(v)
-        denominator += self.epsilon
-        grad /= denominator
+        work = np.multiply(grad, grad, out=self.work_array(grad))
+        work *= 1 - self.rho
+        v += work
+        np.sqrt(v, out=work)
+        work += self.epsilon
+        grad /= work
         grad *= lr
         param -= grad
 

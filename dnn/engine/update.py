@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from dnn.losses import add_l2_gradient, l2_penalty
+from dnn.losses import l2_penalty
 
 #: What ``torch.nn.utils.clip_grad_norm_`` adds to the norm it divides by, so a tiny gradient is not blown up.
 CLIP_NORM_EPSILON = 1e-6
@@ -54,6 +54,8 @@ class UpdateRules:
         self.weights, self.grad_weights = params.flat[: params.n_weights], grad[: params.n_weights]
         self.l2, self.l1, self.clip_norm, self.clip_value = l2, l1, clip_norm, clip_value
         self.max_norms = [(w, limit) for w, limit in zip(params.weights, max_norms) if limit is not None]
+        # The penalties' gradients are made here, once per step: in an array made once, not a new one every step.
+        self.work = np.empty_like(self.weights) if l2 or l1 else None
 
     @classmethod
     def make(cls, params, grad, optimizer, l2=0.0, l1=0.0, clip_norm=None, clip_value=None, max_norms=()):
@@ -73,9 +75,11 @@ class UpdateRules:
         """Add the penalties' gradient, clip, step the optimizer at rate ``lr``, then apply the max-norms."""
         scale = lr if self.optimizer.folds_learning_rate else 1.0  # the gradient's units: lr times the true one
         if self.l2:
-            add_l2_gradient([self.grad_weights], [self.weights], self.l2 * scale)
+            self.grad_weights += np.multiply(self.weights, self.l2 * scale, out=self.work)
         if self.l1:
-            self.grad_weights += (self.l1 * scale) * np.sign(self.weights)
+            work = np.sign(self.weights, out=self.work)
+            work *= self.l1 * scale
+            self.grad_weights += work
         if scale > 0:  # at rate 0 a folded gradient is all 0 and there is nothing to clip
             if self.clip_norm is not None:
                 clip_by_norm(self.grad, self.clip_norm, scale)
