@@ -16,14 +16,24 @@ On a shared machine other tenants only ever slow a measurement down, so next
 to the medians the minimum is printed too: the least disturbed run.
 
     python benchmarks/bench_fit.py [--rounds 8] [--epochs 4] [--systems floor,dnn,torch,sklearn]
-        [--hidden 256,128] [--batch 128] [--rows 60000]
+        [--hidden 256,128] [--batch 128] [--rows 60000] [--activation relu] [--optimizer sgd]
+    python benchmarks/bench_fit.py --breakdown [--threads N] [the workload's options]
 
 ``--hidden``, ``--batch`` and ``--rows`` change the workload (e.g. ``--hidden 2048,2048 --batch 16 --rows 4000``
-for bench_threads' wide network), to find how close any system can come to the floor there.
+for bench_threads' wide network), to find how close any system can come to the floor there; ``--activation``
+(relu, sigmoid, tanh) sets the hidden layers' activation in every system, ``--optimizer adam`` trains with Adam
+at rate 0.001 (no momentum) in place of SGD.
+
+``--breakdown`` runs none of that: it trains dnn alone, in a fresh process, one warm-up epoch and then ``--epochs``
+epochs with timers around the engine's functions (``breakdown.py``), at ``--threads`` BLAS threads or dnn's own
+choice, and prints per batch the time in the matrix products, the optimizer's update, gathering the batch's rows,
+the activations, the loss and output delta, fit's setup (its time outside the epochs) and the rest, with the GEMM
+floor per batch at the same thread count.
 """
 
 import argparse
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -35,7 +45,10 @@ from common import available, mlp_trainer  # beside this script; torch is import
 
 ROWS, FEATURES, CLASSES = 60_000, 784, 10
 HIDDEN = (256, 128)
-BATCH, LR, MOMENTUM = 128, 0.01, 0.9
+BATCH, MOMENTUM = 128, 0.9
+ACTIVATION, OPTIMIZER = "relu", "sgd"
+RATES = {"sgd": 0.01, "adam": 0.001}
+SKLEARN_ACTIVATIONS = {"relu": "relu", "sigmoid": "logistic", "tanh": "tanh"}
 
 
 def data():
@@ -87,14 +100,21 @@ def _floor_epochs(epochs):
     return timed(epoch, epochs)
 
 
-def dnn_epochs(epochs, threads=None):
+def dnn_model(threads=None):
+    """The workload's network in dnn, at ``threads`` BLAS threads (None: dnn's automatic choice)."""
     from dnn import DNN
 
-    X, y = data()
-    model = DNN(lr=LR, momentum=MOMENTUM, seed=0)
+    momentum = {"momentum": MOMENTUM} if OPTIMIZER == "sgd" else {}
+    model = DNN(lr=RATES[OPTIMIZER], optimizer=OPTIMIZER, seed=0, threads=threads, **momentum)
     model.addInputLayer([FEATURES])
-    model.addHiddenLayer(list(HIDDEN), activation="relu")
+    model.addHiddenLayer(list(HIDDEN), activation=ACTIVATION)
     model.addOutputLayer([CLASSES], activation="softmax")
+    return model
+
+
+def dnn_epochs(epochs, threads=None):
+    X, y = data()
+    model = dnn_model()
     model.fit(X, y, epochs=1, batchSize=BATCH, verbose=0)  # warm-up
     started = time.perf_counter()
     model.fit(X, y, epochs=epochs, batchSize=BATCH, verbose=0)
@@ -104,8 +124,52 @@ def dnn_epochs(epochs, threads=None):
     return [t + (total - sum(per_epoch)) / epochs for t in per_epoch], model.thread_policy().chosen
 
 
+def dnn_breakdown(epochs, threads=None):
+    """Print where dnn's time per batch goes in a fit of ``epochs`` epochs after a warm-up one (see breakdown.py)."""
+    from breakdown import Breakdown, timer_cost  # beside this script
+
+    from dnn import TrainingStalledWarning
+
+    X, y = data()
+    model = dnn_model(threads)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrainingStalledWarning)  # random labels: nothing to learn
+        model.fit(X, y, epochs=1, batchSize=BATCH, verbose=0)  # warm-up
+        with Breakdown(model.optimizer) as breakdown:
+            started = time.perf_counter()
+            model.fit(X, y, epochs=epochs, batchSize=BATCH, verbose=0)
+            seconds = time.perf_counter() - started
+    per_epoch = math.ceil(ROWS / BATCH)
+    batches = epochs * per_epoch
+    policy = model.thread_policy()
+    count = policy.threads or policy.chosen
+    floor = 1e6 * statistics.median(floor_epochs(epochs, count)) / per_epoch
+    # fit's checks and preparation: its time outside the epochs, spread over the batches
+    setup = seconds - sum(model.history["time"][-epochs:])
+    shown = breakdown.per_batch(seconds, batches, setup)
+    total = 1e6 * seconds / batches
+    calls = sum(breakdown.calls.values()) / batches
+    print(f"dnn {'-'.join(map(str, (FEATURES, *HIDDEN, CLASSES)))} {ACTIVATION}, {OPTIMIZER}, batch {BATCH}, "
+          f"{ROWS:,} rows, {epochs} epoch(s) after a warm-up one; BLAS threads: {count} "
+          + ("(pinned)" if policy.threads else "(dnn's choice: " + ", then ".join(
+              f"{used} from batch {batch}" for batch, used in policy.changes) + ")"))
+    print(f"breakdown (us per batch, {batches} batches; each bucket includes its timers, {calls:.0f} calls a batch "
+          f"at {timer_cost():.2f} us each): "
+          + ", ".join(f"{bucket} {_us(value)} ({100 * value / total:.0f}%)" for bucket, value in shown.items())
+          + f"; total {_us(total)} (fit {seconds:.6f} s)")
+    print(f"GEMM floor: {_us(floor)} us per batch at {count} BLAS threads (the products of the forward and "
+          f"backward passes alone, into preallocated arrays: compare with products)")
+    if breakdown.missed:
+        print(f"note: no call reached the timers of {', '.join(breakdown.missed)}: the engine no longer calls what "
+              f"benchmarks/breakdown.py wraps, and that time is in the rest")
+
+
+def _us(value):
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.1f}"
+
+
 def torch_epochs(epochs, threads=None):
-    train = mlp_trainer((FEATURES, *HIDDEN, CLASSES), *data(), LR, MOMENTUM)
+    train = mlp_trainer((FEATURES, *HIDDEN, CLASSES), *data(), RATES[OPTIMIZER], MOMENTUM, ACTIVATION, OPTIMIZER)
     return timed(lambda: train(ROWS, BATCH), epochs)
 
 
@@ -116,8 +180,9 @@ def sklearn_epochs(epochs, threads=None):
     X, y = data()
 
     def model(iterations):
-        return MLPClassifier(hidden_layer_sizes=HIDDEN, activation="relu", solver="sgd", alpha=0.0,
-                             batch_size=BATCH, learning_rate_init=LR, momentum=MOMENTUM, nesterovs_momentum=False,
+        return MLPClassifier(hidden_layer_sizes=HIDDEN, activation=SKLEARN_ACTIVATIONS[ACTIVATION],
+                             solver=OPTIMIZER, alpha=0.0, batch_size=BATCH, learning_rate_init=RATES[OPTIMIZER],
+                             momentum=MOMENTUM, nesterovs_momentum=False,
                              max_iter=iterations, tol=0.0, n_iter_no_change=iterations + 1, random_state=0)
 
     with warnings.catch_warnings():
@@ -133,13 +198,19 @@ WORKERS = {"floor": floor_epochs, "dnn": dnn_epochs, "torch": torch_epochs, "skl
 REQUIRES = {"torch": "torch", "sklearn": "sklearn"}
 
 
-def run_worker(system, epochs, threads=None):
-    """Seconds of each epoch, and the thread count dnn chose (None for the other systems)."""
+def worker_command(system, epochs, threads=None):
+    """The command line of a fresh process that runs ``system`` on the workload."""
     command = [sys.executable, __file__, "--worker", system, "--epochs", str(epochs), "--rows", str(ROWS),
-               "--batch", str(BATCH), "--hidden", ",".join(map(str, HIDDEN))]
+               "--batch", str(BATCH), "--hidden", ",".join(map(str, HIDDEN)), "--activation", ACTIVATION,
+               "--optimizer", OPTIMIZER]
     if threads:
         command += ["--threads", str(threads)]
-    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    return command
+
+
+def run_worker(system, epochs, threads=None):
+    """Seconds of each epoch, and the thread count dnn chose (None for the other systems)."""
+    result = subprocess.run(worker_command(system, epochs, threads), capture_output=True, text=True, check=True)
     answer = json.loads(result.stdout.strip().splitlines()[-1])
     return answer["seconds"], answer["threads"]
 
@@ -167,7 +238,7 @@ def report(times, ratio_pairs, unit="s/epoch"):
 
 
 def main():
-    global HIDDEN, BATCH, ROWS  # the workload: the workers read them
+    global HIDDEN, BATCH, ROWS, ACTIVATION, OPTIMIZER  # the workload: the workers read them
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=4)
@@ -175,10 +246,24 @@ def main():
     parser.add_argument("--hidden", default=",".join(map(str, HIDDEN)), help="hidden layer widths")
     parser.add_argument("--batch", type=int, default=BATCH)
     parser.add_argument("--rows", type=int, default=ROWS)
+    parser.add_argument("--activation", choices=sorted(SKLEARN_ACTIVATIONS), default=ACTIVATION,
+                        help="the hidden layers' activation")
+    parser.add_argument("--optimizer", choices=sorted(RATES), default=OPTIMIZER,
+                        help="sgd (rate 0.01, momentum 0.9) or adam (rate 0.001)")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="print where dnn's time per batch goes, instead of comparing the systems")
     parser.add_argument("--worker", choices=sorted(WORKERS))
-    parser.add_argument("--threads", type=int, help="worker only: the floor's BLAS threads")
+    parser.add_argument("--threads", type=int,
+                        help="with --breakdown, dnn's BLAS threads (default: its own choice); in a worker, the floor's")
     args = parser.parse_args()
     HIDDEN, BATCH, ROWS = tuple(int(h) for h in args.hidden.split(",")), args.batch, args.rows
+    ACTIVATION, OPTIMIZER = args.activation, args.optimizer
+    if args.breakdown:
+        if args.worker:
+            dnn_breakdown(args.epochs, args.threads)
+        else:  # in a fresh process, like every measurement here
+            subprocess.run([*worker_command("dnn", args.epochs, args.threads), "--breakdown"], check=True)
+        return
     if args.worker:
         seconds = WORKERS[args.worker](args.epochs, args.threads)
         threads = None

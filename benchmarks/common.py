@@ -16,8 +16,10 @@ def available(system, requires):
     return True
 
 
-def mlp_trainer(widths, X, y, lr, momentum):
-    """A relu MLP of layer ``widths`` on float32 arrays ``X``, ``y``, and ``train(rows, batch, deadline)``.
+def mlp_trainer(widths, X, y, lr, momentum, activation="relu", optimizer="sgd"):
+    """An MLP of layer ``widths`` on float32 arrays ``X``, ``y``, and ``train(rows, batch, deadline)``.
+
+    The hidden layers' ``activation`` is relu, sigmoid or tanh; ``optimizer`` is sgd (with ``momentum``) or adam.
 
     ``train`` runs one epoch over the first ``rows`` rows in a random order, in batches of ``batch``, keeping the
     running loss and accuracy as dnn does, and returns the rows trained (it stops early after ``deadline``).
@@ -26,11 +28,15 @@ def mlp_trainer(widths, X, y, lr, momentum):
 
     X, y = torch.from_numpy(X), torch.from_numpy(y)
     torch.manual_seed(0)
+    hidden = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh}[activation]
     layers = []
     for a, b in zip(widths[:-2], widths[1:-1]):
-        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+        layers += [torch.nn.Linear(a, b), hidden()]
     model = torch.nn.Sequential(*layers, torch.nn.Linear(widths[-2], widths[-1]))
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    if optimizer == "adam":
+        torch_optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    else:
+        torch_optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     loss_function = torch.nn.CrossEntropyLoss()
 
     def train(rows, batch, deadline=math.inf):
@@ -39,11 +45,11 @@ def mlp_trainer(widths, X, y, lr, momentum):
         for start in range(0, rows, batch):
             index = order[start:start + batch]
             xb, yb = X[index], y[index]
-            optimizer.zero_grad(set_to_none=True)
+            torch_optimizer.zero_grad(set_to_none=True)
             logits = model(xb)
             loss = loss_function(logits, yb)
             loss.backward()
-            optimizer.step()
+            torch_optimizer.step()
             total += loss.item() * len(index)
             correct += int((logits.argmax(dim=1) == yb).sum())
             done += len(index)
