@@ -1,6 +1,8 @@
-"""When one machine is not enough: train a dnn model further with PyTorch's DistributedDataParallel.
+"""Train a dnn model further in PyTorch itself, with DistributedDataParallel, and bring it back.
 
-dnn trains on one machine. This example takes a dnn model into PyTorch with
+To train a dnn model on several processes or machines, dnn itself does it:
+``fit(..., distributed=True)`` under torchrun (``examples/distributed.py``).
+This example is for PyTorch itself: it takes a dnn model into PyTorch with
 ``toTorch``, trains it with ``torch.distributed`` (DistributedDataParallel, the
 gloo backend, 2 processes on this machine started by
 ``torch.multiprocessing.spawn``; across machines, start the same worker with

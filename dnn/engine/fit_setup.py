@@ -19,6 +19,7 @@ from dnn.checks import as_float, check_number, positive_int
 from dnn.data import preprocessing, targets
 from dnn.data.tasks import get_task
 from dnn.engine.batches import TrainingData
+from dnn.engine.distributed import connect, quiet  # noqa: F401 (quiet: for DNN.fit)
 from dnn.engine.evaluation import check_epoch_metrics
 from dnn.engine.recording import check_record_every, parse_parameter_list
 
@@ -47,6 +48,7 @@ class FitOptions:
     task: object = None
     classes: object = None
     metrics: object = None
+    distributed: bool = False
 
 
 @dataclass
@@ -81,6 +83,7 @@ class FitPlan:
     restore_best: bool
     callbacks: list = field(default_factory=list)
     metrics: tuple = ()
+    comm: object = None  # a dnn.engine.distributed.Communicator in a distributed fit
 
 
 def prepare(model, X, y, options):
@@ -99,6 +102,7 @@ def prepare(model, X, y, options):
                                                         options.restore_best)
     callbacks = check_callbacks(options.callbacks)
     standardize = _standardize_flag(model, options.standardize)
+    comm = _communicator(model, options.distributed)
     split = options.validation_split
     if options.validation_data is not None and split:
         raise ValueError("give either validationData or validationSplit, not both")
@@ -120,8 +124,10 @@ def prepare(model, X, y, options):
         validation = _validation_data(model, options.validation_data, names, task, classes)
     train_rows, rng, kept_split = None, model.state.rng, model.state.validation_split
     metrics = check_epoch_metrics(options.metrics, task, validation is not None or bool(split))
+    if comm is not None:  # the same rows, and rank 0's generator, on every rank
+        rng = comm.agreed_generator(rng, target_matrix, weights)
     if split:
-        train_rows, validation, rng, kept_split = _held_out(model, X, target_matrix, task, split)
+        train_rows, validation, rng, kept_split = _held_out(model, X, target_matrix, task, split, rng)
     n_train = len(X) if train_rows is None else len(train_rows)
     if batch_size > n_train and chosen:
         warnings.warn(f"batchSize {batch_size} is larger than the {n_train} training samples; using {n_train}",
@@ -135,19 +141,31 @@ def prepare(model, X, y, options):
         mean, scale = preprocessing.fit_standardizer(X, train_rows, model.dtype)
     data = TrainingData(X, target_matrix, weights, train_rows, mean, scale)
     return FitPlan(data=data, validation=validation, validation_split=kept_split, task=task, classes=classes,
-                   feature_names=names,
-                   standardize=standardize, rng=rng, epochs=epochs, batch_size=batch_size, verbose=options.verbose,
+                   feature_names=names, verbose=options.verbose if comm is None or comm.rank == 0 else 0,  # rank 0's
+                   standardize=standardize, rng=rng, epochs=epochs, batch_size=batch_size,
                    shuffle=bool(options.shuffle), specs=specs, record_every=record_every, patience=patience,
-                   min_delta=min_delta, restore_best=restore_best, callbacks=callbacks, metrics=metrics)
+                   min_delta=min_delta, restore_best=restore_best, callbacks=callbacks, metrics=metrics, comm=comm)
 
 
-def _held_out(model, X, target_matrix, task, fraction):
+def _communicator(model, requested):
+    """The :class:`dnn.engine.distributed.Communicator` of a fit with ``distributed=True``, else None."""
+    if not isinstance(requested, (bool, np.bool_)):
+        raise ValueError(f"distributed must be True or False, got {requested!r}")
+    if not requested:
+        return None
+    if "batch" in [layer.normalization for layer in model.layers]:
+        raise ValueError("fit(distributed=True) does not train batch normalization, whose statistics are those of "
+                         "the whole batch and no rank sees all of it; use normalization='layer' (per row)")
+    return connect()
+
+
+def _held_out(model, X, target_matrix, task, fraction, rng):
     """(train rows, Validation, generator, split to keep) for ``validationSplit`` ``fraction`` of ``X``.
 
-    A split kept from an earlier fit is reused (see :func:`reused_split`); a new one draws from a copy of the
-    model's generator, which replaces it only when fit goes ahead.
+    A split kept from an earlier fit is reused (see :func:`reused_split`); a new one draws from a copy of ``rng``
+    (the model's generator), which replaces it only when fit goes ahead.
     """
-    rng, kept = model.state.rng, model.state.validation_split
+    kept = model.state.validation_split
     train_rows, validation_rows = reused_split(kept, fraction, len(X))
     if validation_rows is None:
         rng = copy.deepcopy(rng)
@@ -157,21 +175,26 @@ def _held_out(model, X, target_matrix, task, fraction):
 
 
 def commit(model, plan):
-    """What the model takes from a fit's checked arguments: task, classes, column names, scaling, generator."""
+    """What the model takes from a fit's checked arguments: task, classes, column names, scaling, generator (and,
+    distributed, rank 0's parameters and optimizer state)."""
     model.task, model.classes = plan.task, plan.classes
     model.state.rng = plan.rng
     model.state.validation_split = plan.validation_split
     model.feature_names = plan.feature_names
     model.standardize = plan.standardize
     model.feature_mean, model.feature_scale = plan.data.mean, plan.data.scale
+    if plan.comm is not None:
+        plan.comm.share_start(model.state)
 
 
 def warn_if_the_rate_is_zero(schedule, first_epoch, epochs):
     """Warn when ``schedule`` gives 0 for every epoch of this fit: the weights would not move at all.
 
     The usual cause is a schedule that has ended (CosineDecay's min_lr of 0 after its ``epochs``) on a model
-    trained further; the model's epochs are counted over all fit calls.
+    trained further; the model's epochs are counted over all fit calls. A schedule per step has no rate per epoch.
     """
+    if schedule.per_step:
+        return
     if any(schedule(epoch) != 0 for epoch in range(first_epoch, first_epoch + epochs)):
         return
     ended = isinstance(getattr(schedule, "epochs", None), int) and first_epoch >= schedule.epochs

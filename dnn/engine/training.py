@@ -8,6 +8,8 @@ Each batch goes gather -> ``backprop.forward_pass`` -> ``losses`` ->
 Every epoch starts from a snapshot of the state, which lets an interrupted or
 diverged epoch be rebuilt exactly up to its last good mini-batch by replaying
 it (batches are deterministic given the epoch's row order and generator).
+In a distributed fit every rank runs this loop on the same global batches and
+decides on the same values (see :mod:`dnn.engine.distributed`).
 """
 
 import math
@@ -20,54 +22,18 @@ from dnn.backprop import backward_pass, forward_pass
 from dnn.callbacks import CallbackList, EarlyStopping, EpochLogger, ProgressBarLogger
 from dnn.engine.batches import Workspace, batch_count
 from dnn.engine.diagnostics import StallMonitor
+from dnn.engine.distributed import TAIL
 from dnn.engine.divergence import SafeStarts, recover_from_divergence
 from dnn.engine.evaluation import epoch_metric_values, epoch_scores, evaluate_chunks, mean_loss
 from dnn.engine.inference import forward_chunks
 from dnn.engine.interrupt import InterruptFlag
 from dnn.engine.recording import ParameterRecording
+from dnn.engine.run import EpochProgress, TrainingRun
 from dnn.engine.update import UpdateRules, update_settings
 from dnn.losses import output_delta, summed_loss
 from dnn.model.parameters import TRAINABLE
 from dnn.normalization import TRAIN
 from dnn.report.results import History
-
-
-class TrainingRun:
-    """What callbacks see of a running ``fit``: the model, its state, and a way to stop.
-
-    Attributes
-    ----------
-    model : dnn.DNN
-    state : dnn.engine.state.TrainingState
-    requested_epochs : int
-        Epochs this fit call was asked for (``state.epochs`` counts those of
-        the model's whole life).
-    batches : int
-        Mini-batches per epoch.
-    data : dnn.engine.batches.TrainingData
-        The training rows.
-    task : dnn.data.tasks.Task
-    verbose : int
-    has_validation : bool
-    progress : EpochProgress
-        Running sums of the current epoch.
-    stop_training : bool
-        Set it to end training after the current batch.
-    """
-
-    def __init__(self, model, plan):
-        self.model, self.state = model, model.state
-        self.requested_epochs, self.verbose = plan.epochs, plan.verbose
-        self.batches = batch_count(len(plan.data), plan.batch_size)
-        self.data, self.task = plan.data, plan.task
-        self.has_validation = plan.validation is not None
-        self.progress = EpochProgress()
-        self.stop_training = False
-
-    @property
-    def epochs(self):
-        """The former name of :attr:`requested_epochs`, for callbacks written against it."""
-        return self.requested_epochs
 
 
 def train(model, plan):
@@ -79,14 +45,18 @@ def train(model, plan):
     """
     state = model.state
     state.stopped_early = state.restored_epoch = None
-    callbacks = CallbackList([model.thread_policy(), *_built_in_callbacks(plan)])
+    comm = plan.comm
+    policy = model.thread_policy() if comm is None else comm.thread_policy(model.threads)
+    callbacks = CallbackList([policy, *_built_in_callbacks(plan)])
     run = TrainingRun(model, plan)
     trainer = Trainer(state, model.activations[1:], model.loss, plan.task, model.l2, plan.batch_size,
-                      model.dropout[1:], update_settings(model))
+                      model.dropout[1:], update_settings(model), comm)
     safe_starts = SafeStarts()
     try:
         callbacks.call("on_train_begin", run)
         with InterruptFlag() as interrupted:
+            if comm is not None:  # every rank stops after the same batch
+                interrupted = comm.agreed_interrupt(interrupted)
             for epoch in range(plan.epochs):
                 done = _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, safe_starts)
                 if not done or run.stop_training:
@@ -143,6 +113,8 @@ def _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, safe_
         trainer.train_batches(plan.data, order, lr, progress, run, callbacks,
                               stop=lambda: interrupted() or run.stop_training)
     except KeyboardInterrupt:
+        if trainer.comm is not None:  # the other ranks cannot replay with this one: the run ends
+            raise
         # Interrupted inside a batch: rebuild the state after the last whole one.
         _replay(trainer, plan.data, current, progress.batches, keep_records=None)
         interrupted.requested = True
@@ -155,7 +127,7 @@ def _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, safe_
     if progress.diverged is not None:
         recover_from_divergence(model, plan, current, safe_starts, progress.diverged, updated_to_nan)
     if interrupted() or (run.stop_training and progress.batches < current.batches):
-        if interrupted():
+        if interrupted() and (plan.comm is None or plan.comm.rank == 0):
             print(f"Training interrupted in epoch {state.epochs + 1} after batch {progress.batches} of "
                   f"{current.batches}; the model keeps the weights of that batch and the history of the "
                   f"{state.completed_epochs()} completed epochs.", file=sys.stderr)
@@ -164,7 +136,9 @@ def _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, safe_
     if plan.task.is_classifier:
         values["accuracy"] = progress.correct / progress.rows
     if plan.validation is not None:
-        values["val_loss"], accuracy, scores = evaluate(model, plan.task, plan.validation, plan.metrics)
+        evaluated = (model, plan.task, plan.validation, plan.metrics)  # distributed: rank 0's values, on every rank
+        values["val_loss"], accuracy, scores = (evaluate(*evaluated) if plan.comm is None else
+                                                plan.comm.from_main(evaluate, *evaluated))
         if not math.isfinite(values["val_loss"]):  # finite on the training rows, overflowing on others
             recover_from_divergence(model, plan, current, safe_starts, progress.batches, updated_to_nan=True)
         if accuracy is not None:
@@ -225,13 +199,18 @@ class Trainer:
     update : dict, optional
         The settings of :class:`dnn.engine.update.UpdateRules` beyond ``l2``
         (``l1``, ``clip_norm``, ``clip_value``, ``max_norms``); none by default.
+    comm : dnn.engine.distributed.Communicator, optional
+        In a distributed fit: ``batch_size`` is the global batch, of which this
+        rank computes its share of the gradient before the ranks sum theirs.
     """
 
-    def __init__(self, state, activations, loss, task, l2, batch_size, dropout, update=None):
+    def __init__(self, state, activations, loss, task, l2, batch_size, dropout, update=None, comm=None):
         params = state.params
-        self.state, self.optimizer, self.rng = state, state.optimizer, state.rng
+        self.state, self.optimizer, self.rng, self.comm = state, state.optimizer, state.rng, comm
         self.flat, self.weights, self.biases = params.flat, params.weights, params.biases
-        self.grad = np.empty_like(params.flat)
+        # Distributed, the batch's loss, correct count and stop requests follow the gradient: one reduction a batch.
+        self.reduced = np.empty(params.flat.size + (0 if comm is None else TAIL), params.flat.dtype)
+        self.grad = self.reduced[:params.flat.size]
         grads = params.views(self.grad)
         self.grad_w, self.grad_b, self.grad_scale, self.grad_shift = (grads[name] for name in TRAINABLE)
         self.norms = params.normalizations()
@@ -290,14 +269,47 @@ class Trainer:
         progress.lr = lr
 
     def step(self, data, index, lr):
-        """One mini-batch update; returns the batch's summed loss and correct count."""
-        m = self.last_rows = len(index)
-        x, t, s, outputs, deltas, masks, dropped, ones, pre_activations, sums = self.workspace.views(m)
-        data.gather(index, x, t, s)
-        if self.dropout is None:
-            masks = None
-        else:
+        """One mini-batch update; returns the batch's summed loss and correct count.
+
+        Distributed, ``index`` is the whole (global) batch: this rank computes the gradient of its share, and the
+        ranks sum their gradients, losses and counts before every rank makes the same update.
+        """
+        m = len(index)
+        rows, masks = self._share(index)
+        if len(rows):
+            loss, correct = self._gradient(data, rows, masks, m, lr)
+        else:  # a last batch of fewer rows than ranks leaves some ranks none
+            self.last_rows, loss, correct = 0, 0.0, 0
+            self.grad.fill(0)
+        if self.comm is not None:
+            loss, correct = self.comm.reduce_batch(self.reduced, loss, correct)
+        if not math.isfinite(loss):
+            return loss, 0
+        if self.rules is None:
+            self.optimizer.update(self.flat, self.grad, lr)
+        else:  # the penalties' gradient, clipping, the optimizer, max-norms
+            self.rules.update(lr)
+        return loss, correct
+
+    def _share(self, index):
+        """This rank's rows of the batch ``index`` (all of them in one process) and their dropout masks (or None).
+
+        The masks are drawn for the whole batch, so the ranks draw the same numbers as one process would.
+        """
+        masks = None
+        if self.dropout is not None:
+            masks = self.workspace.views(len(index)).masks
             self._draw_masks(masks)
+        if self.comm is None:
+            return index, masks
+        start, stop = self.comm.share(len(index))
+        return index[start:stop], masks and [None if mask is None else mask[start:stop] for mask in masks]
+
+    def _gradient(self, data, index, masks, m, lr):
+        """Loss, correct count and gradient (into ``self.grad``) of the rows ``index`` of a batch of ``m`` rows."""
+        rows = self.last_rows = len(index)
+        x, t, s, outputs, deltas, _, dropped, ones, pre_activations, sums = self.workspace.views(rows)
+        data.gather(index, x, t, s)
         cache = forward_pass(x, self.weights, self.biases, self.activations, outputs, masks, dropped, pre_activations,
                              self.norms, TRAIN, sums)
         p = cache[-1]
@@ -305,7 +317,7 @@ class Trainer:
         loss = summed_loss(self.loss, p, t, s[:, 0] if weighted else None)
         scale = s * (1.0 / m) if weighted else 1.0 / m
         if self.rules is not None:
-            loss += m * self.rules.penalty()
+            loss += rows * self.rules.penalty()
         if not math.isfinite(loss):
             return loss, 0
         correct = self.task.count_correct(p, t)
@@ -315,20 +327,21 @@ class Trainer:
         delta = output_delta(self.activations[-1], self.loss, p, t, scale * lr if folded else scale, deltas[-1])
         backward_pass(cache, delta, self.weights, self.activations, self.grad_w, self.grad_b, deltas[:-1], masks,
                       outputs, ones, self.norms, self.grad_scale, self.grad_shift)
-        if self.rules is None:
-            self.optimizer.update(self.flat, self.grad, lr)
-        else:  # the penalties' gradient, clipping, the optimizer, max-norms
-            self.rules.update(lr)
         return loss, correct
 
     def finite_after_last_update(self):
         """Whether the weights, and the outputs and loss on the last batch's rows, are finite after its update.
 
         The last batch's rows are still in the workspace; its output buffers are scratch until the next batch.
+        Distributed, on every rank's rows.
         """
+        finite = self._finite_after_last_update()
+        return finite if self.comm is None else self.comm.all_true(finite)
+
+    def _finite_after_last_update(self):
         if not (np.isfinite(self.flat).all() and np.isfinite(self.state.params.buffers).all()):
             return False
-        if self.last_rows is None:
+        if not self.last_rows:
             return True
         x, t, _, outputs, *_, sums = self.workspace.views(self.last_rows)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -341,25 +354,3 @@ class Trainer:
             if mask is not None:
                 self.rng.random(out=mask, dtype=mask.dtype)
                 np.multiply(mask >= rate, 1.0 / (1.0 - rate), out=mask)
-
-
-class EpochProgress:
-    """Running sums over the completed batches of an epoch."""
-
-    def __init__(self):
-        self.rows = 0
-        self.batches = 0
-        self.loss_sum = 0.0
-        self.correct = 0
-        self.diverged = None
-        self.lr = None  # the rate of the last batch
-
-    def add(self, rows, loss, correct):
-        self.rows += rows
-        self.batches += 1
-        self.loss_sum += loss
-        self.correct += correct
-
-    @property
-    def mean_loss(self):
-        return self.loss_sum / self.rows if self.rows else math.nan

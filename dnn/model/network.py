@@ -206,7 +206,7 @@ class DNN(Building, Querying, Textbook, Interop, LrFinder):
             sampleWeight: ArrayLike | None = None, standardize: bool | None = None,
             callbacks: Sequence[Callback] | None = None, shuffle: bool = True, restoreBest: bool | None = None,
             task: str | None = None, classes: ArrayLike | None = None,
-            metrics: Sequence[str] | None = None) -> History:
+            metrics: Sequence[str] | None = None, distributed: bool = False) -> History:
         """Train with mini-batch gradient descent.
 
         Parameters
@@ -274,6 +274,8 @@ class DNN(Building, Querying, Textbook, Interop, LrFinder):
             ``val_<name>`` that callbacks can monitor: accuracy, error,
             precision, recall, f1 (macro), log_loss, roc_auc,
             average_precision for classifiers; mse, mae, r2 for regression.
+        distributed : bool
+            Train in every process torchrun starts, same X and y in each, sharing each batch (dnn.engine.distributed).
 
         Returns
         -------
@@ -301,13 +303,13 @@ class DNN(Building, Querying, Textbook, Interop, LrFinder):
             record_every=recordEvery, validation_data=validationData, validation_split=validationSplit,
             early_stopping=earlyStopping, min_delta=minDelta, class_weight=classWeight, sample_weight=sampleWeight,
             standardize=standardize, callbacks=callbacks, shuffle=shuffle, restore_best=restoreBest, task=task,
-            classes=classes, metrics=metrics)
-        plan = fit_setup.prepare(self, X, y, options)
-        fit_setup.commit(self, plan)
-        self.state.schedule = schedule
-        if not schedule.per_step:  # a schedule per step has no rate per epoch
+            classes=classes, metrics=metrics, distributed=distributed)
+        with fit_setup.quiet(distributed):  # ranks other than 0 of a distributed fit warn nothing
+            plan = fit_setup.prepare(self, X, y, options)
+            fit_setup.commit(self, plan)
+            self.state.schedule = schedule
             fit_setup.warn_if_the_rate_is_zero(schedule, self.state.epochs, plan.epochs)
-        return training.train(self, plan)
+            return training.train(self, plan)
 
     # ------------------------------------------------------------------ files
 
