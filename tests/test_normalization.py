@@ -287,3 +287,36 @@ def test_one_row_batches_are_refused_and_a_last_row_alone_leaves_the_running_sta
     norm = Normalization("batch", np.ones(3), np.zeros(3), np.zeros(3), np.ones(3))
     normalize(norm, rng.normal(size=(1, 3)), None, TRAIN)  # as the 33rd row of batches of 32
     assert np.array_equal(norm.running_mean, np.zeros(3)) and np.array_equal(norm.running_var, np.ones(3))
+
+
+def test_files_of_normalized_networks_are_format_3_so_that_older_readers_refuse_them(rng, tmp_path):
+    """A reader of format 2 ignores what it does not know: it would load the network without its normalization."""
+    import pickle
+
+    normalized, plain = normalized_model(), DNN(seed=0)
+    plain.addInputLayer([6])
+    plain.addOutputLayer([2])
+    for model, version in ((normalized, 3), (plain, 2)):
+        model.saveModel(tmp_path / "m.pkl")
+        assert pickle.loads((tmp_path / "m.pkl").read_bytes())["format_version"] == version
+
+
+@pytest.mark.parametrize("value, message", [(["batch"], "normalization must be None, 'batch' or 'layer'"),
+                                            ("group", "normalization must be None, 'batch' or 'layer', got 'group'")])
+def test_a_file_with_an_unknown_normalization_is_refused_naming_it(value, message, tmp_path):
+    from dnn.files import persistence
+
+    payload = persistence.to_payload(normalized_model())
+    payload["config"]["layers"][1]["normalization"] = value
+    (tmp_path / "m.pkl").write_bytes(persistence.file_bytes(payload))
+    with pytest.raises(ModelFileError, match=message):
+        DNN.importModel(tmp_path / "m.pkl")
+
+
+def test_normalization_is_refused_on_the_input_and_output_layers():
+    config = normalized_model().getConfig()
+    for index in (0, -1):
+        changed = {**config, "layers": [dict(layer) for layer in config["layers"]]}
+        changed["layers"][index]["normalization"] = "batch"
+        with pytest.raises(ValueError, match="normalization is for hidden layers only"):
+            DNN.fromConfig(changed)

@@ -143,7 +143,7 @@ def test_every_protocol_from_2_to_5_loads(protocol, tmp_path):
 
 
 CORRUPTIONS = {
-    "future format version": (lambda p: p.update(format_version=3), "newer dnn.*format version 3.*up to 2"),
+    "future format version": (lambda p: p.update(format_version=4), "newer dnn.*format version 4.*up to 3"),
     "another format": (lambda p: p.update(format="keras"), "no 'dnn-model' format marker"),
     "tampered weight shape": (lambda p: p["w"].update({3: np.zeros((5, 6), np.float32)}),
                               r"w\[3\] has shape \(5, 6\), expected \(6, 5\)"),

@@ -44,9 +44,12 @@ def _declared_shapes(config, units):
     """``{name: {layer: shape}}`` of every array that config.layers declares."""
     layers = range(2, len(units) + 1)
     shapes = {"w": {k: (units[k - 2], units[k - 1]) for k in layers}, "b": {k: (units[k - 1],) for k in layers}}
+    kinds = [layer.get("normalization") for layer in config["layers"]]
+    for kind in kinds:
+        check(kind is None or (type(kind) is str and kind in NORMALIZATION_ARRAYS),
+              f"config.layers: normalization must be None, 'batch' or 'layer', got {kind!r:.40}")
     for name in NORMALIZED:
-        shapes[name] = {k: (units[k - 1],) for k in layers
-                        if name in NORMALIZATION_ARRAYS.get(config["layers"][k - 1].get("normalization"), ())}
+        shapes[name] = {k: (units[k - 1],) for k in layers if name in NORMALIZATION_ARRAYS.get(kinds[k - 1], ())}
     return shapes
 
 

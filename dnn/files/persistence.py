@@ -4,8 +4,12 @@ Format 2 (written now): a pickle of ``{"format", "format_version": 2,
 "dnn_version", "sha256", "payload"}`` where ``payload`` is the pickled
 description of the model (see :func:`to_payload`: the config of ``getConfig``,
 the arrays and the training state) and ``sha256`` its digest, so a file
-damaged anywhere is refused instead of loading different weights. Format 1
-(the payload dict alone, with its own config layout) still loads.
+damaged anywhere is refused instead of loading different weights. Format 3 is
+format 2 with normalization arrays (see :mod:`dnn.files.parameter_arrays`),
+written for the models with a normalized layer only: a dnn that reads up to
+format 2 refuses such a file instead of loading the network without its
+normalization. Format 1 (the payload dict alone, with its own config layout)
+still loads.
 
 Both levels are plain dicts of builtins containers, numbers, strings and
 numeric numpy arrays, read through :mod:`dnn.files.safe_pickle`; the payload is then
@@ -35,7 +39,8 @@ from dnn.files.parameter_arrays import (
 from dnn.version import __version__
 
 FORMAT = "dnn-model"
-FORMAT_VERSION = 2
+#: The newest format this dnn reads and writes (see :func:`written_version`).
+FORMAT_VERSION = 3
 PROTOCOL = 4
 
 #: The entries of a format 2 file's top object.
@@ -116,14 +121,24 @@ def require_loadable(model):
         raise ValueError(f"cannot save this model: its settings are not all plain data ({_describe(error)})") from None
 
 
-def envelope(payload, protocol=PROTOCOL, format=FORMAT, format_version=FORMAT_VERSION):
-    """The top object of a model file: ``payload`` (a dict from :func:`to_payload`) pickled, and its SHA-256."""
+def written_version(payload):
+    """The format a payload is written in: 3 when it holds normalization arrays, which a reader of format 2 would
+    leave out without a word; 2 otherwise, so that the files of other models still load in earlier versions."""
+    return 3 if "normalization" in payload else 2
+
+
+def envelope(payload, protocol=PROTOCOL, format=FORMAT, format_version=None):
+    """The top object of a model file: ``payload`` (a dict from :func:`to_payload`) pickled, and its SHA-256.
+
+    ``format_version`` defaults to :func:`written_version`.
+    """
+    format_version = written_version(payload) if format_version is None else format_version
     inner = pickle.dumps(payload, protocol=protocol)
     return {"format": format, "format_version": format_version, "dnn_version": __version__,
             "sha256": hashlib.sha256(inner).hexdigest(), "payload": inner}
 
 
-def file_bytes(payload, protocol=PROTOCOL, format=FORMAT, format_version=FORMAT_VERSION):
+def file_bytes(payload, protocol=PROTOCOL, format=FORMAT, format_version=None):
     """The bytes of a model file holding ``payload``."""
     return pickle.dumps(envelope(payload, protocol, format, format_version), protocol=protocol)
 

@@ -104,6 +104,9 @@ class Layer:
     def from_config(cls, entry: dict, kind: str) -> Layer:
         """The layer of kind ``kind`` that a dict of ``getConfig()["layers"]`` describes, checked as ``add*Layer``
         checks it. A missing ``initializer`` (configs from before initializers were recorded) gets the default."""
+        if kind != "hidden" and entry.get("normalization") is not None:
+            raise ValueError(f"normalization is for hidden layers only; the {kind} layer's config has "
+                             f"{entry['normalization']!r:.40}")
         if kind == "input":
             return cls.input([entry.get("units")])
         if kind == "output":
