@@ -28,7 +28,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from dnn.adapters.cli.settings import named_schedule, optimizer_with_weight_decay, schedule_names, steps_per_epoch
+from dnn.adapters.settings import named_schedule, optimizer_with_weight_decay, schedule_names, steps_per_epoch
 from dnn.data.tasks import get_task
 from dnn.model.network import DNN
 from dnn.schedules import Schedule
@@ -225,7 +225,7 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
     schedule : None, str or dnn.schedules.Schedule
         A schedule object (as ``lr`` takes one), or a name built from ``lr``,
         ``epochs`` and the mini-batches per epoch (see
-        :mod:`dnn.adapters.cli.scheduling`): "one_cycle" (peak ``lr``, over all
+        :mod:`dnn.adapters.settings`): "one_cycle" (peak ``lr``, over all
         the epochs' mini-batches), "cosine", "step", "exponential",
         "inverse_time". None: ``lr`` and ``decay``.
     l2, l1 : float

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from dnn.adapters.cli.settings import schedule_names
 from dnn.adapters.cli.train import MAX_INFERRED_CLASSES
+from dnn.adapters.settings import schedule_names
 
 EXAMPLES = """\
 examples:
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     The optimizer names are read from :data:`dnn.optimizers.OPTIMIZERS` and
     the schedule names from :data:`dnn.schedules.REGISTRY` (see
-    :func:`dnn.adapters.cli.settings.schedule_names`) when the parser is
+    :func:`dnn.adapters.settings.schedule_names`) when the parser is
     built, so a new one shows up in ``--help`` and is accepted without a
     change here.
     """

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from dnn.adapters.cli.reading import CommandError, no_empty_cells, numeric, read_csv, split_target
-from dnn.adapters.cli.settings import named_schedule, optimizer_with_weight_decay, steps_per_epoch
+from dnn.adapters.settings import named_schedule, optimizer_with_weight_decay, steps_per_epoch
 from dnn.checks import check_setting
 
 #: A numeric target with more distinct values than this is taken for a real-valued one (a regression).

@@ -13,7 +13,7 @@ divides it by 1 + decay * epoch. A schedule with other settings is given as an o
 ``DNN`` passes an optimizer the settings it shares with the others by name; a weight decay, which only some
 optimizers have, :func:`optimizer_with_weight_decay` sets on a new instance.
 
-Kept in the command-line package, which needs no optional dependency, so the scikit-learn adapter can share it.
+Beside the adapters that share it (neither imports the other), and free of optional dependencies.
 """
 
 from __future__ import annotations
