@@ -216,3 +216,10 @@ def test_normalization_needs_hidden_layers_and_a_known_kind():
         DNNClassifier(hidden_layer_sizes=(), normalization="batch", epochs=1).fit(*iris())
     with pytest.raises(ValueError, match="normalization must be None, 'batch' or 'layer', got 'bath'"):
         DNNClassifier(normalization="bath", epochs=1).fit(*iris())
+
+
+def test_partial_fit_refuses_a_schedule_by_name_sized_for_one_call():
+    """A schedule by name counts fit's epochs and batches; over partial_fit calls it would end after the first."""
+    X, y = np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2
+    with pytest.raises(ValueError, match="schedule='one_cycle' is sized from fit's epochs and batches"):
+        DNNClassifier(schedule="one_cycle").partial_fit(X, y, classes=[0, 1])

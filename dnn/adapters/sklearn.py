@@ -29,25 +29,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from dnn.adapters.settings import named_schedule, optimizer_with_weight_decay, schedule_names, steps_per_epoch
+from dnn.adapters.sklearn_compat import EXPECTED_FAILED_CHECKS, NOT_EQUIVALENT, validate_data
 from dnn.data.tasks import get_task
 from dnn.model.network import DNN
 from dnn.schedules import Schedule
-
-try:  # scikit-learn >= 1.6
-    from sklearn.utils.validation import validate_data as _validate_data
-except ImportError:  # older releases: the estimator's own method
-    def _validate_data(estimator, *args, **kwargs):
-        return estimator._validate_data(*args, **kwargs)
-
-_NOT_EQUIVALENT = ("mini-batch training is not equivalent to removing rows of weight 0 or repeating rows of weight k "
-                   "to rtol 1e-7: the rows fill different mini-batches in a different shuffled order, a batch's "
-                   "loss is divided by its row count (not its total weight), the standardization counts every row "
-                   "once, and the default dtype is float32")
-
-#: scikit-learn's estimator checks that these estimators fail by design, with the reason: pass it to
-#: ``sklearn.utils.estimator_checks.check_estimator(estimator, expected_failed_checks=EXPECTED_FAILED_CHECKS)``
-#: (scikit-learn >= 1.6; older releases read it from the estimators' tags).
-EXPECTED_FAILED_CHECKS = {"check_sample_weight_equivalence_on_dense_data": _NOT_EQUIVALENT}
 
 
 class _DNNEstimator(BaseEstimator):
@@ -161,17 +146,22 @@ class _DNNEstimator(BaseEstimator):
         return self
 
     def _check_partial_fit(self):
+        # partial_fit trains one epoch per call: a patience would never run out, a schedule by name would be sized
+        # for one call's batches and end after it
         if self.early_stopping is not None:
             raise ValueError(f"early_stopping={self.early_stopping!r} cannot apply to partial_fit, which trains one "
-                             f"epoch per call: the patience would never run out. Use fit, or early_stopping=None")
+                             f"epoch per call. Use fit, or early_stopping=None")
+        if isinstance(self.schedule, str):
+            raise ValueError(f"schedule={self.schedule!r} is sized from fit's epochs and batches; for partial_fit "
+                             f"give a dnn.schedules.Schedule sized for all the calls, or use fit")
 
     def _features(self, X, reset):
-        return _validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
+        return validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
 
     def _more_tags(self):  # scikit-learn < 1.6
         # before 1.6 the zero-weight half of the equivalence was check_sample_weights_invariance(kind=zeros)
         return {"non_deterministic": self.random_state is None,
-                "_xfail_checks": {**EXPECTED_FAILED_CHECKS, "check_sample_weights_invariance": _NOT_EQUIVALENT}}
+                "_xfail_checks": {**EXPECTED_FAILED_CHECKS, "check_sample_weights_invariance": NOT_EQUIVALENT}}
 
     def __sklearn_tags__(self):  # scikit-learn >= 1.6
         tags = super().__sklearn_tags__()
@@ -276,7 +266,7 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
 
     def fit(self, X, y, sample_weight=None) -> DNNClassifier:
         """Train a new network on ``X`` (n, features), labels ``y`` (n,) and ``sample_weight`` (n,); returns self."""
-        X, y = _validate_data(self, X, y, dtype=[np.float64, np.float32])
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         check_classification_targets(y)
         self.classes_ = np.unique(y)
         self._start(X.shape[1], y)
@@ -292,7 +282,7 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
         """
         self._check_partial_fit()
         first = not hasattr(self, "model_")
-        X, y = _validate_data(self, X, y, dtype=[np.float64, np.float32], reset=first)
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], reset=first)
         check_classification_targets(y)
         if first:
             if classes is None:
@@ -365,7 +355,7 @@ class DNNRegressor(RegressorMixin, _DNNEstimator):
 
     def fit(self, X, y, sample_weight=None) -> DNNRegressor:
         """Train a new network on ``X`` (n, features), targets ``y`` and ``sample_weight`` (n,); returns self."""
-        X, y = _validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=[np.float64, np.float32])
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=[np.float64, np.float32])
         self._start(X.shape[1], y)
         return self._train(X, y, self.epochs, sample_weight)
 
@@ -373,7 +363,7 @@ class DNNRegressor(RegressorMixin, _DNNEstimator):
         """One pass over ``X``, ``y`` (and ``sample_weight``); returns self."""
         self._check_partial_fit()
         first = not hasattr(self, "model_")
-        X, y = _validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=[np.float64, np.float32],
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=[np.float64, np.float32],
                               reset=first)
         if first:
             self._start(X.shape[1], y)
