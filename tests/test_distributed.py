@@ -215,3 +215,33 @@ def test_batch_normalization_and_non_booleans_are_refused():
 
 if __name__ == "__main__":
     worker(Path(sys.argv[1]))
+
+
+class TwoRanks:
+    """The part of a Communicator check_same_rows uses, for two ranks in one process: the other rank's values are
+    given, and the maximum is taken as torch.distributed's all-reduce would."""
+
+    def __init__(self, other_targets, other_weights=None):
+        from dnn.engine.distributed import Communicator
+
+        self.other = []
+        Communicator.check_same_rows(self._recorder(), other_targets, other_weights)
+
+    def _recorder(self):
+        recorder = type("Recorder", (), {})()
+        recorder.all_reduce_max = lambda array: self.other.append(array.copy())
+        return recorder
+
+    def all_reduce_max(self, array):
+        np.maximum(array, self.other[0], out=array)
+
+
+@pytest.mark.parametrize("change", ["rows in another order", "other labels"])
+def test_ranks_with_different_targets_are_refused_before_training(change):
+    from dnn.engine.distributed import Communicator
+
+    targets = np.eye(3)[np.arange(12) % 3]
+    other = targets[::-1] if change == "rows in another order" else np.eye(3)[(np.arange(12) + 1) % 3]
+    with pytest.raises(ValueError, match="needs the same X, y and weights on every rank"):
+        Communicator.check_same_rows(TwoRanks(other), targets, None)
+    Communicator.check_same_rows(TwoRanks(targets.copy()), targets, None)  # the same rows pass

@@ -173,9 +173,17 @@ class Communicator:
         return copy
 
     def check_same_rows(self, targets, weights):
-        """ValueError on every rank unless every rank has as many rows, with the same targets and weights (sums)."""
+        """ValueError on every rank unless every rank has as many rows, with the same targets and weights (sums).
+
+        The targets are also summed weighted by row number, so rows shuffled differently on each rank (with the
+        same labels) are caught too; the features are not compared (a pass over X, which may be a file).
+        """
+        matrix = np.asarray(targets, dtype=np.float64).reshape(len(targets), -1)
+        # each column weighted by its number: one-hot rows of different classes sum differently
+        labels = matrix @ np.arange(1, matrix.shape[1] + 1, dtype=np.float64)
         sums = [len(targets), float(np.sum(targets, dtype=np.float64)),
-                0.0 if weights is None else float(np.sum(weights, dtype=np.float64))]
+                0.0 if weights is None else float(np.sum(weights, dtype=np.float64)),
+                float(labels.sum()), float(np.arange(1, len(labels) + 1, dtype=np.float64) @ labels)]
         both = np.array(sums + [-value for value in sums])  # max of the values, and minus their min
         self.all_reduce_max(both)
         low, high = -both[len(sums):], both[:len(sums)]
