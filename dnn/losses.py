@@ -307,10 +307,24 @@ def l2_penalty(weights, l2):
     return 0.5 * l2 * sum(float(np.vdot(w, w)) for w in weights)
 
 
-def add_l2_gradient(grad_w, weights, coefficient):
-    """grad_w[l] += coefficient * W_l, the gradient of the L2 term (times lr for SGD)."""
+def add_l2_gradient(grad_w, weights, coefficient, work=None):
+    """grad_w[l] += coefficient * W_l, the gradient of the L2 term (times lr for SGD).
+
+    ``work``: for one weight array, an array of its shape to compute in instead of a new one.
+    """
     for g, w in zip(grad_w, weights):
-        g += coefficient * w
+        g += np.multiply(w, coefficient, out=work)
+
+
+def add_l1_gradient(grad_w, weights, coefficient, work=None):
+    """grad_w[l] += coefficient * sign(W_l), the (sub)gradient of the L1 term l1 sum |w| (times lr for SGD).
+
+    ``work`` as for :func:`add_l2_gradient`.
+    """
+    for g, w in zip(grad_w, weights):
+        sign = np.sign(w, out=work)
+        sign *= coefficient
+        g += sign
 
 
 def objective(loss, p, y, weights, l2):

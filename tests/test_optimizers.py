@@ -263,3 +263,18 @@ def test_changing_a_setting_keeps_nadams_running_product():
     model.beta2 = 0.99
     assert model.optimizer.state["mu_product"] == before["mu_product"] < 1
     assert model.optimizer.state["step"] == before["step"] == 3
+
+
+def test_the_optimizers_scratch_array_is_never_shared_by_copies():
+    """A step's scratch space is made once per optimizer; a deep copy or a pickled one makes its own."""
+    import copy
+    import pickle
+
+    optimizer = RMSprop()
+    param, grad = np.zeros(4), np.ones(4)
+    optimizer.prepare(param)
+    optimizer.update(param, grad.copy(), 0.1)
+    for twin in (copy.deepcopy(optimizer), pickle.loads(pickle.dumps(optimizer))):
+        assert "_work" not in twin.__dict__
+        twin.update(param.copy(), grad.copy(), 0.1)
+        assert not np.shares_memory(twin.work_array(param), optimizer.work_array(param))

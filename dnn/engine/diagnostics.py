@@ -27,6 +27,7 @@ from dnn.callbacks import Callback
 from dnn.data.preprocessing import standardize
 from dnn.errors import TrainingStalledWarning
 from dnn.losses import l2_penalty
+from dnn.normalization import BATCH_STATISTICS
 
 #: Rows of the training set the dead-layer check runs on.
 SAMPLE_ROWS = 512
@@ -92,8 +93,9 @@ class StallMonitor(Callback):
         if not self.relu_layers:
             return []
         params = run.state.params
+        # batch statistics, as training normalizes (running averages lag behind while the weights move)
         cache = forward_pass(self.sample, params.weights[:-1], params.biases[:-1], run.model.activations[1:-1],
-                             norms=params.normalizations()[:-1])
+                             norms=params.normalizations()[:-1], mode=BATCH_STATISTICS)
         # A layer of 100 units or more counts as dead with 1% of them alive: raw 0-255 pixels leave one or two.
         return [layer for layer in self.relu_layers
                 if np.count_nonzero(cache[layer - 1].any(axis=0)) <= cache[layer - 1].shape[1] // 100]

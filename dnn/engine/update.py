@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from dnn.losses import l2_penalty
+from dnn.losses import add_l1_gradient, add_l2_gradient, l2_penalty
 
 #: What ``torch.nn.utils.clip_grad_norm_`` adds to the norm it divides by, so a tiny gradient is not blown up.
 CLIP_NORM_EPSILON = 1e-6
@@ -75,11 +75,9 @@ class UpdateRules:
         """Add the penalties' gradient, clip, step the optimizer at rate ``lr``, then apply the max-norms."""
         scale = lr if self.optimizer.folds_learning_rate else 1.0  # the gradient's units: lr times the true one
         if self.l2:
-            self.grad_weights += np.multiply(self.weights, self.l2 * scale, out=self.work)
+            add_l2_gradient([self.grad_weights], [self.weights], self.l2 * scale, self.work)
         if self.l1:
-            work = np.sign(self.weights, out=self.work)
-            work *= self.l1 * scale
-            self.grad_weights += work
+            add_l1_gradient([self.grad_weights], [self.weights], self.l1 * scale, self.work)
         if scale > 0:  # at rate 0 a folded gradient is all 0 and there is nothing to clip
             if self.clip_norm is not None:
                 clip_by_norm(self.grad, self.clip_norm, scale)

@@ -89,11 +89,13 @@ def restore_parameters(model, payload):
     for name in ("w", "b", *NORMALIZED):
         store, stored = LayerArrays(params, name), _stored(payload, name)
         for layer in store:
-            try:  # numeric arrays of the declared shapes, converted into the one store
-                store[layer] = safe_pickle.array_of(stored[layer])
-            except ValueError as error:  # what is left to refuse: values the model's dtype cannot hold
-                problem = "negative variances" if "variances" in str(error) else "NaN or infinite values"
-                raise ModelFileError(f"{name}[{layer}] holds {problem} (in the model's {model.dtype})") from None
+            array = safe_pickle.array_of(stored[layer])  # numeric, of the declared shape (check_architecture)
+            check(name != "running_var" or not (array < 0).any(), f"{name}[{layer}] holds negative variances")
+            try:  # converted into the one store
+                store[layer] = array
+            except ValueError:  # what is left to refuse: values the model's dtype cannot hold
+                raise ModelFileError(f"{name}[{layer}] holds NaN or infinite values (in the model's "
+                                     f"{model.dtype})") from None
     _restore_optimizer_state(model, payload)
 
 

@@ -135,6 +135,7 @@ class Parameters:
         """A separate store of the same layout holding copies of every array in ``dtype`` (the gradient check's)."""
         twin = object.__new__(Parameters)
         twin.__dict__.update(self.__getstate__())
+        twin.shapes = {name: list(shapes) for name, shapes in self.shapes.items()}
         twin.missing = set(self.missing)
         twin.flat, twin.buffers = self.flat.astype(dtype), self.buffers.astype(dtype)
         twin._make_views()

@@ -13,7 +13,7 @@ from dnn.backprop import backward_pass, forward_pass
 from dnn.data import preprocessing, targets
 from dnn.data.sparse_rows import SparseRows
 from dnn.engine.update import l1_penalty
-from dnn.losses import add_l2_gradient, objective, output_delta
+from dnn.losses import add_l1_gradient, add_l2_gradient, objective, output_delta
 from dnn.model.contract import Part
 from dnn.model.gradient_check import compare_gradients
 from dnn.model.layer_arrays import LayerOutputs
@@ -51,6 +51,8 @@ class Textbook(Part):
         """Gradients of the loss (with the L2 and L1 terms) for the last forwardPropagation's input and targets ``y``.
 
         The gradients of the function forwardPropagation computed (batch normalization by its running averages).
+        Those of the normalized layers' ``gamma`` and ``beta`` are checked by ``gradientCheck``, not returned here:
+        the tutorial's method returns the weights' and biases'.
 
         Returns
         -------
@@ -160,6 +162,5 @@ class Textbook(Part):
                                        grad_shift=shifts)
         add_l2_gradient(grad_w, weights, self.l2)
         if self.l1:
-            for gradient, w in zip(grad_w, weights):
-                gradient += self.l1 * np.sign(w)
+            add_l1_gradient(grad_w, weights, self.l1)
         return {"w": grad_w, "b": grad_b, "gamma": scales, "beta": shifts}
