@@ -233,9 +233,9 @@ def standardize(x, mean, scale):
 def fit_standardizer(X, rows=None, dtype=np.float32):
     """Mean and standard deviation of every column of ``X`` (restricted to ``rows``).
 
-    Sums are taken in float64 around the first row, which keeps the variance
-    accurate for features with a large offset. A constant column gets scale 1,
-    so standardizing it gives zeros instead of a division by zero.
+    Sums are taken in float64 around the first row (see :class:`Moments`), which
+    keeps the variance accurate for features with a large offset. A constant
+    column gets scale 1, so standardizing it gives zeros instead of a division by zero.
 
     Returns
     -------
@@ -244,17 +244,37 @@ def fit_standardizer(X, rows=None, dtype=np.float32):
     if isinstance(X, SparseRows):
         total, squares, count = X.column_moments(rows)
         return _mean_and_scale(np.zeros(X.shape[1]), total, squares, count, dtype)
-    shift = None
-    count, total, squares = 0, 0.0, 0.0
+    moments = Moments()
     for _, chunk in _raw_chunks(X, rows):
+        moments.add(chunk)
+    return moments.mean_and_scale(dtype)
+
+
+class Moments:
+    """Column sums of a table read chunk by chunk, for :func:`fit_standardizer` and streams.
+
+    Sums are taken in float64 around the first row added, which keeps the variance accurate for features with a
+    large offset.
+    """
+
+    def __init__(self):
+        self.shift, self.count, self.total, self.squares = None, 0, 0.0, 0.0
+
+    def add(self, chunk):
+        """Add the rows of ``chunk`` (m, features), any numeric dtype."""
+        if len(chunk) == 0:
+            return
         chunk = chunk.astype(np.float64)
-        if shift is None:
-            shift = chunk[0].copy()
-        chunk -= shift
-        count += len(chunk)
-        total = total + chunk.sum(axis=0)
-        squares = squares + (chunk * chunk).sum(axis=0)
-    return _mean_and_scale(shift, total, squares, count, dtype)
+        if self.shift is None:
+            self.shift = chunk[0].copy()
+        chunk -= self.shift
+        self.count += len(chunk)
+        self.total = self.total + chunk.sum(axis=0)
+        self.squares = self.squares + (chunk * chunk).sum(axis=0)
+
+    def mean_and_scale(self, dtype):
+        """Mean and standard deviation of every column so far, in ``dtype`` (a constant column gets scale 1)."""
+        return _mean_and_scale(self.shift, self.total, self.squares, self.count, dtype)
 
 
 def _mean_and_scale(shift, total, squares, count, dtype):

@@ -22,6 +22,9 @@ from dnn.engine.batches import TrainingData
 from dnn.engine.distributed import connect, quiet  # noqa: F401 (quiet: for DNN.fit)
 from dnn.engine.evaluation import check_epoch_metrics
 from dnn.engine.recording import check_record_every, parse_parameter_list
+from dnn.engine.streaming import plan_stream
+from dnn.engine.weighting import sample_weights
+from dnn.streams import as_stream
 
 DEFAULT_BATCH_SIZE = 30
 
@@ -84,11 +87,48 @@ class FitPlan:
     callbacks: list = field(default_factory=list)
     metrics: tuple = ()
     comm: object = None  # a dnn.engine.distributed.Communicator in a distributed fit
+    stream: object = None  # the dnn.engine.streaming.StreamEpochs of a fit on a stream (data: a sample of its rows)
 
 
 def prepare(model, X, y, options):
     """Check every argument of fit against the model; the model is not changed."""
     check_trainable(model.activations[1:])
+    settings, chosen, split = _settings(model, options)
+    standardize, comm = settings["standardize"], settings["comm"]
+    stream = as_stream(X)
+    if stream is not None:
+        return _stream_plan(model, stream, y, options, settings, chosen, split)
+    X, names = preprocessing.checked_features(X, model.units[0], model.feature_names, model.dtype)
+    preprocessing.check_scale(X, model.dtype, standardize or model.feature_mean is not None)
+    task, classes = _task_and_classes(model, options.task, options.classes)
+    target_matrix, task, classes = targets.encode_targets(y, model.activations[-1], model.units[-1], model.dtype,
+                                                          task, classes)
+    if len(target_matrix) != len(X):
+        raise ValueError(f"X has {len(X)} samples but y has {len(target_matrix)}")
+    weights = sample_weights(target_matrix, task, classes, options.sample_weight, options.class_weight, model.dtype)
+    names = model.feature_names or names
+    validation = None
+    if options.validation_data is not None:
+        validation = _validation_data(model, options.validation_data, names, task, classes)
+    train_rows, rng, kept_split = None, model.state.rng, model.state.validation_split
+    metrics = check_epoch_metrics(options.metrics, task, validation is not None or bool(split))
+    if comm is not None:  # the same rows, and rank 0's generator, on every rank
+        rng = comm.agreed_generator(rng, target_matrix, weights)
+    if split:
+        train_rows, validation, rng, kept_split = _held_out(model, X, target_matrix, task, split, rng)
+    settings["batch_size"] = _batch_size(model, settings["batch_size"], chosen,
+                                         len(X) if train_rows is None else len(train_rows))
+    mean, scale = model.feature_mean, model.feature_scale
+    if standardize and mean is None:
+        mean, scale = preprocessing.fit_standardizer(X, train_rows, model.dtype)
+    data = TrainingData(X, target_matrix, weights, train_rows, mean, scale)
+    return FitPlan(data=data, validation=validation, validation_split=kept_split, task=task, classes=classes,
+                   feature_names=names, rng=rng, metrics=metrics, **settings)
+
+
+def _settings(model, options):
+    """The checked options that do not depend on the data, as FitPlan's keyword arguments; whether batchSize was
+    given; the validationSplit fraction."""
     epochs = positive_int(options.epochs, "epochs")
     chosen = options.batch_size is not None
     batch_size = positive_int(options.batch_size, "batchSize") if chosen else DEFAULT_BATCH_SIZE
@@ -109,42 +149,44 @@ def prepare(model, X, y, options):
     fraction = as_float(split)
     if fraction is None or not 0 <= fraction < 1:
         raise ValueError(f"validationSplit must be a fraction in [0, 1), got {split!r}")
-    split = fraction
-    X, names = preprocessing.checked_features(X, model.units[0], model.feature_names, model.dtype)
-    preprocessing.check_scale(X, model.dtype, standardize or model.feature_mean is not None)
-    task, classes = _task_and_classes(model, options.task, options.classes)
-    target_matrix, task, classes = targets.encode_targets(y, model.activations[-1], model.units[-1], model.dtype,
-                                                          task, classes)
-    if len(target_matrix) != len(X):
-        raise ValueError(f"X has {len(X)} samples but y has {len(target_matrix)}")
-    weights = sample_weights(target_matrix, task, classes, options.sample_weight, options.class_weight, model.dtype)
-    names = model.feature_names or names
-    validation = None
-    if options.validation_data is not None:
-        validation = _validation_data(model, options.validation_data, names, task, classes)
-    train_rows, rng, kept_split = None, model.state.rng, model.state.validation_split
-    metrics = check_epoch_metrics(options.metrics, task, validation is not None or bool(split))
-    if comm is not None:  # the same rows, and rank 0's generator, on every rank
-        rng = comm.agreed_generator(rng, target_matrix, weights)
-    if split:
-        train_rows, validation, rng, kept_split = _held_out(model, X, target_matrix, task, split, rng)
-    n_train = len(X) if train_rows is None else len(train_rows)
-    if batch_size > n_train and chosen:
+    settings = {"epochs": epochs, "batch_size": batch_size, "standardize": standardize, "comm": comm,
+                "verbose": options.verbose if comm is None or comm.rank == 0 else 0,  # rank 0's
+                "shuffle": bool(options.shuffle), "specs": specs, "record_every": record_every,
+                "patience": patience, "min_delta": min_delta, "restore_best": restore_best, "callbacks": callbacks}
+    return settings, chosen, fraction
+
+
+def _batch_size(model, batch_size, chosen, n_train, stacklevel=4):
+    """``batch_size`` clipped to ``n_train`` training rows (None: unknown), with a warning when it was chosen."""
+    if n_train is not None and batch_size > n_train and chosen:
         warnings.warn(f"batchSize {batch_size} is larger than the {n_train} training samples; using {n_train}",
-                      stacklevel=3)
-    batch_size = min(batch_size, n_train)  # the default is clipped silently: small data sets are not a mistake
+                      stacklevel=stacklevel)
+    batch_size = batch_size if n_train is None else min(batch_size, n_train)  # the default is clipped silently
     if batch_size < 2 and "batch" in [layer.normalization for layer in model.layers]:
         raise ValueError("batch normalization needs at least 2 rows per batch (it normalizes over the batch's "
                          f"rows); got batches of {batch_size}: give batchSize >= 2, or normalization='layer'")
-    mean, scale = model.feature_mean, model.feature_scale
-    if standardize and mean is None:
-        mean, scale = preprocessing.fit_standardizer(X, train_rows, model.dtype)
-    data = TrainingData(X, target_matrix, weights, train_rows, mean, scale)
-    return FitPlan(data=data, validation=validation, validation_split=kept_split, task=task, classes=classes,
-                   feature_names=names, verbose=options.verbose if comm is None or comm.rank == 0 else 0,  # rank 0's
-                   standardize=standardize, rng=rng, epochs=epochs, batch_size=batch_size,
-                   shuffle=bool(options.shuffle), specs=specs, record_every=record_every, patience=patience,
-                   min_delta=min_delta, restore_best=restore_best, callbacks=callbacks, metrics=metrics, comm=comm)
+    return batch_size
+
+
+def _stream_plan(model, stream, y, options, settings, chosen, split):
+    """The FitPlan of a fit on a stream (see :mod:`dnn.engine.streaming`): its first pass runs here."""
+    if settings["comm"] is not None:
+        raise ValueError("fit(distributed=True) takes arrays, not a stream")
+    if options.sample_weight is not None or options.class_weight is not None:
+        raise ValueError("sampleWeight and classWeight are for arrays: a stream's rows have no weights")
+    given = stream.classes if options.classes is None else options.classes
+    task, classes = _task_and_classes(model, options.task, given)
+    validation_stream = as_stream(options.validation_data)
+    found = plan_stream(model, stream, y, task, classes, split, settings["standardize"], validation_stream)
+    validation = found.validation
+    if options.validation_data is not None and validation_stream is None:
+        validation = _validation_data(model, options.validation_data, found.names, found.task, found.classes)
+    metrics = check_epoch_metrics(options.metrics, found.task, validation is not None)
+    settings["batch_size"] = found.epochs.batch_size = _batch_size(model, settings["batch_size"], chosen,
+                                                                   found.epochs.train_rows, stacklevel=5)
+    return FitPlan(data=found.data, validation=validation, validation_split=model.state.validation_split,
+                   task=found.task, classes=found.classes, feature_names=found.names, rng=model.state.rng,
+                   metrics=metrics, stream=found.epochs, **settings)
 
 
 def _communicator(model, requested):
@@ -271,65 +313,6 @@ def _validation_data(model, validation_data, names, task, classes):
     if len(target_matrix) != len(X):
         raise ValueError(f"validationData: X has {len(X)} samples but y has {len(target_matrix)}")
     return Validation(X, target_matrix)
-
-
-def sample_weights(target_matrix, task, classes, sample_weight, class_weight, dtype):
-    """Per-sample weights from sampleWeight and classWeight (their product when both are given), or None."""
-    weights = None
-    n = len(target_matrix)
-    if sample_weight is not None:
-        weights = _numbers(targets.as_array(sample_weight, "sampleWeight"), "sampleWeight")
-        if weights.ndim != 1 or len(weights) != n:
-            raise ValueError(f"sampleWeight must have one weight per sample ({n}), got shape {weights.shape}")
-        _check_weights(weights, "sampleWeight")
-    if class_weight is not None:
-        if not task.single_label:
-            raise ValueError(f"classWeight needs a single-label classifier (this model's task is {task}); "
-                             f"use sampleWeight instead")
-        index = task.class_indices(target_matrix)
-        per_class = _class_weights(class_weight, classes, index)
-        weights = per_class[index] if weights is None else weights * per_class[index]
-    if weights is not None and not weights.sum() > 0:
-        raise ValueError("the sample weights are all zero")
-    return None if weights is None else weights.astype(dtype)
-
-
-def _class_weights(class_weight, classes, index):
-    labels = classes.tolist()
-    if isinstance(class_weight, str) and class_weight == "balanced":
-        counts = np.bincount(index, minlength=len(labels)).astype(np.float64)
-        # n / (k * count): every class weighs the same in total; absent classes get 1
-        return np.where(counts > 0, len(index) / (len(labels) * np.maximum(counts, 1)), 1.0)
-    if not isinstance(class_weight, dict):
-        raise ValueError(f"classWeight must be a dict {{class: weight}} or 'balanced', got {class_weight!r}")
-    unknown = [key for key in class_weight if key not in labels]
-    if unknown:
-        raise ValueError(f"classWeight names classes {unknown} that the model does not have; its classes: {labels}")
-    weights = np.ones(len(labels))
-    for key, value in class_weight.items():
-        number = None if isinstance(value, (bool, np.bool_)) else as_float(value)
-        weights[labels.index(key)] = -1 if number is None else number
-    _check_weights(weights, "classWeight")
-    return weights
-
-
-def _numbers(array, name):
-    """A float64 copy of an array of numbers; ValueError naming ``name`` for strings or other objects."""
-    if array.dtype.kind not in "biufO":
-        raise ValueError(f"{name} must hold numbers, got values of dtype {array.dtype} such as {array.flat[0]!r}")
-    try:
-        return array.astype(np.float64, copy=True)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must hold numbers, got {type(_first_non_number(array)).__name__} values") from None
-
-
-def _first_non_number(array):
-    return next((v for v in array.flat if not isinstance(v, (int, float, np.number))), None)
-
-
-def _check_weights(weights, name):
-    if not np.isfinite(weights).all() or (weights < 0).any():
-        raise ValueError(f"{name} must hold finite, non-negative numbers")
 
 
 def reused_split(kept, fraction, n):

@@ -7,9 +7,11 @@ Each batch goes gather -> ``backprop.forward_pass`` -> ``losses`` ->
 
 Every epoch starts from a snapshot of the state, which lets an interrupted or
 diverged epoch be rebuilt exactly up to its last good mini-batch by replaying
-it (batches are deterministic given the epoch's row order and generator).
-In a distributed fit every rank runs this loop on the same global batches and
-decides on the same values (see :mod:`dnn.engine.distributed`).
+it (batches are deterministic given the epoch's row order and generator;
+an epoch of a stream replays from its last window's start, see
+:class:`dnn.engine.streaming.StreamEpochs`). In a distributed fit every
+rank runs this loop on the same global batches and decides on the same
+values (see :mod:`dnn.engine.distributed`).
 """
 
 import math
@@ -29,6 +31,7 @@ from dnn.engine.inference import forward_chunks
 from dnn.engine.interrupt import InterruptFlag
 from dnn.engine.recording import ParameterRecording
 from dnn.engine.run import EpochProgress, TrainingRun
+from dnn.engine.stream_evaluation import StreamValidation
 from dnn.engine.update import UpdateRules, update_settings
 from dnn.losses import output_delta, summed_loss
 from dnn.model.parameters import TRAINABLE
@@ -103,21 +106,18 @@ def _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, safe_
     """Run one epoch and record it; returns whether it completed. Its start is offered to ``safe_starts``."""
     state = model.state
     lr = state.learning_rate()
-    order = plan.data.epoch_order(state.rng, plan.batch_size, plan.shuffle)
-    current = Epoch(order, lr, state.snapshot(), batch_count(len(order), plan.batch_size), state.epochs)
+    if plan.stream is None:
+        order = plan.data.epoch_order(state.rng, plan.batch_size, plan.shuffle)
+        batches = batch_count(len(order), plan.batch_size)
+    else:  # a stream's rows are ordered window by window; its batches are counted once it has been read through
+        order, batches = None, plan.stream.batches
+        run.batches = batches
+    current = Epoch(order, lr, state.snapshot(), batches, state.epochs)
     safe_starts.offer(current)
     callbacks.call("on_epoch_begin", run, epoch)
     progress = run.progress = EpochProgress()
     started = time.perf_counter()
-    try:
-        trainer.train_batches(plan.data, order, lr, progress, run, callbacks,
-                              stop=lambda: interrupted() or run.stop_training)
-    except KeyboardInterrupt:
-        if trainer.comm is not None:  # the other ranks cannot replay with this one: the run ends
-            raise
-        # Interrupted inside a batch: rebuild the state after the last whole one.
-        _replay(trainer, plan.data, current, progress.batches, keep_records=None)
-        interrupted.requested = True
+    completed = _run_batches(trainer, plan, current, progress, run, callbacks, interrupted)
     state.steps += progress.batches  # a divergence below puts back the count of the start it returns to
     updated_to_nan = False
     if progress.diverged is None and not trainer.finite_after_last_update():
@@ -126,11 +126,12 @@ def _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, safe_
         progress.diverged, updated_to_nan = progress.batches, True
     if progress.diverged is not None:
         recover_from_divergence(model, plan, current, safe_starts, progress.diverged, updated_to_nan)
-    if interrupted() or (run.stop_training and progress.batches < current.batches):
+    if interrupted() or not completed:
         if interrupted() and (plan.comm is None or plan.comm.rank == 0):
-            print(f"Training interrupted in epoch {state.epochs + 1} after batch {progress.batches} of "
-                  f"{current.batches}; the model keeps the weights of that batch and the history of the "
-                  f"{state.completed_epochs()} completed epochs.", file=sys.stderr)
+            of = "" if current.batches is None else f" of {current.batches}"
+            print(f"Training interrupted in epoch {state.epochs + 1} after batch {progress.batches}{of}; the model "
+                  f"keeps the weights of that batch and the history of the {state.completed_epochs()} completed "
+                  f"epochs.", file=sys.stderr)
         return False
     values = {"loss": progress.mean_loss, "lr": lr if progress.lr is None else progress.lr}  # the last rate used
     if plan.task.is_classifier:
@@ -151,6 +152,37 @@ def _train_epoch(model, trainer, plan, run, callbacks, epoch, interrupted, safe_
     return True
 
 
+def _run_batches(trainer, plan, epoch, progress, run, callbacks, interrupted):
+    """Train the :class:`Epoch`'s batches; returns whether all of them ran.
+
+    Ctrl-C inside a batch rebuilds the state after the last whole one (see :func:`_replay`). A stream's chunk
+    found bad in the middle of the epoch puts the model back at the epoch's start before its ValueError goes on:
+    the model is then as its history says.
+    """
+    def stop():
+        return interrupted() or run.stop_training
+
+    try:
+        if plan.stream is not None:
+            return plan.stream.train(trainer, epoch.lr, progress, run, callbacks, stop, plan.shuffle)
+        trainer.train_batches(plan.data, epoch.order, epoch.lr, progress, run, callbacks, stop=stop)
+        return progress.diverged is None and progress.batches == epoch.batches
+    except KeyboardInterrupt:
+        if trainer.comm is not None:  # the other ranks cannot replay with this one: the run ends
+            raise
+        # Interrupted inside a batch: rebuild the state after the last whole one.
+        if plan.stream is None:
+            _replay(trainer, plan.data, epoch, progress.batches, keep_records=None)
+        else:
+            plan.stream.replay(trainer, epoch.lr, progress.batches)
+        interrupted.requested = True
+        return False
+    except ValueError:
+        if plan.stream is not None:
+            trainer.state.restore(epoch.snapshot)
+        raise
+
+
 def _replay(trainer, data, epoch, batches, keep_records=0):
     """Restore the :class:`Epoch`'s starting state and redo its first ``batches`` batches.
 
@@ -166,6 +198,8 @@ def _replay(trainer, data, epoch, batches, keep_records=0):
 def evaluate(model, task, validation, metrics=()):
     """Loss (with the L2 and L1 penalties, as in training), accuracy (None for regression) and ``{name: value}``
     of the ``metrics`` (canonical names of :data:`dnn.engine.evaluation.EPOCH_METRICS`) on validation rows."""
+    if isinstance(validation, StreamValidation):
+        return validation.evaluate(model, task, metrics)
     params = model.state.params
     # Outputs that overflow give an infinite loss here, which training reports as divergence.
     chunks = forward_chunks(validation.x, params.weights, params.biases, model.activations[1:], model.units,
@@ -230,43 +264,48 @@ class Trainer:
         self.last_rows = None  # rows of the last batch stepped on, still in the workspace
 
     def train_batches(self, data, order, lr, progress, run=None, callbacks=None, last=None, stop=None):
-        """Train on the first ``last`` batches of ``order`` (all by default).
+        """Train on the first ``last`` batches of ``order`` (all by default); returns whether all of them ran.
 
         ``progress`` (an :class:`EpochProgress`) accumulates the completed
-        batches; its ``diverged`` is set to the index of a batch whose loss was
-        not finite, and that batch makes no update. The per-batch hooks of
-        ``callbacks`` are called around every batch, and ``stop()`` ends the
-        loop when it is true. ``lr`` is the rate of every batch, unless the
-        schedule is per step: then each batch asks it for its own (the
-        state's step count is that of the first batch); the last rate used
-        ends in ``progress.lr``, and every batch's in ``logs["lr"]`` of the
-        ``on_batch_end`` hooks.
+        batches, and its count so far numbers them: a stream's epoch trains
+        window after window with one progress, so the batch indices that the
+        per-batch hooks of ``callbacks`` get, ``progress.diverged`` (set to
+        the index of a batch whose loss was not finite, which makes no
+        update) and the steps of a schedule per step count from the epoch's
+        start. ``stop()`` ends the loop when it is true. ``lr`` is the rate
+        of every batch, unless the schedule is per step: then each batch asks
+        it for its own (the state's step count is that of the epoch's first
+        batch); the last rate used ends in ``progress.lr``, and every batch's
+        in ``logs["lr"]`` of the ``on_batch_end`` hooks.
         """
         size = self.batch_size
         last = batch_count(len(order), size) if last is None else last
         begin = () if callbacks is None else callbacks.batch_begin
         end = () if callbacks is None else callbacks.batch_end
-        rates, first_step = self.rates, self.state.steps
+        rates, first, ran = self.rates, progress.batches, 0
+        first_step = self.state.steps + first
         # A diverging network overflows; the non-finite loss is what reports it, once and clearly.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for batch in range(last):
                 for hook in begin:
-                    hook(run, batch)
+                    hook(run, first + batch)
                 if rates is not None:
                     lr = rates(first_step + batch)
                 index = order[batch * size:(batch + 1) * size]
                 loss, correct = self.step(data, index, lr)
                 if not math.isfinite(loss):
-                    progress.diverged = batch
+                    progress.diverged = first + batch
                     break
                 progress.add(len(index), loss, correct)
+                ran += 1
                 if end:
                     logs = {"loss": loss / len(index), "size": len(index), "lr": lr}
                     for hook in end:
-                        hook(run, batch, logs)
+                        hook(run, first + batch, logs)
                 if stop is not None and stop():
                     break
         progress.lr = lr
+        return ran == last
 
     def step(self, data, index, lr):
         """One mini-batch update; returns the batch's summed loss and correct count.

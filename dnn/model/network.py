@@ -199,8 +199,8 @@ class DNN(Building, Querying, Textbook, Interop, LrFinder):
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, X: ArrayLike, y: ArrayLike, epochs: int = 20, batchSize: int | None = None, verbose: int = 1,
-            parameterList: Sequence[tuple] | None = None, recordEvery: str = "epoch",
+    def fit(self, X: ArrayLike, y: ArrayLike | None = None, epochs: int = 20, batchSize: int | None = None,
+            verbose: int = 1, parameterList: Sequence[tuple] | None = None, recordEvery: str = "epoch",
             validationData: tuple[ArrayLike, ArrayLike] | None = None, validationSplit: float = 0.0,
             earlyStopping: int | float | None = None, minDelta: float = 0.0, classWeight: dict | str | None = None,
             sampleWeight: ArrayLike | None = None, standardize: bool | None = None,
@@ -211,10 +211,10 @@ class DNN(Building, Querying, Textbook, Interop, LrFinder):
 
         Parameters
         ----------
-        X : array-like, numpy.memmap or pandas DataFrame, shape (n, features)
-            A DataFrame's column names are remembered: later calls may give the
-            columns in any order, but must give exactly those columns.
-        y : array-like or pandas Series
+        X : array-like, numpy.memmap or pandas DataFrame (n, features), or a stream of chunks (:mod:`dnn.streams`)
+            A DataFrame's column names are remembered (later calls may give the columns in any order, but exactly
+            those). A stream, read a few chunks at a time, brings y in its chunks (y None); see docs/guide/data.md.
+        y : array-like or pandas Series (None with a stream)
             Integer labels (n,), other class labels (strings...), one-hot rows
             (n, k) or real targets, as the output layer calls for.
         epochs : int
@@ -232,12 +232,12 @@ class DNN(Building, Querying, Textbook, Interop, LrFinder):
         recordEvery : {"epoch", "batch"}
             Record after every epoch or after every mini-batch (values are also
             recorded once before the first update).
-        validationData : (X_validation, y_validation), optional
+        validationData : (X_validation, y_validation) or a stream, optional
             Evaluated after every epoch: history gains ``val_loss`` and
             ``val_accuracy``.
         validationSplit : float in [0, 1)
-            Hold out this fraction of (X, y) for validation instead, shuffled
-            with the model's seed and stratified by class for classifiers.
+            Hold out this fraction of (X, y) for validation instead, shuffled with the model's seed and stratified
+            by class for classifiers (of a stream: the rows :func:`dnn.streams.held_out` picks by row number).
         earlyStopping : int or math.inf, optional
             Patience: stop when the validation loss (the training loss without
             validation) has not improved by more than ``minDelta`` for this many

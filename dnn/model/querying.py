@@ -15,16 +15,23 @@ from numpy.typing import ArrayLike
 from dnn.checks import is_int
 from dnn.data import preprocessing, targets
 from dnn.engine.evaluation import evaluate_chunks, mean_loss, ranking_choice
-from dnn.engine.fit_setup import sample_weights
-from dnn.engine.inference import forward_chunks, gather_outputs
+from dnn.engine.inference import forward_chunks
+from dnn.engine.stream_evaluation import collected, evaluate_stream, stream_outputs
+from dnn.engine.streaming import ChunkReader, stream_task, survey
+from dnn.engine.weighting import sample_weights
 from dnn.model.contract import Part
 from dnn.report import plots
 from dnn.report.results import Evaluation
 from dnn.report.text import metrics_table
+from dnn.streams import as_stream
 from dnn.threads import PREDICT_CHUNK, blas_threads, large_products, predict_threads
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from matplotlib.figure import Figure
+
+
+def _same(outputs):
+    return outputs
 
 
 class Querying(Part):
@@ -44,13 +51,7 @@ class Querying(Part):
         task, classes = self._task_and_classes()
         # Labels only need the output layer's pre-activations (see Task.predictions).
         rows, chunks = self._output_chunks(X, activate_output=False)
-        result = None
-        for start, stop, z in chunks:
-            part = task.predictions(z, classes, self.activations[-1])
-            if result is None:
-                result = np.empty((rows, *part.shape[1:]), dtype=part.dtype)
-            result[start:stop] = part
-        return result
+        return collected(rows, chunks, lambda z: task.predictions(z, classes, self.activations[-1]))
 
     def predictProba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities, shape (n, k).
@@ -78,17 +79,15 @@ class Querying(Part):
         if not task.is_classifier:
             raise ValueError("predictLogProba is for classifiers; this model has an identity (regression) output")
         rows, chunks = self._output_chunks(X, activate_output=False)
-        result = None
-        for start, stop, z in chunks:
-            part = task.log_probabilities(z, self.activations[-1])
-            if result is None:
-                result = np.empty((rows, part.shape[1]), dtype=part.dtype)
-            result[start:stop] = part
-        return result
+        return collected(rows, chunks, lambda z: task.log_probabilities(z, self.activations[-1]))
 
-    def modelEvaluate(self, X: ArrayLike, y: ArrayLike, verbose: int = 1, sampleWeight: ArrayLike | None = None,
-                      ranking: bool | None = None) -> Evaluation:
+    def modelEvaluate(self, X: ArrayLike, y: ArrayLike | None = None, verbose: int = 1,
+                      sampleWeight: ArrayLike | None = None, ranking: bool | None = None) -> Evaluation:
         """Loss and metrics of the model on ``X``, ``y``.
+
+        ``X`` may be a stream of chunks (:mod:`dnn.streams`) that brings its
+        own targets (``y`` None): it is read chunk by chunk, and gives what
+        its rows loaded as arrays give.
 
         With ``sampleWeight`` (n,), the loss is the training loss with those
         weights, (1/n) sum_i w_i loss_i plus the L2 term (what ``fit`` reports
@@ -125,6 +124,19 @@ class Querying(Part):
             REPL shows them once.
         """
         self._require_network("modelEvaluate")
+        stream = as_stream(X)
+        if stream is None:
+            result, rows = self._evaluation(X, y, sampleWeight, ranking)
+        else:
+            result, rows = self._stream_evaluation(stream, y, sampleWeight, ranking)
+        if verbose:
+            print(metrics_table(result))
+        return Evaluation(result, rows)
+
+    def _evaluation(self, X, y, sampleWeight, ranking):
+        """modelEvaluate's (result, rows) on arrays."""
+        if y is None:
+            raise ValueError("modelEvaluate needs y, the targets of X's rows (only a stream brings its own)")
         if self.task is None:  # not fitted: the classes are read off y as a whole
             target_matrix, task, classes = self._encode_targets(y)
             labels, encode = target_matrix, None
@@ -156,12 +168,28 @@ class Querying(Part):
             notes = result.pop("notes", []) + notes
         if notes:
             result["notes"] = notes
-        if verbose:
-            print(metrics_table(result))
-        return Evaluation(result, rows)
+        return result, rows
+
+    def _stream_evaluation(self, stream, y, sample_weight, ranking):
+        """modelEvaluate's (result, rows) on a stream (see :func:`dnn.engine.stream_evaluation.evaluate_stream`)."""
+        if y is not None:
+            raise ValueError("y must be None when X is a stream: the targets come with its chunks")
+        if sample_weight is not None:
+            raise ValueError("sampleWeight is for arrays: a stream's rows have no weights")
+        reader = ChunkReader(stream, self.units[0], self.feature_names, self.dtype)
+        task, classes = self.task, self.classes
+        reader.output = (self.activations[-1], self.units[-1], task, classes)
+        if task is None:  # not fitted: the classes are read off the stream's labels
+            task, classes = stream_task(survey(reader, 0.0, self.activations[-1] != "identity", False), reader)
+            reader.output = (self.activations[-1], self.units[-1], task, classes)
+        weights, biases = self._checked_parameters()
+        with blas_threads(predict_threads(self.threads, PREDICT_CHUNK, self.units)):
+            return evaluate_stream(self, reader, task, classes, ranking, weights, biases)
 
     def _outputs_and_targets(self, X, y):
         """Network outputs for X and the target matrix for y, with the task and classes."""
+        if as_stream(X) is not None:
+            raise ValueError("this takes arrays; for a stream, modelEvaluate(stream) gives the confusion matrix")
         target_matrix, task, classes = self._encode_targets(y)
         outputs = self._outputs(X)
         if len(target_matrix) != len(outputs):
@@ -171,16 +199,20 @@ class Querying(Part):
     def _outputs(self, X):
         """Network output for every row of ``X``, shape (n, units of layer L)."""
         rows, chunks = self._output_chunks(X)
-        return gather_outputs(rows, chunks, self.units[-1], self.dtype)
+        return collected(rows, chunks, _same)
 
     def _output_chunks(self, X, activate_output=True):
-        """The row count of ``X`` and an iterator of ``(start, stop, outputs)`` over its chunks.
+        """The row count of ``X`` (None for a stream) and an iterator of ``(start, stop, outputs)`` over its chunks.
 
         Without ``activate_output`` the outputs are the output layer's pre-activations.
         """
         weights, biases = self._checked_parameters()
-        X, _ = preprocessing.feature_matrix(X, self.units[0], self.feature_names)
         activations = self.activations[1:] if activate_output else [*self.activations[1:-1], "identity"]
+        stream = as_stream(X)
+        if stream is not None:
+            reader = ChunkReader(stream, self.units[0], self.feature_names, self.dtype)
+            return None, self._with_blas_threads(None, stream_outputs(reader, weights, biases, activations, self))
+        X, _ = preprocessing.feature_matrix(X, self.units[0], self.feature_names)
         chunks = forward_chunks(X, weights, biases, activations, self.units, self.dtype, self.feature_mean,
                                 self.feature_scale, norms=self.state.params.normalizations())
         return len(X), self._with_blas_threads(len(X), chunks)
@@ -190,12 +222,13 @@ class Querying(Part):
 
         Over several chunks of large products the count is chosen by timing the chunks, with the model's predict
         policy (which remembers from call to call): a single look at the machine's load had chosen 1 thread now
-        and then on a quiet machine.
+        and then on a quiet machine. A stream's chunks (``rows`` None) take the count for one chunk: their reading
+        would be timed with them.
         """
-        if self.threads is None and rows > PREDICT_CHUNK and large_products(rows, self.units):
+        if rows is not None and self.threads is None and rows > PREDICT_CHUNK and large_products(rows, self.units):
             yield from self.thread_policy("predict").each(chunks, rows=lambda chunk: chunk[1] - chunk[0])
             return
-        with blas_threads(predict_threads(self.threads, rows, self.units)):
+        with blas_threads(predict_threads(self.threads, PREDICT_CHUNK if rows is None else rows, self.units)):
             yield from chunks
 
     # ------------------------------------------------------------------ figures
