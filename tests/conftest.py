@@ -71,3 +71,11 @@ def run_cells(cells, folder):
                             resources={"metadata": {"path": str(folder)}}).execute()
     images = [sum("image/png" in output.get("data", {}) for output in cell.outputs) for cell in notebook.cells]
     return notebook, images
+
+
+def assert_same_parameters(a, b):
+    """Two models with the same layers hold bit-identical weights and biases."""
+    assert a.units == b.units
+    for layer in range(2, len(a.units) + 1):
+        assert np.array_equal(a.w[layer], b.w[layer]), layer
+        assert np.array_equal(a.b[layer], b.b[layer]), layer

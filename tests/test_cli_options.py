@@ -5,6 +5,7 @@ A model trained by the command line is compared, bit for bit, with the same netw
 
 import numpy as np
 import pytest
+from conftest import assert_same_parameters
 
 from dnn import DNN
 from dnn.adapters.cli import build_parser, main
@@ -44,13 +45,6 @@ def by_hand(frame, epochs, fit_options, layer_options, **settings):
     model.addOutputLayer([3], activation="softmax")
     model.fit(frame[["a", "b", "c"]], frame["label"], epochs=epochs, verbose=0, **{"batchSize": 32, **fit_options})
     return model
-
-
-def assert_same_parameters(a, b):
-    assert a.units == b.units
-    for layer in range(2, len(a.units) + 1):
-        assert np.array_equal(a.w[layer], b.w[layer]), layer
-        assert np.array_equal(a.b[layer], b.b[layer]), layer
 
 
 def test_the_options_train_exactly_as_the_network_built_by_hand(tmp_path, capsys, table):

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import assert_same_parameters
 
 sklearn = pytest.importorskip("sklearn")
 
@@ -42,13 +43,6 @@ def by_hand(X, y, hidden, output, fit_options, layer_options=None, **settings):
     model.addOutputLayer(*output)
     model.fit(X, y, verbose=0, **fit_options)
     return model
-
-
-def assert_same_parameters(a, b):
-    assert a.units == b.units
-    for layer in range(2, len(a.units) + 1):
-        assert np.array_equal(a.w[layer], b.w[layer]), layer
-        assert np.array_equal(a.b[layer], b.b[layer]), layer
 
 
 def test_the_new_settings_default_to_what_the_estimators_did_before():
