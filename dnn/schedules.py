@@ -170,6 +170,11 @@ class OneCycle(Schedule):
                     (total - 1, start, end))
         return (rise, start, self.max_lr), (total - 1, self.max_lr, end)
 
+    @property
+    def last_step(self):
+        """The step from which the rate stays at its final value (0-based)."""
+        return int(self._phases[-1][0])
+
     def at_step(self, step, epoch):
         step = min(step, self._phases[-1][0])
         begin = 0.0
@@ -204,6 +209,11 @@ class Warmup(Schedule):
     def config(self):
         """The settings as plain data, the wrapped schedule as its own config."""
         return {"name": self.name, "schedule": self.schedule.config(), "steps": self.steps}
+
+    @property
+    def last_step(self):
+        """The wrapped schedule's last step, if it has one (None otherwise)."""
+        return getattr(self.schedule, "last_step", None)
 
     def at_step(self, step, epoch):
         rate = self.schedule.at_step(step, epoch)

@@ -1,6 +1,7 @@
 """Schedules that set the rate of every mini-batch: OneCycle against PyTorch, Warmup by hand, and the training loop."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -170,3 +171,22 @@ def test_a_divergence_puts_the_step_count_back_with_the_weights():
         model.fit(X, y, epochs=5, batchSize=15, verbose=0)
     assert model.state.steps == 4 * model.epochs
     assert all(math.isfinite(v) for v in model.history["loss"])
+
+
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_a_fit_after_the_cycle_ended_warns_once_and_trains_at_the_final_rate(wrapped):
+    """OneCycle over 8 steps: a second fit starts at step 8, past the last one (7), at max_lr / (25 * 1e4)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(32, 3)), np.arange(32) % 2
+    cycle = OneCycle(0.1, total_steps=8)
+    model = DNN(lr=Warmup(cycle, 2) if wrapped else cycle, seed=0)
+    model.addInputLayer([3])
+    model.addOutputLayer([2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the first fit, inside the cycle, warns nothing
+        model.fit(X, y, epochs=2, batchSize=8, verbose=0)
+    with pytest.warns(UserWarning, match=r"OneCycle ended at step 8 \(this model has trained 8\): every batch of "
+                                         r"this fit takes its final rate 4e-07") if not wrapped else \
+            pytest.warns(UserWarning, match=r"Warmup ended at step 8 \(this model has trained 8\)"):
+        model.fit(X, y, epochs=1, batchSize=8, verbose=0)
+    assert model.history["lr"][-1] == pytest.approx(0.1 / 25 / 1e4)

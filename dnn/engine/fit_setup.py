@@ -229,13 +229,21 @@ def commit(model, plan):
         plan.comm.share_start(model.state)
 
 
-def warn_if_the_rate_is_zero(schedule, first_epoch, epochs):
-    """Warn when ``schedule`` gives 0 for every epoch of this fit: the weights would not move at all.
+def warn_if_the_rate_is_zero(schedule, state, epochs):
+    """Warn when ``schedule`` gives 0 for every epoch of this fit (the weights would not move at all), or, for a
+    schedule per step with an end (OneCycle), when it ended before this fit: every batch would take its final rate.
 
     The usual cause is a schedule that has ended (CosineDecay's min_lr of 0 after its ``epochs``) on a model
-    trained further; the model's epochs are counted over all fit calls. A schedule per step has no rate per epoch.
+    trained further; the model's epochs and steps (``state``'s) are counted over all fit calls.
     """
+    first_epoch = state.epochs
     if schedule.per_step:
+        last = getattr(schedule, "last_step", None)
+        if last is not None and state.steps > last:
+            warnings.warn(f"the schedule {type(schedule).__name__} ended at step {last + 1} (this model has trained "
+                          f"{state.steps}): every batch of this fit takes its final rate "
+                          f"{schedule.at_step(state.steps, first_epoch):g}. Give the model a new schedule for more "
+                          f"training (model.lr = ...).", stacklevel=3)
         return
     if any(schedule(epoch) != 0 for epoch in range(first_epoch, first_epoch + epochs)):
         return

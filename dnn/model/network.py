@@ -308,7 +308,7 @@ class DNN(Building, Querying, Textbook, Interop, LrFinder):
             plan = fit_setup.prepare(self, X, y, options)
             fit_setup.commit(self, plan)
             self.state.schedule = schedule
-            fit_setup.warn_if_the_rate_is_zero(schedule, self.state.epochs, plan.epochs)
+            fit_setup.warn_if_the_rate_is_zero(schedule, self.state, plan.epochs)
             return training.train(self, plan)
 
     # ------------------------------------------------------------------ files
