@@ -36,7 +36,7 @@ import numpy as np
 
 from dnn import DNN
 from dnn.datasets import load_digits, load_mnist
-from dnn.engine.distributed import is_main_process
+from dnn.engine.distributed import finish, is_main_process
 
 MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
@@ -83,6 +83,7 @@ def main(argv=None):
         if args.out is not None:
             model.saveModel(args.out)
             print(f"saved to {args.out}")
+    finish()  # every rank waits for rank 0, then the process group closes
 
 
 if __name__ == "__main__":

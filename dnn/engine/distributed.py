@@ -59,6 +59,18 @@ def is_main_process():
     return int(os.environ.get("RANK", "0")) == 0
 
 
+def finish():
+    """End a script run under ``torchrun``: wait for every rank, then close the process group (nothing otherwise).
+
+    Its last line: a rank that exits while another still talks to it through gloo (rank 0 evaluating and saving)
+    can abort in PyTorch's teardown ("terminate called without an active exception").
+    """
+    dist = _torch_distributed()
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def _torch_distributed():
     try:
         import torch.distributed as dist
