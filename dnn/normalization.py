@@ -79,7 +79,7 @@ def normalize(norm, z, out, mode=INFERENCE):
         mean = z.mean(axis=axis, keepdims=norm.kind == "layer")
         z -= mean
         # The variance of the centred values: no cancellation between E[z^2] and E[z]^2.
-        var = np.einsum("ij,ij->i" if axis else "ij,ij->j", z, z) / z.shape[axis]
+        var = _sums_of_products(z, z, axis) / z.shape[axis]
         if axis:
             var = var[:, None]
         inv_std = 1.0 / np.sqrt(var + EPSILON)
@@ -123,15 +123,20 @@ def normalize_backward(norm, kept, delta, grad_scale=None, grad_shift=None):
     z_hat = kept.z_hat
     if grad_scale is None:
         grad_scale, grad_shift = np.empty_like(norm.scale), np.empty_like(norm.shift)
-    np.einsum("ij,ij->j", delta, z_hat, out=grad_scale)
+    _sums_of_products(delta, z_hat, 0, out=grad_scale)
     np.sum(delta, axis=0, out=grad_shift)
     delta *= norm.scale
     if kept.batch:
         axis = 1 if norm.kind == "layer" else 0
         n = delta.shape[axis]
         mean_g = delta.mean(axis=axis, keepdims=True)
-        mean_gz = np.einsum("ij,ij->i" if axis else "ij,ij->j", delta, z_hat) / n
+        mean_gz = _sums_of_products(delta, z_hat, axis) / n
         delta -= mean_g
         delta -= z_hat * (mean_gz[:, None] if axis else mean_gz)
     delta *= kept.inv_std
     return delta, grad_scale, grad_shift
+
+
+def _sums_of_products(a, b, axis, out=None):
+    """sum(a * b) along ``axis`` of two (n, units) arrays (0: per unit, 1: per row), without the product array."""
+    return np.einsum("ij,ij->i" if axis else "ij,ij->j", a, b, out=out)

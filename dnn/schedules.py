@@ -35,6 +35,9 @@ class Schedule(Configurable):
     #: True for a schedule that sets the rate of every mini-batch (by :meth:`at_step`), False for one per epoch.
     per_step = False
 
+    #: For a schedule per step that ends, the step (0-based) from which its rate stays final; None for the others.
+    last_step = None
+
     def __call__(self, epoch):
         """The rate of epoch ``epoch`` (0-based, over all fits)."""
         if self.per_step:
@@ -213,7 +216,7 @@ class Warmup(Schedule):
     @property
     def last_step(self):
         """The wrapped schedule's last step, if it has one (None otherwise)."""
-        return getattr(self.schedule, "last_step", None)
+        return self.schedule.last_step
 
     def at_step(self, step, epoch):
         rate = self.schedule.at_step(step, epoch)

@@ -238,7 +238,7 @@ def warn_if_the_rate_is_zero(schedule, state, epochs):
     """
     first_epoch = state.epochs
     if schedule.per_step:
-        last = getattr(schedule, "last_step", None)
+        last = schedule.last_step
         if last is not None and state.steps > last:
             warnings.warn(f"the schedule {type(schedule).__name__} ended at step {last + 1} (this model has trained "
                           f"{state.steps}): every batch of this fit takes its final rate "

@@ -195,7 +195,7 @@ class Building(Part):
         layers = config["layers"]
         if not layers:
             return model
-        model._append_layers([Layer.from_config(layers[0], "input")])
+        model.addInputLayer([Layer.from_config(layers[0], "input").units])  # refuses what an input layer has not
         after = [Layer.from_config(entry, "hidden") for entry in layers[1:-1]]
         if len(layers) > 1:
             output = Layer.from_config(layers[-1], "output")

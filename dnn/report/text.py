@@ -21,7 +21,7 @@ def summary_table(model):
     and beta count as parameters, as in PyTorch and Keras; the running statistics are not trained and do not).
     """
     with_dropout = any(model.dropout)
-    normalizations = [getattr(layer, "normalization", None) for layer in model.layers]
+    normalizations = [layer.normalization for layer in model.layers]
     with_norm = any(normalizations)
     columns = ["Layer", "Kind", "Units", "Activation", "Weights", "Biases", "Parameters"]
     table = PrettyTable(columns + (["Dropout"] if with_dropout else []) + (["Normalization"] if with_norm else []))
