@@ -28,12 +28,13 @@ A hidden layer runs the faster kernel :data:`dnn.activation_kernels.HIDDEN_FORWA
 gives for its activation where there is one (sigmoid: exact in absolute terms,
 which is all the next layer sees); the last layer, the network's output, always
 runs the activation's own.
-"""
 
-import numpy as np
+Every array function comes from the arrays given (:func:`dnn.devices.namespace`): numpy's, or CuPy's on a GPU.
+"""
 
 from dnn.activation_kernels import HIDDEN_FORWARD
 from dnn.activations import get_activation, takes_pre_activation
+from dnn.devices import namespace
 from dnn.normalization import INFERENCE, normalize, normalize_backward
 
 
@@ -88,6 +89,7 @@ def forward_pass(x, weights, biases, activations, outputs=None, masks=None, drop
         ``[x, a_2, ..., a_L]``; the last entry is the network's output.
     """
     cache = Cache(x)
+    xp = namespace(x)
     last = len(weights) - 1
     for i, (w, b, name) in enumerate(zip(weights, biases, activations)):
         output = None if outputs is None else outputs[i]
@@ -95,11 +97,11 @@ def forward_pass(x, weights, biases, activations, outputs=None, masks=None, drop
         kept = None if not keeps_input or pre_activations is None else pre_activations[i]
         norm = None if norms is None else norms[i]
         if norm is not None:
-            z = np.matmul(cache[-1], w, out=None if sums is None else sums[i])
+            z = xp.matmul(cache[-1], w, out=None if sums is None else sums[i])
             z += b
             z, normalized = normalize(norm, z, kept if keeps_input else output, mode)
         else:
-            z = np.matmul(cache[-1], w, out=kept if keeps_input else output)
+            z = xp.matmul(cache[-1], w, out=kept if keeps_input else output)
             z += b
             normalized = None
         forward = get_activation(name)[0]
@@ -109,7 +111,7 @@ def forward_pass(x, weights, biases, activations, outputs=None, masks=None, drop
         cache.pre_activations.append(z if keeps_input else None)
         cache.normalized.append(normalized)
         if masks is not None and masks[i] is not None:
-            a = np.multiply(a, masks[i], out=None if dropped is None else dropped[i])
+            a = xp.multiply(a, masks[i], out=None if dropped is None else dropped[i])
         cache.append(a)
     return cache
 
@@ -145,21 +147,22 @@ def backward_pass(cache, delta, weights, activations, grad_w=None, grad_b=None, 
     grad_w, grad_b : lists of ndarray
     """
     layers = len(weights)
+    xp = namespace(delta)
     if grad_w is None:
-        grad_w = [np.empty_like(w) for w in weights]
-        grad_b = [np.empty(w.shape[1], dtype=w.dtype) for w in weights]
+        grad_w = [xp.empty_like(w) for w in weights]
+        grad_b = [xp.empty(w.shape[1], dtype=w.dtype) for w in weights]
     # Bias gradients are column sums: ones @ delta runs as one BLAS call, faster than np.sum over the rows.
     if ones is None:
-        ones = np.ones(len(delta), dtype=delta.dtype)
+        ones = xp.ones(len(delta), dtype=delta.dtype)
     # numpy's matmul computes an outer product (one row: a product over k = 1) without BLAS, several times slower
     # than dot, which hands it to BLAS; the products are the same, rounded once each.
-    product = np.dot if len(delta) == 1 else np.matmul
+    product = xp.dot if len(delta) == 1 else xp.matmul
     for i in reversed(range(layers)):
         product(cache[i].T, delta, out=grad_w[i])
-        np.matmul(ones, delta, out=grad_b[i])
+        xp.matmul(ones, delta, out=grad_b[i])
         if i > 0:
             # No gradient is propagated into the input layer: nothing uses it.
-            upstream = np.matmul(delta, weights[i].T, out=None if deltas is None else deltas[i - 1])
+            upstream = xp.matmul(delta, weights[i].T, out=None if deltas is None else deltas[i - 1])
             output = cache[i]
             if masks is not None and masks[i - 1] is not None:
                 upstream *= masks[i - 1]

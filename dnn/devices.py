@@ -124,6 +124,14 @@ def to_numpy(array):
     return device.to_numpy(array)
 
 
+def is_array(value):
+    """Whether ``value`` is an array of numpy or of a registered device (not a number, a name or None)."""
+    try:
+        return not isinstance(value, (int, float, np.generic)) and device_of(value) is not None
+    except TypeError:
+        return False
+
+
 def on_host(array):
     """Whether ``array`` lives in host memory (numpy, or anything that is not a registered device's array)."""
     try:

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from dnn.data.sparse_rows import SparseRows, is_sparse
+from dnn.devices import to_numpy
 
 #: Rows per chunk when reading feature matrices: large enough for efficient
 #: matrix products, small enough to bound memory (784 float32 features: 6 MB).
@@ -42,7 +43,7 @@ def feature_matrix(X, n_features, names=None):
         X, frame_names = _frame_values(X, names)
     elif not isinstance(X, np.ndarray):
         try:
-            X = np.asarray(X)
+            X = to_numpy(X)  # a GPU array too: rows are checked on the host
         except ValueError as error:
             raise ValueError(f"X must be a rectangular table of numbers: {error}") from None
     _check_table(X, n_features, hints=True)

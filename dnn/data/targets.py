@@ -22,6 +22,7 @@ import numpy as np
 from dnn.checks import is_int
 from dnn.data import preprocessing
 from dnn.data.tasks import BINARY, MULTICLASS, MULTILABEL, REGRESSION, THRESHOLD
+from dnn.devices import to_numpy
 
 ONE_HOT_TOLERANCE = 1e-4
 
@@ -46,7 +47,7 @@ def as_array(values, what="y"):
                 raise ValueError(f"{what} contains missing values (first in row {missing[0]})")
         values = values.to_numpy()
     try:
-        array = np.asarray(values)
+        array = to_numpy(values)  # a GPU array too: targets are encoded on the host
     except (ValueError, TypeError) as error:
         raise ValueError(f"{what} must be an array of equal-length rows: {error}") from None
     if array.ndim == 0 or array.ndim > 2:

@@ -17,6 +17,7 @@ import numpy as np
 
 from dnn import metrics
 from dnn.activations import get_activation
+from dnn.devices import namespace
 
 #: An output, or a target, at least this high is a yes: the class of a binary output, a label of a multi-label
 #: one, a class marked in a row of independent (sigmoid) targets. Training, evaluation and encoding all use it.
@@ -60,7 +61,7 @@ class Task:
 
     def count_correct(self, p, t):
         """Number of rows of outputs ``p`` (n, k) that match targets ``t`` (n, k)."""
-        return int(np.count_nonzero(self.correct_rows(p, t)))
+        return int(namespace(p).count_nonzero(self.correct_rows(p, t)))
 
     def predictions(self, z, classes, activation):
         """Labels from the output layer's pre-activations ``z`` (n, k) and its ``activation``.

@@ -5,12 +5,14 @@ Everything a step writes into is allocated once per ``fit`` call in a
 time goes to the matrix products.
 """
 
+import copy
 from typing import NamedTuple
 
 import numpy as np
 
 from dnn.activations import takes_pre_activation
 from dnn.data.preprocessing import standardize
+from dnn.devices import take_rows
 
 
 class BatchViews(NamedTuple):
@@ -33,27 +35,28 @@ class Workspace:
 
     ``views(m)`` returns the first ``m`` rows of every per-row buffer (a
     :class:`BatchViews`); row slices of C-contiguous arrays stay contiguous,
-    so the last, smaller batch runs through the same code.
+    so the last, smaller batch runs through the same code. ``xp`` is the array
+    module of the device the batch is computed on (numpy by default).
     """
 
-    def __init__(self, batch_size, units, dtype, dropout=None, activations=None, normalized=None):
-        self.x = np.empty((batch_size, units[0]), dtype)
-        self.t = np.empty((batch_size, units[-1]), dtype)
-        self.s = np.empty((batch_size, 1), dtype)
-        self.outputs = [np.empty((batch_size, u), dtype) for u in units[1:]]
-        self.deltas = [np.empty((batch_size, u), dtype) for u in units[1:]]
+    def __init__(self, batch_size, units, dtype, dropout=None, activations=None, normalized=None, xp=np):
+        self.x = xp.empty((batch_size, units[0]), dtype)
+        self.t = xp.empty((batch_size, units[-1]), dtype)
+        self.s = xp.empty((batch_size, 1), dtype)
+        self.outputs = [xp.empty((batch_size, u), dtype) for u in units[1:]]
+        self.deltas = [xp.empty((batch_size, u), dtype) for u in units[1:]]
         # Dropout: per layer after the input, a mask and the masked output (None without dropout).
         rates = dropout or [0.0] * (len(units) - 1)
-        self.masks = [np.empty((batch_size, u), dtype) if r else None for u, r in zip(units[1:], rates)]
-        self.dropped = [np.empty((batch_size, u), dtype) if r else None for u, r in zip(units[1:], rates)]
-        self.ones = np.ones(batch_size, dtype)
+        self.masks = [xp.empty((batch_size, u), dtype) if r else None for u, r in zip(units[1:], rates)]
+        self.dropped = [xp.empty((batch_size, u), dtype) if r else None for u, r in zip(units[1:], rates)]
+        self.ones = xp.ones(batch_size, dtype)
         # Pre-activations, only for the layers whose activation's backward step takes them (gelu, silu): a network
         # without such layers allocates nothing more.
         names = activations or [None] * (len(units) - 1)
-        self.pre_activations = [np.empty((batch_size, u), dtype) if name and takes_pre_activation(name) else None
+        self.pre_activations = [xp.empty((batch_size, u), dtype) if name and takes_pre_activation(name) else None
                                 for u, name in zip(units[1:], names)]
         # The weighted sums of normalized layers (they become the normalized values the backward step reads).
-        self.sums = [np.empty((batch_size, u), dtype) if flag else None
+        self.sums = [xp.empty((batch_size, u), dtype) if flag else None
                      for u, flag in zip(units[1:], normalized or [False] * (len(units) - 1))]
         self._views = {}
 
@@ -89,6 +92,11 @@ class TrainingData:
         The rows of ``x`` that belong to the training set (None: all).
     mean, scale : ndarray of shape (features,), or None
         Standardization applied to every gathered batch.
+
+    Attributes
+    ----------
+    device : dnn.devices.Device or None
+        Where the batches are computed, when not on the host (see :meth:`on_device`).
     """
 
     def __init__(self, x, targets, weights=None, rows=None, mean=None, scale=None):
@@ -96,6 +104,25 @@ class TrainingData:
         self.rows = rows
         self.mean, self.scale = mean, scale
         self.is_memmap = isinstance(x, np.memmap)
+        self.device = None
+
+    def on_device(self, device):
+        """These rows for batches computed on ``device``: their arrays copied there once, to stay across batches
+        (a memmap stays on the host, and each batch's rows are copied); itself on the host."""
+        if device.is_host:
+            return self
+        moved = TrainingData(self.x if self.is_memmap else device.asarray(self.x), device.asarray(self.targets),
+                             None if self.weights is None else device.asarray(self.weights), self.rows,
+                             None if self.mean is None else device.asarray(self.mean),
+                             None if self.scale is None else device.asarray(self.scale))
+        moved.is_memmap, moved.device = self.is_memmap, device
+        return moved
+
+    def with_rows(self, rows):
+        """The same arrays, on the same device, restricted to the rows ``rows`` of ``x``."""
+        restricted = copy.copy(self)
+        restricted.rows = rows
+        return restricted
 
     def __len__(self):
         return len(self.targets) if self.rows is None else len(self.rows)
@@ -113,16 +140,21 @@ class TrainingData:
 
     def gather(self, index, x, t, s):
         """Copy the rows ``index`` into the batch buffers ``x``, ``t`` and ``s``."""
-        # mode="clip" skips numpy's bounds check, which with out= also forces a
-        # buffered copy; every index comes from epoch_order and is in range.
+        # Every index comes from epoch_order and is in range (see take_rows).
         if self.is_memmap:
             index = np.sort(index)  # nearby rows: fewer page faults on the file
-            np.copyto(x, self.x.take(index, axis=0, mode="clip"), casting="unsafe")
-        else:
-            self.x.take(index, axis=0, out=x, mode="clip")
-        self.targets.take(index, axis=0, out=t, mode="clip")
+            rows = self.x.take(index, axis=0, mode="clip")
+            if self.device is None:
+                np.copyto(x, rows, casting="unsafe")
+            else:
+                x[...] = self.device.asarray(rows, x.dtype)
+        if self.device is not None:  # the row numbers go where the rows are
+            index = self.device.asarray(index)
+        if not self.is_memmap:
+            take_rows(self.x, index, x)
+        take_rows(self.targets, index, t)
         if self.weights is not None:
-            self.weights.take(index, out=s[:, 0], mode="clip")
+            take_rows(self.weights, index, s[:, 0])
         if self.mean is not None:
             standardize(x, self.mean, self.scale)
 

@@ -25,6 +25,7 @@ import numpy as np
 from dnn.backprop import forward_pass
 from dnn.callbacks import Callback
 from dnn.data.preprocessing import standardize
+from dnn.devices import namespace, on_host, to_numpy
 from dnn.errors import TrainingStalledWarning
 from dnn.losses import l2_penalty
 from dnn.normalization import BATCH_STATISTICS
@@ -52,13 +53,18 @@ class StallMonitor(Callback):
         most = max(8, SAMPLE_BYTES // (data.x.shape[1] * np.dtype(run.model.dtype).itemsize))
         rows = np.unique(np.linspace(0, len(data) - 1, min(SAMPLE_ROWS, most, len(data))).astype(np.intp))
         rows = rows if data.rows is None else data.rows[rows]
-        self.sample = np.array(data.x[rows], dtype=run.model.dtype)
+        device = run.state.params.device
+        if on_host(data.x):
+            self.sample = device.asarray(np.array(data.x[rows], dtype=run.model.dtype))
+        else:  # training rows kept on a device: the sample is taken there
+            self.sample = data.x[device.asarray(rows)].astype(run.model.dtype)
         if data.mean is not None:
             standardize(self.sample, data.mean, data.scale)
         self.relu_layers = [layer for layer, name in enumerate(run.model.activations[1:-1], start=2) if name == "relu"]
         self.baseline = self.majority = None
         if run.task.is_classifier and run.task.single_label:
-            targets = data.targets if data.rows is None else data.targets[data.rows]
+            targets = to_numpy(data.targets)
+            targets = targets if data.rows is None else targets[data.rows]
             shares = np.bincount(run.task.class_indices(targets)) / len(targets)
             shares = shares[shares > 0]
             if len(shares) > 1:  # with one class present, knowing its frequency is knowing everything
@@ -97,8 +103,9 @@ class StallMonitor(Callback):
         cache = forward_pass(self.sample, params.weights[:-1], params.biases[:-1], run.model.activations[1:-1],
                              norms=params.normalizations()[:-1], mode=BATCH_STATISTICS)
         # A layer of 100 units or more counts as dead with 1% of them alive: raw 0-255 pixels leave one or two.
+        xp = namespace(self.sample)
         return [layer for layer in self.relu_layers
-                if np.count_nonzero(cache[layer - 1].any(axis=0)) <= cache[layer - 1].shape[1] // 100]
+                if int(xp.count_nonzero(cache[layer - 1].any(axis=0))) <= cache[layer - 1].shape[1] // 100]
 
     def _track_no_information(self, run, logs):
         """Count the epochs in a row whose loss and accuracy are those of knowing only the class frequencies."""

@@ -5,8 +5,8 @@ mini-batch of ``batchSize`` rows is cut into one contiguous share per rank;
 every rank computes the gradient of its share with the output delta scaled by
 1 / (rows of the whole batch), so that the sum over the ranks is the gradient
 of the whole batch. ``torch.distributed`` sums the flat gradient in place
-(gloo for numpy arrays: the array is handed over as a tensor that shares its
-memory, nothing is copied), together with the batch's summed loss, correct
+(gloo for numpy arrays, NCCL for CuPy's on a GPU: the array is handed over as
+a tensor that shares its memory, nothing is copied), together with the batch's summed loss, correct
 count and Ctrl-C request, and every rank applies the same update. The ranks
 start from rank 0's weights, optimizer state and generator, so they draw the
 same epoch orders and dropout masks and end with the same weights: those of a
@@ -27,7 +27,10 @@ What follows for a script:
   files should be given to rank 0 only;
 - each rank's BLAS threads are chosen up to the machine's CPUs divided by the
   ranks on it (``LOCAL_WORLD_SIZE``), unless the model pins ``threads``;
-- batch normalization is refused: its statistics are those of the whole batch.
+- batch normalization is refused: its statistics are those of the whole batch;
+- on GPUs (``device="cuda"``) the process group is NCCL's, one GPU per rank:
+  select it before building the model
+  (``cupy.cuda.Device(int(os.environ["LOCAL_RANK"])).use()``).
 
 PyTorch is imported only here, and only when a fit asks for it.
 """
@@ -79,8 +82,9 @@ def _torch_distributed():
     return dist
 
 
-def connect():
-    """The :class:`Communicator` of this process; starts the default process group (gloo) when none runs yet.
+def connect(device=None):
+    """The :class:`Communicator` of this process; starts the default process group when none runs yet: gloo, or
+    NCCL for a model on a GPU (``device``, a :class:`dnn.devices.Device`; the host's by default).
 
     Raises
     ------
@@ -100,8 +104,13 @@ def connect():
             raise ValueError(f"fit(distributed=True) runs in processes started by torchrun, and this process was "
                              f"not started by torchrun: {', '.join(missing)} not set. Start the script with "
                              f"torchrun --nproc_per_node 2 script.py (see examples/distributed.py)")
-        dist.init_process_group("gloo")
-    # A group started by the user for CUDA tensors alone (nccl) gets a gloo twin for dnn's numpy arrays.
+        on_gpu = device is not None and not device.is_host
+        if on_gpu:  # NCCL works on the GPU CuPy uses in this process
+            import torch
+
+            torch.cuda.set_device(device.xp.cuda.Device().id)
+        dist.init_process_group("nccl" if on_gpu else "gloo")
+    # A group for CUDA tensors alone (nccl) gets a gloo twin for dnn's numpy arrays.
     return Communicator(dist, None if "gloo" in str(dist.get_backend()) else _gloo_group())
 
 
@@ -150,12 +159,20 @@ class Communicator:
 
     def all_reduce(self, array):
         """Sum ``array`` (C-contiguous, owned by dnn) over the ranks, in place: the tensor shares its memory."""
-        self.dist.all_reduce(self.torch.from_numpy(array), group=self.group)
+        self.dist.all_reduce(*self._tensor(array))
 
     def broadcast(self, array):
         """Overwrite ``array`` with rank 0's, in place."""
         if array.size:
-            self.dist.broadcast(self.torch.from_numpy(array), src=self._source(), group=self.group)
+            tensor, group = self._tensor(array)
+            self.dist.broadcast(tensor, src=self._source(group), group=group)
+
+    def _tensor(self, array):
+        """(a tensor sharing ``array``'s memory, the group that reduces it): numpy arrays go through the gloo
+        group, a GPU's (CuPy's, by DLPack) through the default one."""
+        if isinstance(array, np.ndarray):
+            return self.torch.from_numpy(array), self.group
+        return self.torch.from_dlpack(array), None
 
     def from_main(self, function, *args):
         """``function(*args)`` as rank 0 computes it, on every rank (the others wait)."""
@@ -164,11 +181,12 @@ class Communicator:
     def broadcast_object(self, value):
         """Rank 0's ``value`` (anything picklable), on every rank."""
         box = [value]
-        self.dist.broadcast_object_list(box, src=self._source(), group=self.group)
+        self.dist.broadcast_object_list(box, src=self._source(self.group), group=self.group)
         return box[0]
 
-    def _source(self):
-        return 0 if self.group is None else self.dist.get_global_rank(self.group, 0)
+    def _source(self, group):
+        """Rank 0 of ``group``, as the global rank torch.distributed's calls take."""
+        return 0 if group is None else self.dist.get_global_rank(group, 0)
 
     def all_true(self, flag):
         """Whether ``flag`` is true on every rank."""

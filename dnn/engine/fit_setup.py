@@ -18,6 +18,7 @@ from dnn.callbacks import check_callbacks, check_patience
 from dnn.checks import as_float, check_number, positive_int
 from dnn.data import preprocessing, targets
 from dnn.data.tasks import get_task
+from dnn.devices import get_device, to_numpy
 from dnn.engine.batches import TrainingData
 from dnn.engine.distributed import connect, quiet  # noqa: F401 (quiet: for DNN.fit)
 from dnn.engine.evaluation import check_epoch_metrics
@@ -121,7 +122,7 @@ def prepare(model, X, y, options):
     mean, scale = model.feature_mean, model.feature_scale
     if standardize and mean is None:
         mean, scale = preprocessing.fit_standardizer(X, train_rows, model.dtype)
-    data = TrainingData(X, target_matrix, weights, train_rows, mean, scale)
+    data = TrainingData(X, target_matrix, weights, train_rows, mean, scale).on_device(get_device(model.device))
     return FitPlan(data=data, validation=validation, validation_split=kept_split, task=task, classes=classes,
                    feature_names=names, rng=rng, metrics=metrics, **settings)
 
@@ -198,7 +199,7 @@ def _communicator(model, requested):
     if "batch" in [layer.normalization for layer in model.layers]:
         raise ValueError("fit(distributed=True) does not train batch normalization, whose statistics are those of "
                          "the whole batch and no rank sees all of it; use normalization='layer' (per row)")
-    return connect()
+    return connect(get_device(model.device))
 
 
 def _held_out(model, X, target_matrix, task, fraction, rng):
@@ -224,7 +225,9 @@ def commit(model, plan):
     model.state.validation_split = plan.validation_split
     model.feature_names = plan.feature_names
     model.standardize = plan.standardize
-    model.feature_mean, model.feature_scale = plan.data.mean, plan.data.scale
+    # the model keeps its scaling in numpy (files, predictions' chunks), whatever device the batches use
+    mean, scale = plan.data.mean, plan.data.scale
+    model.feature_mean, model.feature_scale = (None, None) if mean is None else (to_numpy(mean), to_numpy(scale))
     if plan.comm is not None:
         plan.comm.share_start(model.state)
 

@@ -283,6 +283,7 @@ class StreamEpochs:
         """Train one epoch (see :meth:`dnn.engine.training.Trainer.train_batches`); whether it reached its end."""
         rng = trainer.state.rng
         for data, order, last in self._windows(rng, shuffle):
+            data = data.on_device(trainer.device)  # a window's rows go where the model computes, once
             self._current = (trainer.state.snapshot(), data, order, progress.batches)
             done = trainer.train_batches(data, order, lr, progress, run, callbacks, stop=stop)
             self._current = None

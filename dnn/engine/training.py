@@ -22,6 +22,7 @@ import numpy as np
 
 from dnn.backprop import backward_pass, forward_pass
 from dnn.callbacks import CallbackList, EarlyStopping, EpochLogger, ProgressBarLogger
+from dnn.devices import namespace
 from dnn.engine.batches import Workspace, batch_count
 from dnn.engine.diagnostics import StallMonitor
 from dnn.engine.distributed import TAIL
@@ -49,8 +50,10 @@ def train(model, plan):
     state = model.state
     state.stopped_early = state.restored_epoch = None
     comm = plan.comm
-    policy = model.thread_policy() if comm is None else comm.thread_policy(model.threads)
-    callbacks = CallbackList([policy, *_built_in_callbacks(plan)])
+    policy = []  # the BLAS thread policy times every batch: it comes first (on a GPU there is none)
+    if model.on_host:
+        policy = [model.thread_policy() if comm is None else comm.thread_policy(model.threads)]
+    callbacks = CallbackList([*policy, *_built_in_callbacks(plan)])
     run = TrainingRun(model, plan)
     trainer = Trainer(state, model.activations[1:], model.loss, plan.task, model.l2, plan.batch_size,
                       model.dropout[1:], update_settings(model), comm)
@@ -242,8 +245,9 @@ class Trainer:
         params = state.params
         self.state, self.optimizer, self.rng, self.comm = state, state.optimizer, state.rng, comm
         self.flat, self.weights, self.biases = params.flat, params.weights, params.biases
+        self.device, xp = params.device, namespace(params.flat)
         # Distributed, the batch's loss, correct count and stop requests follow the gradient: one reduction a batch.
-        self.reduced = np.empty(params.flat.size + (0 if comm is None else TAIL), params.flat.dtype)
+        self.reduced = xp.empty(params.flat.size + (0 if comm is None else TAIL), params.flat.dtype)
         self.grad = self.reduced[:params.flat.size]
         grads = params.views(self.grad)
         self.grad_w, self.grad_b, self.grad_scale, self.grad_shift = (grads[name] for name in TRAINABLE)
@@ -259,7 +263,7 @@ class Trainer:
         units = [self.weights[0].shape[0]] + [w.shape[1] for w in self.weights]
         self.dropout = [float(rate) for rate in dropout] if any(dropout) else None
         self.workspace = Workspace(batch_size, units, params.flat.dtype, self.dropout, activations,
-                                   [norm is not None for norm in self.norms or ()])
+                                   [norm is not None for norm in self.norms or ()], xp)
         self.batch_size = batch_size
         self.last_rows = None  # rows of the last batch stepped on, still in the workspace
 
@@ -378,18 +382,23 @@ class Trainer:
         return finite if self.comm is None else self.comm.all_true(finite)
 
     def _finite_after_last_update(self):
-        if not (np.isfinite(self.flat).all() and np.isfinite(self.state.params.buffers).all()):
+        xp = namespace(self.flat)
+        if not (xp.isfinite(self.flat).all() and xp.isfinite(self.state.params.buffers).all()):
             return False
         if not self.last_rows:
             return True
         x, t, _, outputs, *_, sums = self.workspace.views(self.last_rows)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             p = forward_pass(x, self.weights, self.biases, self.activations, outputs, norms=self.norms, sums=sums)[-1]
-            return bool(np.isfinite(p).all()) and math.isfinite(summed_loss(self.loss, p, t))
+            return bool(xp.isfinite(p).all()) and math.isfinite(summed_loss(self.loss, p, t))
 
     def _draw_masks(self, masks):
         """Inverted dropout: 0 for a dropped unit, 1 / (1 - rate) for a kept one, drawn from the model's generator."""
+        xp = self.device.xp
         for mask, rate in zip(masks, self.dropout):
             if mask is not None:
-                self.rng.random(out=mask, dtype=mask.dtype)
-                np.multiply(mask >= rate, 1.0 / (1.0 - rate), out=mask)
+                if self.device.is_host:
+                    self.rng.random(out=mask, dtype=mask.dtype)
+                else:  # the model's generator is numpy's: its numbers are drawn on the host and copied
+                    mask[...] = self.device.asarray(self.rng.random(mask.shape, dtype=mask.dtype))
+                xp.multiply(mask >= rate, 1.0 / (1.0 - rate), out=mask)

@@ -23,6 +23,7 @@ import pickle
 import numpy as np
 
 from dnn.data.tasks import BINARY, TASKS
+from dnn.devices import is_array, to_numpy
 from dnn.engine.recording import RECORD_EVERY, parse_parameter_list
 from dnn.errors import ModelFileError
 from dnn.files import components, safe_pickle
@@ -59,9 +60,9 @@ def to_payload(model):
     split = state.params.split
     return {
         "config": _plain(model.getConfig()),
-        **payload_arrays(state.params),  # w, b and any normalization arrays
+        **payload_arrays(state.params.on_host()),  # w, b and any normalization arrays, numpy's on any device
         # per parameter, in the order w_2, b_2 (gamma_2, beta_2), w_3, ...: independent of the in-memory layout
-        "optimizer_state": {key: split(value) if isinstance(value, np.ndarray) else _plain(value)
+        "optimizer_state": {key: split(to_numpy(value)) if is_array(value) else _plain(value)
                             for key, value in state.optimizer.state.items()},
         "rng_state": state.rng.bit_generator.state,
         "epochs": int(state.epochs),

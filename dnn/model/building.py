@@ -11,7 +11,7 @@ import copy
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dnn import losses, schedules
+from dnn import devices, losses, schedules
 from dnn.model.contract import Part
 from dnn.model.layers import Layer
 from dnn.model.parameters import Parameters
@@ -104,7 +104,7 @@ class Building(Part):
         the layers after it, so a network built from a config is allocated once.
         """
         if layers[0].kind == "input":
-            self.state.params = Parameters(self.dtype)
+            self.state.params = Parameters(self.dtype, devices.get_device(self.device))
         arrays = []
         previous = self._layers[-1] if self._layers else None
         for layer in layers:

@@ -1,12 +1,12 @@
 """What the parts of the DNN class use of the network they are part of: a declared contract.
 
-:class:`dnn.DNN` is assembled from five mixins, each in its own module: :class:`~dnn.model.building.Building`,
-:class:`~dnn.model.querying.Querying`, :class:`~dnn.model.textbook.Textbook`, :class:`~dnn.model.interop.Interop`
-and :class:`~dnn.model.lr_find.LrFinder`. Each keeps the tutorial's public methods of one concern, with their
-docstrings, where they are implemented; what they read and call of the network besides their own methods is exactly
-:class:`Network`, and nothing else. A type checker holds them to it: each part derives from :class:`Network` when
-type checking (and from ``object`` at run time, so the class and its speed are unchanged), and :class:`dnn.DNN`,
-deriving from all five, must provide every member.
+:class:`dnn.DNN` is assembled from six mixins, each in its own module: :class:`~dnn.model.building.Building`,
+:class:`~dnn.model.querying.Querying`, :class:`~dnn.model.textbook.Textbook`, :class:`~dnn.model.interop.Interop`,
+:class:`~dnn.model.lr_find.LrFinder` and :class:`~dnn.model.placement.Placement`. Each keeps the tutorial's public
+methods of one concern, with their docstrings, where they are implemented; what they read and call of the network
+besides their own methods is exactly :class:`Network`, and nothing else. A type checker holds them to it: each part
+derives from :class:`Network` when type checking (and from ``object`` at run time, so the class and its speed are
+unchanged), and :class:`dnn.DNN`, deriving from all six, must provide every member.
 
 Mixins rather than collaborator objects (``self.query = Querying(self)``): the public methods would otherwise be
 written twice, once as one-line forwarders on DNN with their docstrings and once where the work is done, and the
@@ -65,6 +65,13 @@ class Network(Protocol):
     threads: int | None
     optimizer: Optimizer
 
+    # Where it computes (dnn.model.placement): "cpu" or "cuda".
+    @property
+    def device(self) -> str: ...
+
+    @property
+    def on_host(self) -> bool: ...
+
     # What the first fit learns, and the training state (the parameter store is state.params).
     task: Task | None
     classes: np.ndarray | None
@@ -86,6 +93,8 @@ class Network(Protocol):
     def _task_and_classes(self) -> tuple[Task, np.ndarray | None]: ...
 
     def thread_policy(self, work: str = "fit") -> ThreadPolicy: ...
+
+    def _host_twin(self) -> Network: ...
 
 
 

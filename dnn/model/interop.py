@@ -29,7 +29,7 @@ class Interop(Part):
         self._checked_parameters()
         from dnn.adapters.torch_export import to_torch
 
-        return to_torch(self)
+        return to_torch(self._host_twin())
 
     @classmethod
     def fromTorch(cls, sequential: torch.nn.Sequential, **options: Any) -> DNN:
@@ -44,4 +44,4 @@ class Interop(Part):
         self._checked_parameters()
         from dnn.adapters.onnx_export import export_onnx
 
-        export_onnx(self, path)
+        export_onnx(self._host_twin(), path)

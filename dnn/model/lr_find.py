@@ -25,7 +25,6 @@ from numpy.typing import ArrayLike
 from dnn import schedules
 from dnn.checks import check_number, check_setting, positive_int
 from dnn.engine import fit_setup, training
-from dnn.engine.batches import TrainingData
 from dnn.errors import TrainingDivergedError, TrainingStalledWarning
 from dnn.model.contract import Part
 from dnn.report import plots
@@ -154,10 +153,8 @@ def _batches(model, plan):
 def _step(model, plan, rows, lr):
     """Train ``model`` one mini-batch (``rows``) at rate ``lr`` by fit's own loop; the batch's loss (inf if it
     diverged), or None when Ctrl-C stopped it."""
-    data = plan.data
-    rows_only = TrainingData(data.x, data.targets, data.weights, rows, data.mean, data.scale)
-    batch = dataclasses.replace(plan, data=rows_only, epochs=1, batch_size=len(rows), shuffle=False, validation=None,
-                                specs=[], patience=None, restore_best=False, callbacks=[])
+    batch = dataclasses.replace(plan, data=plan.data.with_rows(rows), epochs=1, batch_size=len(rows), shuffle=False,
+                                validation=None, specs=[], patience=None, restore_best=False, callbacks=[])
     state = model.state
     state.schedule, state.lr_factor = schedules.make_schedule(float(lr)), 1.0
     trained = state.completed_epochs()

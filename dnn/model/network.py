@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from dnn import schedules
+from dnn import devices, schedules
 from dnn.callbacks import Callback
 from dnn.checks import check_setting
 from dnn.data import targets
@@ -33,14 +33,14 @@ from dnn.model.interop import Interop
 from dnn.model.layer_arrays import StoreArrays
 from dnn.model.layers import Layer, LayerField
 from dnn.model.lr_find import LrFinder
+from dnn.model.placement import Placement
 from dnn.model.querying import Querying
 from dnn.model.textbook import Textbook
 from dnn.optimizers import Optimizer, make_optimizer
 from dnn.report.results import History
-from dnn.threads import ThreadPolicy, check_threads
 
 
-class DNN(Building, Querying, Textbook, Interop, LrFinder):
+class DNN(Building, Querying, Textbook, Interop, LrFinder, Placement):
     """A fully-connected feed-forward neural network.
 
     Every setting is checked here and again whenever it is assigned later
@@ -86,6 +86,9 @@ class DNN(Building, Querying, Textbook, Interop, LrFinder):
         the training data at the first fit (see fit), inside the model.
     threads : int or None
         BLAS threads for this model's work; None chooses automatically.
+    device : {"cpu", "cuda"}
+        Where the parameters live and the model computes: numpy, or an NVIDIA GPU through CuPy (see
+        :mod:`dnn.devices`; ``model.device`` moves a model).
     """
 
     momentum = OptimizerSetting()
@@ -116,8 +119,10 @@ class DNN(Building, Querying, Textbook, Interop, LrFinder):
                  momentum: float = 0.0, nesterov: bool = False, l2: float = 0.0, beta1: float = 0.9,
                  beta2: float = 0.999, epsilon: float | None = None, seed: int | None = None,
                  dtype: DTypeLike = "float32", standardize: bool = False, threads: int | None = None,
-                 l1: float = 0.0, clipNorm: float | None = None, clipValue: float | None = None) -> None:
+                 l1: float = 0.0, clipNorm: float | None = None, clipValue: float | None = None,
+                 device: str = "cpu") -> None:
         self._layers: list[Layer] = []
+        self._device = devices.get_device(device).name  # the store follows it (see Placement)
         schedule = schedules.make_schedule(lr, decay)  # checks both, and that not both are given
         # The settings check what they are given (see dnn.engine.state): numbers are kept as floats, so a Fraction or
         # a Decimal never reaches an array.
@@ -167,26 +172,6 @@ class DNN(Building, Querying, Textbook, Interop, LrFinder):
                                                "number (shape (units of layer l,)), used by predictions. As ``w``.")
     running_var = StoreArrays("running_var", "The running variances of the batch-normalized layers, as "
                                              "``running_mean`` (numbers >= 0).")
-
-    @property
-    def threads(self) -> int | None:
-        """BLAS threads for this model's training and predictions: an int, or None to choose by measuring."""
-        return self._threads
-
-    @threads.setter
-    def threads(self, threads):
-        self._threads = check_threads(threads)
-        self._thread_policies = {}
-
-    def thread_policy(self, work: str = "fit") -> ThreadPolicy:
-        """The model's :class:`dnn.threads.ThreadPolicy` for ``work``: "fit" (timing training batches) or "predict"
-        (timing the chunks of predict, predictProba and modelEvaluate). Each remembers what it measured from one
-        call to the next."""
-        if work not in ("fit", "predict"):
-            raise ValueError(f'work must be "fit" or "predict", got {work!r}')
-        if work not in self._thread_policies:
-            self._thread_policies[work] = ThreadPolicy(self._threads)
-        return self._thread_policies[work]
 
     @property
     def optimizer(self) -> Optimizer:
@@ -388,6 +373,7 @@ class DNN(Building, Querying, Textbook, Interop, LrFinder):
             if name in attributes:
                 attributes["_" + name] = attributes.pop(name)
         attributes.setdefault("_thread_policies", {})
+        attributes.setdefault("_device", devices.CPU_NAME)  # models from before dnn had devices
         for name, default in (("_l1", 0.0), ("_clipNorm", None), ("_clipValue", None)):  # settings added later
             attributes.setdefault(name, default)
         self.__dict__.update(attributes)

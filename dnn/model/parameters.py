@@ -17,6 +17,7 @@ import warnings
 
 import numpy as np
 
+from dnn import devices
 from dnn.normalization import Normalization
 
 #: The names of the parameter kinds, as ``model.w`` and ``model.b`` call them.
@@ -40,6 +41,8 @@ class Parameters:
     ----------
     dtype : numpy dtype
         The model's precision: every value assigned is converted to it.
+    device : dnn.devices.Device
+        Where the arrays live (numpy's by default); :meth:`move_to` moves them.
 
     Attributes
     ----------
@@ -56,17 +59,36 @@ class Parameters:
         The arrays that hold no values yet (a model built by ``fromConfig(initialize=False)``).
     """
 
-    def __init__(self, dtype):
+    def __init__(self, dtype, device=devices.CPU):
         self.shapes = {name: [] for name in TRAINABLE + BUFFERS}  # per layer 2..L: a shape, or None
         self.missing = set()
-        self._allocate(np.dtype(dtype))
+        self._allocate(np.dtype(dtype), device.xp)
 
-    def _allocate(self, dtype):
+    def _allocate(self, dtype, xp):
         """New ``flat`` and ``buffers`` for the current shapes, zeros, with their views."""
         self.n_weights = sum(_size(shape) for shape in self.shapes[WEIGHTS])
-        self.flat = np.zeros(sum(_size(s) for name in TRAINABLE for s in self.shapes[name]), dtype=dtype)
-        self.buffers = np.zeros(sum(_size(s) for name in BUFFERS for s in self.shapes[name]), dtype=dtype)
+        self.flat = xp.zeros(sum(_size(s) for name in TRAINABLE for s in self.shapes[name]), dtype=dtype)
+        self.buffers = xp.zeros(sum(_size(s) for name in BUFFERS for s in self.shapes[name]), dtype=dtype)
         self._make_views()
+
+    @property
+    def device(self):
+        """The :class:`dnn.devices.Device` the arrays live on."""
+        return devices.device_of(self.flat)
+
+    def move_to(self, device):
+        """Move every array to ``device`` (a :class:`dnn.devices.Device`): new arrays, new views."""
+        self.flat, self.buffers = device.asarray(self.flat), device.asarray(self.buffers)
+        self._make_views()
+
+    def on_host(self):
+        """This store when it is numpy's, else a numpy copy of it (what the textbook methods and files read)."""
+        if self.device.is_host:
+            return self
+        twin = self._twin()
+        twin.flat, twin.buffers = devices.to_numpy(self.flat), devices.to_numpy(self.buffers)
+        twin._make_views()
+        return twin
 
     def _make_views(self):
         self.named = {**self._layout(self.flat, TRAINABLE), **self._layout(self.buffers, BUFFERS)}
@@ -101,7 +123,7 @@ class Parameters:
         for arrays in layers:
             for name, shapes in self.shapes.items():
                 shapes.append(tuple(arrays[name][0]) if name in arrays else None)
-        self._allocate(self.dtype)
+        self._allocate(self.dtype, devices.namespace(self.flat))
         for name, views in kept.items():
             for old, new in zip(views, self.named[name]):
                 if old is not None:
@@ -126,19 +148,25 @@ class Parameters:
 
     def join(self, arrays):
         """The flat array holding per-parameter ``arrays`` given in the order of :meth:`split`."""
-        flat = np.empty_like(self.flat)
+        flat = devices.namespace(self.flat).empty_like(self.flat)
+        device = self.device
         for view, array in zip(self.split(flat), arrays):
-            view[...] = array
+            view[...] = device.asarray(array)
         return flat
 
     def astype(self, dtype):
         """A separate store of the same layout holding copies of every array in ``dtype`` (the gradient check's)."""
+        twin = self._twin()
+        twin.flat, twin.buffers = self.flat.astype(dtype), self.buffers.astype(dtype)
+        twin._make_views()
+        return twin
+
+    def _twin(self):
+        """A store of the same layout whose ``flat`` and ``buffers`` the caller sets (then makes the views)."""
         twin = object.__new__(Parameters)
         twin.__dict__.update(self.__getstate__())
         twin.shapes = {name: list(shapes) for name, shapes in self.shapes.items()}
         twin.missing = set(self.missing)
-        twin.flat, twin.buffers = self.flat.astype(dtype), self.buffers.astype(dtype)
-        twin._make_views()
         return twin
 
     def normalizations(self):
@@ -161,7 +189,7 @@ class Parameters:
 
     def assign(self, name, layer, value):
         """Copy ``value`` into ``model.{name}[layer]``, once :meth:`checked`: a refused value changes nothing."""
-        self.named[name][layer - 2][...] = self.checked(name, layer, value)
+        self.named[name][layer - 2][...] = self.device.asarray(self.checked(name, layer, value))
         self.missing.discard((name, layer))
 
     def checked(self, name, layer, value):
@@ -176,7 +204,7 @@ class Parameters:
         try:
             with warnings.catch_warnings():  # numpy < 1.24 makes ragged lists an object array, with a warning
                 warnings.simplefilter("ignore")
-                array = np.asarray(value)
+                array = devices.to_numpy(value)  # checked on the host, whatever device it comes from
             if array.dtype == object and isinstance(value, (list, tuple)):
                 raise ValueError("its rows differ in length")
         except (TypeError, ValueError) as error:  # ragged nested lists, for one

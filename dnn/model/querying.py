@@ -14,6 +14,7 @@ from numpy.typing import ArrayLike
 
 from dnn.checks import is_int
 from dnn.data import preprocessing, targets
+from dnn.devices import device_of, on_host, to_numpy
 from dnn.engine.evaluation import evaluate_chunks, mean_loss, ranking_choice
 from dnn.engine.inference import forward_chunks
 from dnn.engine.stream_evaluation import collected, evaluate_stream, stream_outputs
@@ -34,6 +35,16 @@ def _same(outputs):
     return outputs
 
 
+def _like(X, result):
+    """``result`` (numpy) on the device of ``X`` when X is a GPU array: predictions stay where their input is.
+
+    Labels that are not numbers (strings) stay numpy, as CuPy has no such arrays.
+    """
+    if on_host(X) or result.dtype.kind not in "biuf":
+        return result
+    return device_of(X).asarray(result)
+
+
 class Querying(Part):
     """predict, predictProba, modelEvaluate and the draw* figures of :class:`dnn.DNN`."""
 
@@ -51,7 +62,7 @@ class Querying(Part):
         task, classes = self._task_and_classes()
         # Labels only need the output layer's pre-activations (see Task.predictions).
         rows, chunks = self._output_chunks(X, activate_output=False)
-        return collected(rows, chunks, lambda z: task.predictions(z, classes, self.activations[-1]))
+        return _like(X, collected(rows, chunks, lambda z: task.predictions(z, classes, self.activations[-1])))
 
     def predictProba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities, shape (n, k).
@@ -65,7 +76,7 @@ class Querying(Part):
         task, _ = self._task_and_classes()
         if not task.is_classifier:
             raise ValueError("predictProba is for classifiers; this model has an identity (regression) output")
-        return task.probabilities(self._outputs(X), self.activations[-1])
+        return _like(X, task.probabilities(self._outputs(X), self.activations[-1]))
 
     def predictLogProba(self, X: ArrayLike) -> np.ndarray:
         """Logarithms of :meth:`predictProba`, shape (n, k).
@@ -79,7 +90,7 @@ class Querying(Part):
         if not task.is_classifier:
             raise ValueError("predictLogProba is for classifiers; this model has an identity (regression) output")
         rows, chunks = self._output_chunks(X, activate_output=False)
-        return collected(rows, chunks, lambda z: task.log_probabilities(z, self.activations[-1]))
+        return _like(X, collected(rows, chunks, lambda z: task.log_probabilities(z, self.activations[-1])))
 
     def modelEvaluate(self, X: ArrayLike, y: ArrayLike | None = None, verbose: int = 1,
                       sampleWeight: ArrayLike | None = None, ranking: bool | None = None) -> Evaluation:
@@ -225,6 +236,9 @@ class Querying(Part):
         and then on a quiet machine. A stream's chunks (``rows`` None) take the count for one chunk: their reading
         would be timed with them.
         """
+        if not self.on_host:  # BLAS threads are the host's
+            yield from chunks
+            return
         if rows is not None and self.threads is None and rows > PREDICT_CHUNK and large_products(rows, self.units):
             yield from self.thread_policy("predict").each(chunks, rows=lambda chunk: chunk[1] - chunk[0])
             return
@@ -311,7 +325,7 @@ class Querying(Part):
         if not is_int(layer) or layer not in self.w:
             raise ValueError(f"layer must be one of the layers with weights, 2..{len(self.units)}, got {layer!r}")
         weights, _ = self._checked_parameters()
-        return plots.weights(weights[layer - 2], layer, path)
+        return plots.weights(to_numpy(weights[layer - 2]), layer, path)
 
     def drawConfusionMatrix(self, X: ArrayLike, y: ArrayLike, path: str | os.PathLike[str] | None = None) -> Figure:
         """Plot the confusion matrix of the model on ``X``, ``y``, with counts.

@@ -30,9 +30,10 @@ class Textbook(Part):
         As predictions compute it: without dropout, and batch normalization by its running averages.
         """
         self._require_network("forwardPropagation")
-        weights, biases = self._checked_parameters()
-        self._cache = forward_pass(self._model_inputs(X, self.dtype), weights, biases, self.activations[1:],
-                                   norms=self.state.params.normalizations())
+        self._checked_parameters()
+        store = self.state.params.on_host()  # the textbook methods compute with numpy, on any device
+        self._cache = forward_pass(self._model_inputs(X, self.dtype), store.weights, store.biases,
+                                   self.activations[1:], norms=store.normalizations())
         return self._cache[-1]
 
     @property
@@ -60,12 +61,13 @@ class Textbook(Part):
         """
         if self._cache is None:
             raise ValueError("call forwardPropagation(X) before backPropagation(y)")
-        weights, _ = self._checked_parameters()
+        self._checked_parameters()
+        store = self.state.params.on_host()
         target_matrix, _, _ = self._encode_targets(y)
         if len(target_matrix) != len(self._cache[-1]):
             raise ValueError(f"y has {len(target_matrix)} rows but the last forwardPropagation had "
                              f"{len(self._cache[-1])}")
-        grads = self._objective_gradients(self._cache, target_matrix, weights, self.state.params.normalizations())
+        grads = self._objective_gradients(self._cache, target_matrix, store.weights, store.normalizations())
         layers = range(2, len(self.units) + 1)
         return dict(zip(layers, grads["w"])), dict(zip(layers, grads["b"]))
 
@@ -97,7 +99,7 @@ class Textbook(Part):
         """
         self._require_network("gradientCheck")
         self._checked_parameters()
-        store = self.state.params.astype(np.float64)
+        store = self.state.params.on_host().astype(np.float64)
         weights, biases, norms = store.weights, store.biases, store.normalizations()
         X = self._model_inputs(X, np.float64)
         target_matrix, _, _ = self._encode_targets(y, dtype=np.float64)
