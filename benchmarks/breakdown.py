@@ -3,7 +3,8 @@
 While a :class:`Breakdown` is entered, the functions a training step calls are replaced by timed copies of
 themselves (module and class attributes, put back on exit), each adding its time to a bucket:
 
-- products: ``np.matmul`` and ``np.dot`` as ``dnn.backprop`` calls them (its ``np`` becomes a proxy);
+- products: ``matmul`` and ``dot`` as ``dnn.backprop`` calls them (the array module its ``namespace`` gives
+  becomes a proxy of numpy: the breakdown is the CPU's);
 - activations: the kernels ``dnn.backprop.get_activation`` gives and those of its ``HIDDEN_FORWARD``;
 - normalization: ``dnn.backprop.normalize`` and ``normalize_backward``;
 - gather: ``dnn.engine.batches.TrainingData.gather``;
@@ -35,7 +36,7 @@ _ABSENT = object()
 
 
 class _TimedNumpy:
-    """numpy with ``matmul`` and ``dot`` replaced: what ``dnn.backprop`` sees as ``np`` under a Breakdown."""
+    """numpy with ``matmul`` and ``dot`` replaced: the array module ``dnn.backprop`` gets under a Breakdown."""
 
     def __init__(self, matmul, dot):
         self.matmul, self.dot = matmul, dot
@@ -81,7 +82,8 @@ class Breakdown:
 
     def __enter__(self):
         backprop, training, optimizer = dnn.backprop, dnn.engine.training, self._optimizer_class
-        self._replace(backprop, "np", _TimedNumpy(self.timed(np.matmul, "products"), self.timed(np.dot, "products")))
+        timed_numpy = _TimedNumpy(self.timed(np.matmul, "products"), self.timed(np.dot, "products"))
+        self._replace(backprop, "namespace", lambda array: timed_numpy)
         self._replace(backprop, "get_activation", self._timed_activations(backprop.get_activation))
         # forward_pass looks a hidden layer's kernel up by the forward function get_activation gave: key by its copy
         self._replace(backprop, "HIDDEN_FORWARD", {self.timed(forward, "activations"): self.timed(kernel, "activations")

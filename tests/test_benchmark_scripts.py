@@ -85,12 +85,12 @@ def test_breakdown_timers_change_no_result_and_are_removed():
             model.fit(X, y, epochs=3, batchSize=16, verbose=0)
         return model, timers
 
-    originals = (dnn.backprop.np, dnn.backprop.get_activation, dnn.backprop.HIDDEN_FORWARD, TrainingData.gather)
+    originals = (dnn.backprop.namespace, dnn.backprop.get_activation, dnn.backprop.HIDDEN_FORWARD, TrainingData.gather)
     plain, _ = trained(timed=False)
     timed, timers = trained(timed=True)
     assert np.array_equal(plain.state.params.flat, timed.state.params.flat)
     assert timers.missed == [] and timers.calls["normalization"] > 0
-    assert (dnn.backprop.np, dnn.backprop.get_activation, dnn.backprop.HIDDEN_FORWARD, TrainingData.gather) == originals
+    assert (dnn.backprop.namespace, dnn.backprop.get_activation, dnn.backprop.HIDDEN_FORWARD, TrainingData.gather) == originals
     assert "update" not in vars(SGD) or vars(SGD)["update"].__name__ == "update"
 
 
