@@ -105,3 +105,30 @@ def test_breakdown_counts_a_timed_call_inside_another_once():
     # the outer bucket holds only its own time: the two together are at most the call's whole time
     assert timers.seconds["products"] + timers.seconds["update"] <= wall
     assert timers.calls["products"] == timers.calls["update"] == 1
+
+
+def _bench_gpu(*arguments):
+    command = [sys.executable, str(SCRIPTS[0].parent / "bench_gpu.py"), *arguments]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+def test_bench_gpu_without_cupy_says_so_in_one_line_and_succeeds():
+    if importlib.util.find_spec("cupy") is not None:
+        pytest.skip("CuPy is installed: bench_gpu.py would measure")
+    result = _bench_gpu("--rounds", "1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [result.stdout.strip()]
+    assert result.stdout.startswith("bench_gpu: nothing measured, no GPU for dnn here: ")
+    assert "CuPy" in result.stdout and "pip install cupy-cuda12x" in result.stdout
+
+
+def test_bench_gpu_refuses_unknown_names_before_looking_for_a_gpu():
+    result = _bench_gpu("--networks", "mnist,huge")
+    assert result.returncode == 2
+    assert "expected some of mnist, wide, got 'mnist,huge'" in result.stderr
+    result = _bench_gpu("--systems", "dnn-gpu,jax", "--batches", "1024")
+    assert result.returncode == 2
+    assert "expected some of dnn-gpu, torch, dnn-cpu, got 'dnn-gpu,jax'" in result.stderr
+    result = _bench_gpu("--batches", "128,0")
+    assert result.returncode == 2
+    assert "expected a positive integer, got '0'" in result.stderr
