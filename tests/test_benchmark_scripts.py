@@ -90,7 +90,8 @@ def test_breakdown_timers_change_no_result_and_are_removed():
     timed, timers = trained(timed=True)
     assert np.array_equal(plain.state.params.flat, timed.state.params.flat)
     assert timers.missed == [] and timers.calls["normalization"] > 0
-    assert (dnn.backprop.namespace, dnn.backprop.get_activation, dnn.backprop.HIDDEN_FORWARD, TrainingData.gather) == originals
+    assert (dnn.backprop.namespace, dnn.backprop.get_activation, dnn.backprop.HIDDEN_FORWARD,
+            TrainingData.gather) == originals
     assert "update" not in vars(SGD) or vars(SGD)["update"].__name__ == "update"
 
 
