@@ -143,12 +143,12 @@ def on_host(array):
 def take_rows(source, index, out):
     """Copy the rows ``index`` of ``source`` into ``out``, both on one device.
 
-    numpy's ``mode="clip"`` skips a bounds check that, with ``out=``, also forces a buffered copy; every index
-    the engine passes is in range.
+    On the host ``source`` may be any rows with numpy's ``take`` (sparse rows have one), and ``mode="clip"`` skips
+    a bounds check that, with ``out=``, also forces a buffered copy; every index the engine passes is in range.
     """
-    if isinstance(source, np.ndarray):
+    if isinstance(out, np.ndarray):
         return source.take(index, axis=0, out=out, mode="clip")
-    return namespace(source).take(source, index, axis=0, out=out)
+    return namespace(out).take(source, index, axis=0, out=out)
 
 
 def _cuda_device():

@@ -281,6 +281,14 @@ def test_no_thread_policy_on_a_device(data, monkeypatch):
     model.predict(np.repeat(X, 200, axis=0))
 
 
+def test_the_summary_names_the_device():
+    lines = []
+    build(NAME).summary(printFn=lines.append)
+    assert "dtype: float32, device strict\n" in lines[0]
+    build("cpu").summary(printFn=lines.append)
+    assert "dtype: float32\n" in lines[1]
+
+
 def test_callbacks_see_device_arrays(data):
     seen = []
 
@@ -291,3 +299,14 @@ def test_callbacks_see_device_arrays(data):
     X, y = data
     build(NAME).fit(X, y, epochs=1, batchSize=16, verbose=0, callbacks=[Watch()])
     assert seen == [StrictArray]
+
+
+def test_the_scikit_learn_estimators_take_a_device(data):
+    pytest.importorskip("sklearn")
+    from dnn.sklearn import DNNClassifier
+
+    X, y = data
+    cpu, strict = (DNNClassifier(hidden_layer_sizes=(8,), epochs=3, random_state=0, device=device).fit(X, y)
+                   for device in ("cpu", NAME))
+    assert strict.model_.device == NAME
+    assert np.array_equal(cpu.predict_proba(X), strict.predict_proba(X))

@@ -94,7 +94,7 @@ def test_tab_completion_shows_the_public_api_only():
         "beta2", "gamma", "running_mean", "running_var",
         "classes", "clipNorm", "clipValue", "dataFormatConversion", "decay", "drawConfusionMatrix",
         "drawConvergenceCurve", "drawDigits",
-        "drawHistory", "drawWeights", "dropout", "dtype", "epochs", "epsilon", "exportONNX", "feature_mean",
+        "device", "drawHistory", "drawWeights", "dropout", "dtype", "epochs", "epsilon", "exportONNX", "feature_mean",
         "feature_names", "feature_scale", "fit", "forwardPropagation", "fromConfig", "fromTorch", "getConfig",
         "gradientCheck", "history", "importModel", "initializers", "l1", "l2", "layerOutputs", "layers", "loss", "lr",
         "lrFind", "modelEvaluate", "momentum", "nesterov", "optimizer", "parameterRecord", "predict",

@@ -43,7 +43,7 @@ class _DNNEstimator(BaseEstimator):
                  epsilon=None, l2=0.0, epochs=100, batch_size=32, validation_split=0.0, early_stopping=None,
                  min_delta=0.0, standardize=True, random_state=None, dtype="float32", dropout=0.0, threads=None,
                  callbacks=None, shuffle=True, verbose=0, restore_best=None, normalization=None, clip_norm=None,
-                 clip_value=None, l1=0.0, max_norm=None, schedule=None, weight_decay=None):
+                 clip_value=None, l1=0.0, max_norm=None, schedule=None, weight_decay=None, device="cpu"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.output_activation = output_activation
@@ -78,6 +78,7 @@ class _DNNEstimator(BaseEstimator):
         self.max_norm = max_norm
         self.schedule = schedule
         self.weight_decay = weight_decay
+        self.device = device
 
     def _build(self, n_features, n_outputs, output_activation, group_sizes):
         """A new, untrained DNN with this estimator's settings; ``group_sizes`` are the rows of each class (of all
@@ -89,7 +90,7 @@ class _DNNEstimator(BaseEstimator):
         model = DNN(lr=lr, decay=decay, optimizer=self._optimizer(), momentum=self.momentum, nesterov=self.nesterov,
                     l2=self.l2, beta1=self.beta1, beta2=self.beta2, epsilon=self.epsilon, seed=seed, dtype=self.dtype,
                     standardize=self.standardize, threads=self.threads, l1=self.l1, clipNorm=self.clip_norm,
-                    clipValue=self.clip_value)
+                    clipValue=self.clip_value, device=self.device)
         model.addInputLayer([n_features])
         sizes = self.hidden_layer_sizes
         sizes = [sizes] if isinstance(sizes, (int, np.integer)) else list(sizes)
@@ -238,9 +239,10 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
         None trains every epoch), ``minDelta``, ``restoreBest`` (default True
         with a patience: the best epoch's weights are kept), ``callbacks``,
         ``shuffle`` and ``verbose``.
-    standardize, random_state, dtype, threads
+    standardize, random_state, dtype, threads, device
         ``DNN``'s ``standardize``, ``seed`` (an int, a
-        ``numpy.random.RandomState`` or None), ``dtype`` and ``threads``.
+        ``numpy.random.RandomState`` or None), ``dtype``, ``threads`` and
+        ``device`` ("cpu", or "cuda" for a GPU through CuPy).
     class_weight : dict or "balanced", optional
         A dict {label: weight} or "balanced" (n / (classes * count of the
         class), as scikit-learn's ``compute_class_weight``); classes it leaves
@@ -252,7 +254,8 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
                  epsilon=None, l2=0.0, epochs=100, batch_size=32, validation_split=0.0, early_stopping=None,
                  min_delta=0.0, standardize=True, random_state=None, dtype="float32", dropout=0.0, threads=None,
                  callbacks=None, shuffle=True, verbose=0, restore_best=None, normalization=None, clip_norm=None,
-                 clip_value=None, l1=0.0, max_norm=None, schedule=None, weight_decay=None, class_weight=None):
+                 clip_value=None, l1=0.0, max_norm=None, schedule=None, weight_decay=None, class_weight=None,
+                 device="cpu"):
         super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation,
                          output_activation=output_activation, loss=loss, optimizer=optimizer, lr=lr, decay=decay,
                          momentum=momentum, nesterov=nesterov, beta1=beta1, beta2=beta2, epsilon=epsilon, l2=l2,
@@ -261,7 +264,7 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
                          random_state=random_state, dtype=dtype, dropout=dropout, threads=threads,
                          callbacks=callbacks, shuffle=shuffle, verbose=verbose, restore_best=restore_best,
                          normalization=normalization, clip_norm=clip_norm, clip_value=clip_value, l1=l1,
-                         max_norm=max_norm, schedule=schedule, weight_decay=weight_decay)
+                         max_norm=max_norm, schedule=schedule, weight_decay=weight_decay, device=device)
         self.class_weight = class_weight
 
     def fit(self, X, y, sample_weight=None) -> DNNClassifier:

@@ -159,7 +159,8 @@ class Communicator:
 
     def all_reduce(self, array):
         """Sum ``array`` (C-contiguous, owned by dnn) over the ranks, in place: the tensor shares its memory."""
-        self.dist.all_reduce(*self._tensor(array))
+        tensor, group = self._tensor(array)
+        self.dist.all_reduce(tensor, group=group)
 
     def broadcast(self, array):
         """Overwrite ``array`` with rank 0's, in place."""

@@ -22,7 +22,7 @@ import numpy as np
 
 from dnn.backprop import backward_pass, forward_pass
 from dnn.callbacks import CallbackList, EarlyStopping, EpochLogger, ProgressBarLogger
-from dnn.devices import namespace
+from dnn.devices import CPU_NAME, namespace
 from dnn.engine.batches import Workspace, batch_count
 from dnn.engine.diagnostics import StallMonitor
 from dnn.engine.distributed import TAIL
@@ -51,7 +51,7 @@ def train(model, plan):
     state.stopped_early = state.restored_epoch = None
     comm = plan.comm
     policy = []  # the BLAS thread policy times every batch: it comes first (on a GPU there is none)
-    if model.on_host:
+    if model.device == CPU_NAME:
         policy = [model.thread_policy() if comm is None else comm.thread_policy(model.threads)]
     callbacks = CallbackList([*policy, *_built_in_callbacks(plan)])
     run = TrainingRun(model, plan)

@@ -69,9 +69,6 @@ class Network(Protocol):
     @property
     def device(self) -> str: ...
 
-    @property
-    def on_host(self) -> bool: ...
-
     # What the first fit learns, and the training state (the parameter store is state.params).
     task: Task | None
     classes: np.ndarray | None

@@ -41,14 +41,9 @@ class Placement(Part):
                            for key, value in optimizer.state.items()}
         self._device = device.name
 
-    @property
-    def on_host(self) -> bool:
-        """Whether the model computes with numpy (its device is "cpu")."""
-        return self._device == devices.CPU_NAME
-
     def _host_twin(self):
         """This model when it computes with numpy, else a copy of it on the CPU (what exports read)."""
-        if self.on_host:
+        if self.device == devices.CPU_NAME:
             return self
         twin = copy.deepcopy(self)
         twin.device = devices.CPU_NAME

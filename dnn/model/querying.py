@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike
 
 from dnn.checks import is_int
 from dnn.data import preprocessing, targets
-from dnn.devices import device_of, on_host, to_numpy
+from dnn.devices import CPU_NAME, device_of, on_host, to_numpy
 from dnn.engine.evaluation import evaluate_chunks, mean_loss, ranking_choice
 from dnn.engine.inference import forward_chunks
 from dnn.engine.stream_evaluation import collected, evaluate_stream, stream_outputs
@@ -236,7 +236,7 @@ class Querying(Part):
         and then on a quiet machine. A stream's chunks (``rows`` None) take the count for one chunk: their reading
         would be timed with them.
         """
-        if not self.on_host:  # BLAS threads are the host's
+        if self.device != CPU_NAME:  # BLAS threads are the host's
             yield from chunks
             return
         if rows is not None and self.threads is None and rows > PREDICT_CHUNK and large_products(rows, self.units):

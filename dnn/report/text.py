@@ -8,6 +8,7 @@ from prettytable import PrettyTable
 # ipywidgets; ProgressBar chooses the kind of bar itself, when a fit starts.
 from tqdm import tqdm
 
+from dnn.devices import CPU_NAME
 from dnn.report import jupyter
 
 #: modelEvaluate prints the confusion matrix up to this many classes (a wider table would wrap unreadably).
@@ -49,7 +50,7 @@ def summary_table(model):
         f"Loss: {_loss_text(model.loss) if model.loss else '(no output layer yet)'}",
         f"Optimizer: {_optimizer_text(model.optimizer)}, {lr}, l2 {model.l2:g}",
         *_constraints_text(model),
-        f"dtype: {model.dtype}",
+        f"dtype: {model.dtype}" + ("" if model.device == CPU_NAME else f", device {model.device}"),
         f"Task: {model.task or 'decided from the targets at the first fit'}",
     ]
     return "\n".join(lines)
