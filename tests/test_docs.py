@@ -40,7 +40,7 @@ WRITTEN = {
 # The public modules the API reference must cover (one ::: directive each, or their objects).
 REFERENCED = ["dnn.DNN", "dnn.errors", "dnn.activations", "dnn.losses", "dnn.backprop", "dnn.initializers",
               "dnn.optimizers", "dnn.schedules", "dnn.callbacks", "dnn.metrics", "dnn.datasets", "dnn.images",
-              "dnn.sklearn", "dnn.threads"]
+              "dnn.sklearn", "dnn.threads", "dnn.devices"]
 
 SNIPPET = re.compile(r'^--8<-- "([^"]+)"[ \t]*$', flags=re.M)
 BLOCK = re.compile(r"^```(python|pycon)\n(.*?)^```", flags=re.S | re.M)
