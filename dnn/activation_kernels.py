@@ -1,8 +1,10 @@
 """The array kernels of the built-in activations: the ``(forward, backward)`` pairs training runs.
 
 They take float arrays and nothing else (no conversion, no check) and keep
-their dtype: float32 stays float32. :mod:`dnn.activations` names them, calls
-them by hand on numbers and lists, and registers them.
+their dtype: float32 stays float32. They take their array functions from the
+arrays they are given (:func:`dnn.devices.namespace`), so they run on numpy's
+arrays and on a GPU's alike. :mod:`dnn.activations` names them, calls them by
+hand on numbers and lists, and registers them.
 
 - ``<name>_forward(z, out=None)`` maps the pre-activations ``z`` (n, units)
   to the layer's output ``a``. ``out`` may be ``z`` itself, which makes it in
@@ -16,8 +18,7 @@ them by hand on numbers and lists, and registers them.
   (:data:`dnn.activations.PRE_ACTIVATION`). ``out`` may be ``grad``.
 """
 
-import numpy as np
-
+from dnn.devices import namespace
 from dnn.special import normal_cdf
 
 #: Slope of leaky ReLU for negative inputs.
@@ -39,10 +40,11 @@ def sigmoid_forward(z, out=None):
     Evaluated as exp(min(z, 0)) / (1 + exp(-|z|)) so that no exponential
     overflows, whatever the magnitude of z.
     """
-    e = np.exp(-np.abs(z))
-    numerator = np.where(z >= 0, z.dtype.type(1), e)
+    xp = namespace(z)
+    e = xp.exp(-xp.abs(z))
+    numerator = xp.where(z >= 0, z.dtype.type(1), e)
     e += 1
-    return np.divide(numerator, e, out=out)
+    return xp.divide(numerator, e, out=out)
 
 
 def sigmoid_hidden_forward(z, out=None):
@@ -52,8 +54,9 @@ def sigmoid_hidden_forward(z, out=None):
     loses its relative precision (1 + tanh rounds to 0 below about 6e-8 in float32), so only hidden layers use
     it (:data:`HIDDEN_FORWARD`) and an output layer keeps :func:`sigmoid_forward`.
     """
-    out = np.multiply(z, z.dtype.type(0.5), out=out)
-    np.tanh(out, out=out)
+    xp = namespace(z)
+    out = xp.multiply(z, z.dtype.type(0.5), out=out)
+    xp.tanh(out, out=out)
     out += 1
     out *= 0.5
     return out
@@ -61,53 +64,58 @@ def sigmoid_hidden_forward(z, out=None):
 
 def sigmoid_backward(a, grad, out=None):
     """grad * sigmoid'(z), with sigmoid'(z) = a (1 - a) and a the output."""
+    xp = namespace(a)
     derivative = 1 - a
     derivative *= a
-    return np.multiply(grad, derivative, out=out)
+    return xp.multiply(grad, derivative, out=out)
 
 
 def tanh_forward(z, out=None):
     """Hyperbolic tangent, tanh(z) = (e^z - e^-z) / (e^z + e^-z)."""
-    return np.tanh(z, out=out)
+    return namespace(z).tanh(z, out=out)
 
 
 def tanh_backward(a, grad, out=None):
     """grad * tanh'(z), with tanh'(z) = 1 - a^2 and a the output."""
+    xp = namespace(a)
     derivative = a * a
-    np.subtract(1, derivative, out=derivative)
-    return np.multiply(grad, derivative, out=out)
+    xp.subtract(1, derivative, out=derivative)
+    return xp.multiply(grad, derivative, out=out)
 
 
 def relu_forward(z, out=None):
     """Rectified linear unit, relu(z) = max(z, 0)."""
+    xp = namespace(z)
     # Against a row of zeros rather than the scalar 0, as numpy vectorizes
     # maximum only when both operands are contiguous; and maximum rather than
     # a product with the mask z > 0, which needs a bool to float cast.
-    return np.maximum(z, np.zeros(z.shape[-1:], z.dtype), out=out)
+    return xp.maximum(z, xp.zeros(z.shape[-1:], z.dtype), out=out)
 
 
 def relu_backward(a, grad, out=None):
     """grad * relu'(z), with relu'(z) = 1 where a > 0, else 0."""
-    return np.multiply(grad, a > 0, out=out)
+    return namespace(a).multiply(grad, a > 0, out=out)
 
 
 def leaky_relu_forward(z, out=None):
     """Leaky ReLU, z for z > 0 and LEAKY_RELU_SLOPE * z otherwise."""
+    xp = namespace(z)
     # max(z, slope * z) equals the piecewise definition because slope < 1.
-    return np.maximum(z, z * LEAKY_RELU_SLOPE, out=out)
+    return xp.maximum(z, z * LEAKY_RELU_SLOPE, out=out)
 
 
 def leaky_relu_backward(a, grad, out=None):
     """grad * leaky_relu'(z): 1 where a > 0, else LEAKY_RELU_SLOPE."""
+    xp = namespace(a)
     one, slope = a.dtype.type(1), a.dtype.type(LEAKY_RELU_SLOPE)
-    return np.multiply(grad, np.where(a > 0, one, slope), out=out)
+    return xp.multiply(grad, xp.where(a > 0, one, slope), out=out)
 
 
 def identity_forward(z, out=None):
     """Identity, identity(z) = z."""
     if out is None or out is z:
         return z
-    np.copyto(out, z)
+    namespace(z).copyto(out, z)
     return out
 
 
@@ -123,12 +131,12 @@ def step_forward(z, out=None):
     a network containing it (see :func:`check_trainable`): it is for forward
     passes with weights set by hand. NaN stays NaN.
     """
-    return np.heaviside(z, z.dtype.type(0), out=out)
+    return namespace(z).heaviside(z, z.dtype.type(0), out=out)
 
 
 def step_backward(a, grad, out=None):
     """grad * step'(z) = 0 (the derivative is 0 wherever it exists)."""
-    return np.multiply(grad, a.dtype.type(0), out=out)
+    return namespace(a).multiply(grad, a.dtype.type(0), out=out)
 
 
 def softmax_forward(z, out=None):
@@ -137,19 +145,21 @@ def softmax_forward(z, out=None):
     Each row is shifted by its maximum first, so exp never overflows. A
     vector is one row; a matrix (n, k) is n rows.
     """
-    out = identity_forward(z, out=np.empty_like(z) if out is None else out)
+    xp = namespace(z)
+    out = identity_forward(z, out=xp.empty_like(z) if out is None else out)
     out -= out.max(axis=-1, keepdims=True)
-    np.exp(out, out=out)
+    xp.exp(out, out=out)
     # Row sums as a product with a column of ones: one BLAS call, quicker than
     # sum(axis=1) on the few columns of an output layer.
-    out /= out @ np.ones((out.shape[-1], 1), out.dtype)
+    out /= out @ xp.ones((out.shape[-1], 1), out.dtype)
     return out
 
 
 def softmax_backward(a, grad, out=None):
     """Vector-Jacobian product of softmax: a * (grad - sum_k a_k grad_k)."""
-    weighted = np.einsum("ij,ij->i", a, grad)[:, None]
-    result = np.subtract(grad, weighted, out=out)
+    xp = namespace(a)
+    weighted = xp.einsum("ij,ij->i", a, grad)[:, None]
+    result = xp.subtract(grad, weighted, out=out)
     result *= a
     return result
 
@@ -159,57 +169,62 @@ def gelu_forward(z, out=None):
 
     Phi is computed to float64 accuracy by :func:`dnn.special.normal_cdf`.
     """
-    return np.multiply(z, normal_cdf(z), out=out)
+    return namespace(z).multiply(z, normal_cdf(z), out=out)
 
 
 def gelu_backward(z, grad, out=None):
     """grad * gelu'(z), with gelu'(z) = Phi(z) + z phi(z) from the pre-activation z."""
-    z_bounded = np.clip(z, -_DENSITY_LIMIT, _DENSITY_LIMIT)
+    xp = namespace(z)
+    z_bounded = xp.clip(z, -_DENSITY_LIMIT, _DENSITY_LIMIT)
     density = z_bounded * z_bounded
     density *= -0.5
-    np.exp(density, out=density)
+    xp.exp(density, out=density)
     density *= z_bounded
     density *= _INVERSE_SQRT_2PI
     density += normal_cdf(z)
-    return np.multiply(grad, density, out=out)
+    return xp.multiply(grad, density, out=out)
 
 
 def silu_forward(z, out=None):
     """Sigmoid linear unit (swish), silu(z) = z sigmoid(z)."""
-    return np.multiply(z, sigmoid_forward(z), out=out)
+    return namespace(z).multiply(z, sigmoid_forward(z), out=out)
 
 
 def silu_backward(z, grad, out=None):
     """grad * silu'(z), with silu'(z) = s (1 + z (1 - s)), s = sigmoid(z), from the pre-activation z."""
+    xp = namespace(z)
     s = sigmoid_forward(z)
     derivative = 1 - s
     derivative *= z
     derivative += 1
     derivative *= s
-    return np.multiply(grad, derivative, out=out)
+    return xp.multiply(grad, derivative, out=out)
 
 
 def elu_forward(z, out=None):
     """Exponential linear unit, elu(z) = z for z > 0 and e^z - 1 otherwise (alpha = ELU_ALPHA = 1)."""
+    xp = namespace(z)
     # max(z, e^z - 1) is elu because e^z - 1 >= z everywhere (equal at 0); min(z, 0) keeps exp from overflowing.
-    negative = np.minimum(z, 0)
-    np.expm1(negative, out=negative)
-    return np.maximum(z, negative, out=out)
+    negative = xp.minimum(z, 0)
+    xp.expm1(negative, out=negative)
+    return xp.maximum(z, negative, out=out)
 
 
 def elu_backward(a, grad, out=None):
     """grad * elu'(z), with elu'(z) = 1 where a > 0, else a + 1 (= e^z) from the output a."""
-    derivative = np.minimum(a, 0)
+    xp = namespace(a)
+    derivative = xp.minimum(a, 0)
     derivative += 1
-    return np.multiply(grad, derivative, out=out)
+    return xp.multiply(grad, derivative, out=out)
 
 
 def selu_forward(z, out=None):
     """Scaled ELU, selu(z) = SELU_SCALE * (z for z > 0, SELU_ALPHA (e^z - 1) otherwise)."""
-    negative = np.minimum(z, 0)
-    np.expm1(negative, out=negative)
+    xp = namespace(z)
+    negative = xp.minimum(z, 0)
+    xp.expm1(negative, out=negative)
     negative *= SELU_ALPHA
-    result = np.maximum(z, 0, out=out)
+    result = xp.maximum(z, 0, out=out)
     result += negative
     result *= SELU_SCALE
     return result
@@ -217,27 +232,30 @@ def selu_forward(z, out=None):
 
 def selu_backward(a, grad, out=None):
     """grad * selu'(z), with selu'(z) = SELU_SCALE where a > 0, else a + SELU_SCALE SELU_ALPHA, from the output a."""
-    derivative = np.minimum(a, 0)
+    xp = namespace(a)
+    derivative = xp.minimum(a, 0)
     derivative += SELU_SCALE * SELU_ALPHA
-    np.copyto(derivative, a.dtype.type(SELU_SCALE), where=a > 0)
-    return np.multiply(grad, derivative, out=out)
+    xp.copyto(derivative, a.dtype.type(SELU_SCALE), where=a > 0)
+    return xp.multiply(grad, derivative, out=out)
 
 
 def softplus_forward(z, out=None):
     """Softplus, softplus(z) = log(1 + e^z), as log1p(e^-|z|) + max(z, 0) so that nothing overflows."""
-    result = np.abs(z)
-    np.negative(result, out=result)
-    np.exp(result, out=result)
-    np.log1p(result, out=result)
-    return np.add(result, np.maximum(z, 0), out=out)
+    xp = namespace(z)
+    result = xp.abs(z)
+    xp.negative(result, out=result)
+    xp.exp(result, out=result)
+    xp.log1p(result, out=result)
+    return xp.add(result, xp.maximum(z, 0), out=out)
 
 
 def softplus_backward(a, grad, out=None):
     """grad * softplus'(z), with softplus'(z) = sigmoid(z) = 1 - e^-a from the output a (as -expm1(-a))."""
-    derivative = np.negative(a)
-    np.expm1(derivative, out=derivative)
-    np.negative(derivative, out=derivative)
-    return np.multiply(grad, derivative, out=out)
+    xp = namespace(a)
+    derivative = xp.negative(a)
+    xp.expm1(derivative, out=derivative)
+    xp.negative(derivative, out=derivative)
+    return xp.multiply(grad, derivative, out=out)
 
 
 #: Forward kernels that hidden layers run in place of their activation's own: faster, and exact in absolute terms

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from dnn.devices import namespace
+
 #: What a derivative is computed from: the layer's output a, or its pre-activation z.
 USES = ("output", "pre_activation")
 
@@ -92,14 +94,16 @@ class UserBackward:
 
 
 def _result(result, like, out, what):
-    """``result`` checked to be shaped like ``like``, in its dtype, and written into ``out`` when given."""
-    result = np.asarray(result)
+    """``result`` checked to be shaped like ``like``, in its dtype and on its device, and written into ``out`` when
+    given."""
+    xp = namespace(like)
+    result = xp.asarray(result)
     if result.shape != like.shape:
         raise ValueError(f"{what} returned an array of shape {result.shape} for one of shape {like.shape}; it "
                          f"must work elementwise and return an array of the same shape")
     if out is None:
         return result.astype(like.dtype, copy=False)
-    np.copyto(out, result, casting="same_kind")
+    xp.copyto(out, result, casting="same_kind")
     return out
 
 

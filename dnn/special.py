@@ -1,9 +1,11 @@
-"""The error function and the standard normal distribution function, in numpy alone, to float64 accuracy.
+"""The error function and the standard normal distribution function without scipy, to float64 accuracy.
 
 numpy has no erf, scipy is not a dependency of dnn, and ``math.erf`` takes one
 number at a time. These functions take arrays of any shape and float dtype and
 compute in float64 (a float32 array is converted block by block and its
-result rounded once), returning the dtype they were given.
+result rounded once), returning the dtype they were given. They take their
+array functions from the arrays they are given (:func:`dnn.devices.namespace`),
+so a GPU's arrays are computed on the GPU.
 
 Method, for x >= 0 (erf is odd, erfc(-x) = 2 - erfc(x)):
 
@@ -28,6 +30,8 @@ mpmath). Phi is computed from z itself, not from a rounded z / sqrt 2.
 
 import numpy as np
 
+from dnn.devices import namespace, on_host
+
 #: Below it, erf comes from its series; above, erfc from exp(-x^2) times a polynomial.
 _SERIES_LIMIT = 0.5
 #: erfc(28) is below the smallest subnormal float64: beyond it, erfc is 0 and erf is 1.
@@ -48,7 +52,7 @@ _TAIL = (-1.2185353685536206e-08, 1.3059841727915475e-09, 1.1961073479185885e-07
          0.00611205566427478, -0.026370053340279025, 0.07638151490879747, -0.17401093723992553,
          0.3308515878780263, -0.5408538313132356, 0.773208702265237, -0.976548729080882, 1.095995661000491)
 
-#: Elements computed at a time: every temporary stays in cache, and allocating it stays cheap.
+#: Elements computed at a time on the host: every temporary stays in cache, and allocating it stays cheap.
 _BLOCK = 4096
 
 
@@ -69,7 +73,7 @@ def _erf_series(x):
     return result
 
 
-def _erfc_tail(y, half=False):
+def _erfc_tail(y, xp, half=False):
     """erfc(x) for x >= 0.5 (NaN stays NaN), x being y, or y / sqrt 2 with ``half``.
 
     The exponent x^2 is (h^2 + (y - h)(y + h)) (halved with ``half``), h the
@@ -78,7 +82,7 @@ def _erfc_tail(y, half=False):
     taken from y itself, so the rounding of y / sqrt 2 costs none either.
     """
     scale, square = (_SQRT_HALF, -0.5) if half else (1.0, -1.0)
-    y = np.minimum(y, _UNDERFLOW / scale)
+    y = xp.minimum(y, _UNDERFLOW / scale)
     x = y * scale
     shifted = x + _CENTRE
     t = x - _CENTRE
@@ -89,45 +93,46 @@ def _erfc_tail(y, half=False):
     low = y - h
     low *= y + h
     low *= square
-    result *= np.exp(low, out=low)
+    result *= xp.exp(low, out=low)
     h *= h
     h *= square
-    result *= np.exp(h, out=h)
+    result *= xp.exp(h, out=h)
     return result
 
 
-def _erfc_block(x):
-    """erfc of a float64 block."""
-    series = np.abs(x) < _SERIES_LIMIT
-    result = np.empty_like(x)
+def _erfc_block(x, xp):
+    """erfc of a float64 block, ``xp`` its array module."""
+    series = xp.abs(x) < _SERIES_LIMIT
+    result = xp.empty_like(x)
     result[series] = 1.0 - _erf_series(x[series])
     outer = x[~series]
-    value = _erfc_tail(np.abs(outer))
+    value = _erfc_tail(xp.abs(outer), xp)
     negative = outer < 0
     value[negative] = 2.0 - value[negative]
     result[~series] = value
     return result
 
 
-def _erf_block(x):
-    """erf of a float64 block."""
-    series = np.abs(x) < _SERIES_LIMIT
-    result = np.empty_like(x)
+def _erf_block(x, xp):
+    """erf of a float64 block, ``xp`` its array module."""
+    series = xp.abs(x) < _SERIES_LIMIT
+    result = xp.empty_like(x)
     result[series] = _erf_series(x[series])
     outer = x[~series]
-    result[~series] = np.copysign(1.0 - _erfc_tail(np.abs(outer)), outer)
+    result[~series] = xp.copysign(1.0 - _erfc_tail(xp.abs(outer), xp), outer)
     return result
 
 
-def _normal_cdf_block(z):
-    """Phi of a float64 block: (1 + erf(z / sqrt 2)) / 2 near 0, erfc(-z / sqrt 2) / 2 in the tails."""
-    series = np.abs(z) < _SERIES_LIMIT / _SQRT_HALF
-    result = np.empty_like(z)
+def _normal_cdf_block(z, xp):
+    """Phi of a float64 block (``xp`` its array module): (1 + erf(z / sqrt 2)) / 2 near 0, erfc(-z / sqrt 2) / 2
+    in the tails."""
+    series = xp.abs(z) < _SERIES_LIMIT / _SQRT_HALF
+    result = xp.empty_like(z)
     near = _erf_series(z[series] * _SQRT_HALF)
     near += 1.0
     result[series] = near
     outer = z[~series]
-    value = _erfc_tail(np.abs(outer), half=True)
+    value = _erfc_tail(xp.abs(outer), xp, half=True)
     positive = outer > 0
     value[positive] = 2.0 - value[positive]
     result[~series] = value
@@ -136,18 +141,26 @@ def _normal_cdf_block(z):
 
 
 def _blockwise(block_function, x, out):
-    """``block_function`` applied to ``x`` in float64 blocks, written into ``out`` (a new array if None)."""
-    x = np.asarray(x)
+    """``block_function`` applied to ``x`` in float64 blocks, written into ``out`` (a new array if None).
+
+    ``x`` is a number, a list or an array of any device; the blocks are computed where ``x`` lives. Off the host
+    the whole of ``x`` is one block: cache blocking buys a GPU nothing, and every block costs it some forty
+    kernel launches.
+    """
+    if on_host(x):
+        x = np.asarray(x)
     if x.dtype.kind != "f":
         x = x.astype(np.float64)
+    xp = namespace(x)
     if out is None:
-        out = np.empty(x.shape, x.dtype)
+        out = xp.empty(x.shape, x.dtype)
     elif not out.flags.c_contiguous or out.shape != x.shape:
         raise ValueError(f"out must be a C-contiguous array of shape {x.shape}, got shape {out.shape}")
     source, target = x.reshape(-1), out.reshape(-1)
-    for start in range(0, source.size, _BLOCK):
-        block = source[start:start + _BLOCK].astype(np.float64, copy=False)
-        target[start:start + _BLOCK] = block_function(block)
+    size = _BLOCK if xp is np else max(source.size, 1)
+    for start in range(0, source.size, size):
+        block = source[start:start + size].astype(np.float64, copy=False)
+        target[start:start + size] = block_function(block, xp)
     return out
 
 
