@@ -1,7 +1,8 @@
 """The per-sample losses and their gradients, on matrices: the functions training calls.
 
 Each entry of :data:`LOSSES` is a pair ``(loss, gradient)`` taking outputs p and targets y, both (n, k) float
-arrays of one dtype, without any conversion or check:
+arrays of one dtype and one device (the functions take their array functions from p, see :mod:`dnn.devices`),
+without any conversion or check:
 
 - ``loss(p, y, **settings)`` returns the per-sample losses, shape (n,): each sums over the k outputs;
 - ``gradient(p, y, **settings)`` returns d loss_i / d p_i, shape (n, k).
@@ -32,6 +33,7 @@ p gives float32 losses.
 
 import numpy as np
 
+from dnn.devices import namespace
 from dnn.registry import Registry, is_function_pair
 
 #: The eps of PyTorch's poisson_nll_loss: log(p + eps) stays finite at a rate of 0.
@@ -45,12 +47,12 @@ def eps_of(p):
 
 def floored(p):
     """p raised to at least eps: all a cross-entropy needs, as log p <= 0 for p <= 1."""
-    return np.maximum(p, eps_of(p))
+    return namespace(p).maximum(p, eps_of(p))
 
 
 def clipped(p):
     """p clipped to [eps, 1 - eps]."""
-    return np.minimum(floored(p), 1 - eps_of(p))
+    return namespace(p).minimum(floored(p), 1 - eps_of(p))
 
 
 def smoothed_targets(loss, y, label_smoothing):
@@ -66,7 +68,8 @@ def _categorical_crossentropy(p, y, label_smoothing=0.0):
     """Per-sample cross-entropy, -sum_k y_k log p_k."""
     if label_smoothing:
         y = smoothed_targets("categorical_crossentropy", y, label_smoothing)
-    return -np.einsum("ij,ij->i", y, np.log(floored(p)))
+    xp = namespace(p)
+    return -xp.einsum("ij,ij->i", y, xp.log(floored(p)))
 
 
 def _categorical_crossentropy_gradient(p, y, label_smoothing=0.0):
@@ -80,8 +83,9 @@ def _binary_crossentropy(p, y, label_smoothing=0.0):
     """Per-sample binary cross-entropy, -sum_k [y_k log p_k + (1 - y_k) log(1 - p_k)]."""
     if label_smoothing:
         y = smoothed_targets("binary_crossentropy", y, label_smoothing)
+    xp = namespace(p)
     q = clipped(p)
-    return -(y * np.log(q) + (1 - y) * np.log1p(-q)).sum(axis=1)
+    return -(y * xp.log(q) + (1 - y) * xp.log1p(-q)).sum(axis=1)
 
 
 def _binary_crossentropy_gradient(p, y, label_smoothing=0.0):
@@ -95,7 +99,7 @@ def _binary_crossentropy_gradient(p, y, label_smoothing=0.0):
 def _squared_error(p, y):
     """Per-sample squared error, (1/2) sum_k (p_k - y_k)^2."""
     r = p - y
-    return 0.5 * np.einsum("ij,ij->i", r, r)
+    return 0.5 * namespace(r).einsum("ij,ij->i", r, r)
 
 
 def _squared_error_gradient(p, y):
@@ -105,28 +109,29 @@ def _squared_error_gradient(p, y):
 
 def _huber(p, y, delta=1.0):
     """Per-sample Huber loss, sum_k h(p_k - y_k): r^2 / 2 for |r| <= delta, else delta (|r| - delta / 2)."""
-    size = np.abs(p - y)
-    return np.where(size <= delta, 0.5 * size * size, delta * (size - 0.5 * delta)).sum(axis=1)
+    xp = namespace(p)
+    size = xp.abs(p - y)
+    return xp.where(size <= delta, 0.5 * size * size, delta * (size - 0.5 * delta)).sum(axis=1)
 
 
 def _huber_gradient(p, y, delta=1.0):
     """d/dp of the Huber loss: p - y clipped to [-delta, delta]."""
-    return np.clip(p - y, -delta, delta)
+    return namespace(p).clip(p - y, -delta, delta)
 
 
 def _absolute_error(p, y):
     """Per-sample absolute error, sum_k |p_k - y_k|."""
-    return np.abs(p - y).sum(axis=1)
+    return namespace(p).abs(p - y).sum(axis=1)
 
 
 def _absolute_error_gradient(p, y):
     """d/dp of sum_k |p_k - y_k|: sign(p - y) (0 where p = y, as PyTorch's l1_loss)."""
-    return np.sign(p - y)
+    return namespace(p).sign(p - y)
 
 
 def _poisson(p, y):
     """Per-sample Poisson negative log-likelihood of rates p, sum_k [p_k - y_k log(p_k + eps)] (eps 1e-8)."""
-    return (p - y * np.log(p + POISSON_EPS)).sum(axis=1)
+    return (p - y * namespace(p).log(p + POISSON_EPS)).sum(axis=1)
 
 
 def _poisson_gradient(p, y):
@@ -141,9 +146,10 @@ def _focal_weights(alpha):
 
 def _binary_focal(p, y, gamma=2.0, alpha=None):
     """Per-sample binary focal loss, -sum_k [a1 y_k (1 - p_k)^gamma log p_k + a0 (1 - y_k) p_k^gamma log(1 - p_k)]."""
+    xp = namespace(p)
     q = clipped(p)
     positive, negative = _focal_weights(alpha)
-    return -(positive * y * (1 - q) ** gamma * np.log(q) + negative * (1 - y) * q ** gamma * np.log1p(-q)).sum(axis=1)
+    return -(positive * y * (1 - q) ** gamma * xp.log(q) + negative * (1 - y) * q ** gamma * xp.log1p(-q)).sum(axis=1)
 
 
 def _binary_focal_gradient(p, y, gamma=2.0, alpha=None):
@@ -157,14 +163,15 @@ def _binary_focal_gradient(p, y, gamma=2.0, alpha=None):
 def _focal_term_gradient(q, gamma):
     """d/dq of -(1 - q)^gamma log q: gamma (1 - q)^(gamma - 1) log q - (1 - q)^gamma / q."""
     rest = 1 - q
-    return gamma * rest ** (gamma - 1) * np.log(q) - rest ** gamma / q
+    return gamma * rest ** (gamma - 1) * namespace(q).log(q) - rest ** gamma / q
 
 
 def _categorical_focal(p, y, gamma=2.0, alpha=None):
     """Per-sample multiclass focal loss, -alpha sum_k y_k (1 - p_k)^gamma log p_k (alpha 1 when not given)."""
+    xp = namespace(p)
     q = clipped(p)
     weight = 1.0 if alpha is None else alpha
-    return -weight * np.einsum("ij,ij->i", y, (1 - q) ** gamma * np.log(q))
+    return -weight * xp.einsum("ij,ij->i", y, (1 - q) ** gamma * xp.log(q))
 
 
 def _categorical_focal_gradient(p, y, gamma=2.0, alpha=None):

@@ -40,6 +40,7 @@ own, checked numerically.
 import numpy as np
 
 from dnn.activations import get_activation
+from dnn.devices import namespace
 from dnn.loss_functions import ALIASES, LOSSES, POISSON_EPS, REGISTRY, floored, smoothed_targets
 from dnn.loss_settings import (
     COMPATIBLE_LOSSES,
@@ -292,7 +293,8 @@ def summed_loss(loss, p, y, sample_weight=None):
     if sample_weight is None and loss == "categorical_crossentropy":
         # One dot product over the whole batch instead of per-row sums: the
         # training loop's common case, and on small batches the calls are the cost.
-        return -float(np.vdot(y, np.log(floored(p))))
+        xp = namespace(p)
+        return -float(xp.vdot(y, xp.log(floored(p))))
     per_sample = get_loss(loss)[0](p, y)
     return float(per_sample.sum() if sample_weight is None else per_sample @ sample_weight)
 
@@ -304,7 +306,7 @@ def mean_loss(loss, p, y, sample_weight=None):
 
 def l2_penalty(weights, l2):
     """The L2 term added to the loss: (l2 / 2) sum_l ||W_l||^2 (biases excluded)."""
-    return 0.5 * l2 * sum(float(np.vdot(w, w)) for w in weights)
+    return 0.5 * l2 * sum(float(namespace(w).vdot(w, w)) for w in weights)
 
 
 def add_l2_gradient(grad_w, weights, coefficient, work=None):
@@ -313,7 +315,7 @@ def add_l2_gradient(grad_w, weights, coefficient, work=None):
     ``work``: for one weight array, an array of its shape to compute in instead of a new one.
     """
     for g, w in zip(grad_w, weights):
-        g += np.multiply(w, coefficient, out=work)
+        g += namespace(w).multiply(w, coefficient, out=work)
 
 
 def add_l1_gradient(grad_w, weights, coefficient, work=None):
@@ -322,7 +324,7 @@ def add_l1_gradient(grad_w, weights, coefficient, work=None):
     ``work`` as for :func:`add_l2_gradient`.
     """
     for g, w in zip(grad_w, weights):
-        sign = np.sign(w, out=work)
+        sign = namespace(w).sign(w, out=work)
         sign *= coefficient
         g += sign
 
@@ -358,7 +360,7 @@ def output_delta(activation, loss, p, y, scale, out=None):
         # The activation's Jacobian cancels the loss gradient's denominator: p - y, with the targets the loss
         # sees (smoothed ones sum to 1 like one-hot rows, so softmax's cancellation holds for them too).
         smoothing = settings.get("label_smoothing")
-        delta = np.subtract(p, smoothed_targets(name, y, smoothing) if smoothing else y, out=out)
+        delta = namespace(p).subtract(p, smoothed_targets(name, y, smoothing) if smoothing else y, out=out)
     else:
         grad = get_loss(loss)[1](p, y)
         delta = get_activation(activation)[1](p, grad, out=out)
