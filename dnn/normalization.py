@@ -12,12 +12,15 @@ z_hat = (z - mean) / sqrt(var + eps), scales and shifts them, y = gamma * z_hat 
 
 The constants are those of ``torch.nn.BatchNorm1d`` and ``torch.nn.LayerNorm`` (eps 1e-5, momentum 0.1), so a model
 and its ``toTorch`` export compute the same. Stateless functions: the arrays (gamma, beta, running statistics) are
-views of the model's parameter store, handed in as a :class:`Normalization`.
+views of the model's parameter store, handed in as a :class:`Normalization`; the functions take their array
+functions from the arrays they are given (:func:`dnn.devices.namespace`), numpy's or a GPU's.
 """
 
 from typing import NamedTuple
 
 import numpy as np
+
+from dnn.devices import namespace
 
 #: The normalizations a hidden layer can have.
 KINDS = ("batch", "layer")
@@ -74,6 +77,7 @@ def normalize(norm, z, out, mode=INFERENCE):
         ``out``, gamma * z_hat + beta.
     Normalized
     """
+    xp = namespace(z)
     if norm.kind == "layer" or mode is not INFERENCE:
         axis = 1 if norm.kind == "layer" else 0
         mean = z.mean(axis=axis, keepdims=norm.kind == "layer")
@@ -82,16 +86,16 @@ def normalize(norm, z, out, mode=INFERENCE):
         var = _sums_of_products(z, z, axis) / z.shape[axis]
         if axis:
             var = var[:, None]
-        inv_std = 1.0 / np.sqrt(var + EPSILON)
+        inv_std = 1.0 / xp.sqrt(var + EPSILON)
         if mode == TRAIN and norm.kind == "batch":
             _update_running(norm, mean, var, len(z))
         batch = True
     else:
         z -= norm.running_mean
-        inv_std = 1.0 / np.sqrt(norm.running_var + EPSILON)
+        inv_std = 1.0 / xp.sqrt(norm.running_var + EPSILON)
         batch = False
     z *= inv_std
-    y = np.multiply(z, norm.scale, out=out)
+    y = xp.multiply(z, norm.scale, out=out)
     y += norm.shift
     return y, Normalized(z, inv_std, batch)
 
@@ -120,11 +124,11 @@ def normalize_backward(norm, kept, delta, grad_scale=None, grad_shift=None):
     -------
     delta, grad_scale, grad_shift : ndarray
     """
-    z_hat = kept.z_hat
+    xp, z_hat = namespace(delta), kept.z_hat
     if grad_scale is None:
-        grad_scale, grad_shift = np.empty_like(norm.scale), np.empty_like(norm.shift)
+        grad_scale, grad_shift = xp.empty_like(norm.scale), xp.empty_like(norm.shift)
     _sums_of_products(delta, z_hat, 0, out=grad_scale)
-    np.sum(delta, axis=0, out=grad_shift)
+    xp.sum(delta, axis=0, out=grad_shift)
     delta *= norm.scale
     if kept.batch:
         axis = 1 if norm.kind == "layer" else 0
@@ -138,5 +142,16 @@ def normalize_backward(norm, kept, delta, grad_scale=None, grad_shift=None):
 
 
 def _sums_of_products(a, b, axis, out=None):
-    """sum(a * b) along ``axis`` of two (n, units) arrays (0: per unit, 1: per row), without the product array."""
-    return np.einsum("ij,ij->i" if axis else "ij,ij->j", a, b, out=out)
+    """sum(a * b) along ``axis`` of two (n, units) arrays (0: per unit, 1: per row), without the product array.
+
+    CuPy's einsum takes no ``out``: off the host the sums are made, then copied into ``out``.
+    """
+    subscripts = "ij,ij->i" if axis else "ij,ij->j"
+    xp = namespace(a)
+    if xp is np:
+        return np.einsum(subscripts, a, b, out=out)
+    sums = xp.einsum(subscripts, a, b)
+    if out is None:
+        return sums
+    out[...] = sums
+    return out
