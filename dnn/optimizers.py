@@ -14,6 +14,8 @@ settings only: a process that has not registered the same name cannot read it
 back, and nothing from the file ever runs.
 
 The gradient arrays passed to an update are scratch: they may be overwritten.
+The state lives on the parameters' device, and every update takes its array
+functions from the arrays it is given (:func:`dnn.devices.namespace`).
 """
 
 import math
@@ -23,6 +25,7 @@ import numpy as np
 from dnn import configurable
 from dnn.checks import check_number
 from dnn.configurable import Configurable
+from dnn.devices import is_array, namespace
 from dnn.registry import Registry
 
 
@@ -52,8 +55,9 @@ class Optimizer(Configurable):
         """Scratch space shaped like ``like`` for a step's arithmetic, made at the first step and reused by the next
         (not state: never saved, copied or pickled), so that a step allocates nothing."""
         work = self.__dict__.get("_work")
-        if work is None or work.shape != like.shape or work.dtype != like.dtype:
-            work = self._work = np.empty_like(like)
+        # its type too: a model moved to another device keeps its optimizer
+        if work is None or type(work) is not type(like) or work.shape != like.shape or work.dtype != like.dtype:
+            work = self._work = namespace(like).empty_like(like)
         return work
 
     def __getstate__(self):
@@ -69,7 +73,9 @@ class Optimizer(Configurable):
             self.state.update(self.initial_state(param))
 
     def initial_state(self, param):
-        return {**{key: np.zeros_like(param) for key in self.state_arrays}, **dict(self.state_numbers)}
+        """The state before the first step, on ``param``'s device: zeros and the initial numbers."""
+        xp = namespace(param)
+        return {**{key: xp.zeros_like(param) for key in self.state_arrays}, **dict(self.state_numbers)}
 
     def reset(self):
         """Forget the state (after a divergence: it carries the runaway steps)."""
@@ -77,15 +83,15 @@ class Optimizer(Configurable):
 
     def snapshot(self):
         """A copy of the state, for :meth:`restore`."""
-        return {key: value.copy() if isinstance(value, np.ndarray) else value for key, value in self.state.items()}
+        return {key: value.copy() if is_array(value) else value for key, value in self.state.items()}
 
     def restore(self, snapshot):
         """Put back a :meth:`snapshot`, into the same arrays where they still exist."""
         for key, value in snapshot.items():
-            if isinstance(value, np.ndarray) and isinstance(self.state.get(key), np.ndarray):
+            if is_array(value) and is_array(self.state.get(key)):
                 self.state[key][...] = value
             else:
-                self.state[key] = value.copy() if isinstance(value, np.ndarray) else value
+                self.state[key] = value.copy() if is_array(value) else value
         for key in set(self.state) - set(snapshot):
             del self.state[key]
 
@@ -126,8 +132,9 @@ class SGD(Optimizer):
         velocity *= self.momentum
         velocity -= grad
         if self.nesterov:
-            work = np.multiply(velocity, self.momentum, out=self.work_array(velocity))
-            np.subtract(work, grad, out=grad)
+            xp = namespace(param)
+            work = xp.multiply(velocity, self.momentum, out=self.work_array(velocity))
+            xp.subtract(work, grad, out=grad)
             param += grad
         else:
             param += velocity
@@ -167,11 +174,11 @@ class Adam(Optimizer):
         self.state["step"] += 1
         t = self.state["step"]
         lr_t = lr * math.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
-        m, v = self.state["m"], self.state["v"]
+        m, v, xp = self.state["m"], self.state["v"], namespace(param)
         self._moments(m, v, grad)
-        np.sqrt(v, out=grad)
+        xp.sqrt(v, out=grad)
         grad += self.epsilon
-        np.divide(m, grad, out=grad)
+        xp.divide(m, grad, out=grad)
         grad *= lr_t
         param -= grad
 
@@ -181,7 +188,7 @@ class Adam(Optimizer):
         m -= grad
         m *= self.beta1
         m += grad
-        np.multiply(grad, grad, out=grad)
+        namespace(grad).multiply(grad, grad, out=grad)
         grad *= 1 - self.beta2
         v *= self.beta2
         v += grad
@@ -210,12 +217,12 @@ class AdamW(Adam):
         t = self.state["step"]
         if self.weight_decay:
             param *= 1 - lr * self.weight_decay
-        m, v = self.state["m"], self.state["v"]
+        m, v, xp = self.state["m"], self.state["v"], namespace(param)
         self._moments(m, v, grad)
-        np.sqrt(v, out=grad)
+        xp.sqrt(v, out=grad)
         grad /= math.sqrt(1 - self.beta2**t)
         grad += self.epsilon
-        np.divide(m, grad, out=grad)
+        xp.divide(m, grad, out=grad)
         grad *= lr / (1 - self.beta1**t)
         param -= grad
 
@@ -245,20 +252,20 @@ class NAdam(Adam):
         mu_next = self.beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * self.momentum_decay))
         state["mu_product"] *= mu
         product = state["mu_product"]
-        m, v = state["m"], state["v"]
+        m, v, xp = state["m"], state["v"], namespace(param)
         m -= grad
         m *= self.beta1
         m += grad
-        work = np.multiply(grad, grad, out=self.work_array(grad))
+        work = xp.multiply(grad, grad, out=self.work_array(grad))
         work *= 1 - self.beta2
         v *= self.beta2
         v += work
         # the numerator of both of PyTorch's steps over the one denominator d
         grad *= lr * (1.0 - mu) / (1.0 - product)
-        np.multiply(m, lr * mu_next / (1.0 - product * mu_next), out=work)
+        xp.multiply(m, lr * mu_next / (1.0 - product * mu_next), out=work)
         grad += work
-        np.divide(v, 1 - self.beta2**t, out=work)
-        np.sqrt(work, out=work)
+        xp.divide(v, 1 - self.beta2**t, out=work)
+        xp.sqrt(work, out=work)
         work += self.epsilon
         grad /= work
         param -= grad
@@ -282,13 +289,13 @@ class Adagrad(Optimizer):
         self.initial_accumulator_value = check_number(initial_accumulator_value, "initial_accumulator_value", low=0)
 
     def initial_state(self, param):
-        return {"sum": np.full_like(param, self.initial_accumulator_value)}
+        return {"sum": namespace(param).full_like(param, self.initial_accumulator_value)}
 
     def update(self, param, grad, lr):
-        total = self.state["sum"]
-        work = np.multiply(grad, grad, out=self.work_array(grad))
+        total, xp = self.state["sum"], namespace(param)
+        work = xp.multiply(grad, grad, out=self.work_array(grad))
         total += work
-        np.sqrt(total, out=work)
+        xp.sqrt(total, out=work)
         work += self.epsilon
         grad /= work
         grad *= lr
@@ -312,12 +319,12 @@ class RMSprop(Optimizer):
         self.rho, self.epsilon = float(rho), float(epsilon)
 
     def update(self, param, grad, lr):
-        v = self.state["v"]
+        v, xp = self.state["v"], namespace(param)
         v *= self.rho
-        work = np.multiply(grad, grad, out=self.work_array(grad))
+        work = xp.multiply(grad, grad, out=self.work_array(grad))
         work *= 1 - self.rho
         v += work
-        np.sqrt(v, out=work)
+        xp.sqrt(v, out=work)
         work += self.epsilon
         grad /= work
         grad *= lr

@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from dnn.devices import namespace
 from dnn.losses import add_l1_gradient, add_l2_gradient, l2_penalty
 
 #: What ``torch.nn.utils.clip_grad_norm_`` adds to the norm it divides by, so a tiny gradient is not blown up.
@@ -31,7 +32,7 @@ CLIP_NORM_EPSILON = 1e-6
 
 def l1_penalty(weights, l1):
     """l1 * sum |w| over the weight arrays ``weights`` (a list); 0.0 when ``l1`` is 0."""
-    return l1 * sum(float(np.abs(w).sum()) for w in weights) if l1 else 0.0
+    return l1 * sum(float(namespace(w).abs(w).sum()) for w in weights) if l1 else 0.0
 
 
 class UpdateRules:
@@ -55,7 +56,7 @@ class UpdateRules:
         self.l2, self.l1, self.clip_norm, self.clip_value = l2, l1, clip_norm, clip_value
         self.max_norms = [(w, limit) for w, limit in zip(params.weights, max_norms) if limit is not None]
         # The penalties' gradients are made here, once per step: in an array made once, not a new one every step.
-        self.work = np.empty_like(self.weights) if l2 or l1 else None
+        self.work = namespace(self.weights).empty_like(self.weights) if l2 or l1 else None
 
     @classmethod
     def make(cls, params, grad, optimizer, l2=0.0, l1=0.0, clip_norm=None, clip_value=None, max_norms=()):
@@ -83,7 +84,7 @@ class UpdateRules:
                 clip_by_norm(self.grad, self.clip_norm, scale)
             if self.clip_value is not None:
                 bound = self.clip_value * scale
-                np.clip(self.grad, -bound, bound, out=self.grad)
+                namespace(self.grad).clip(self.grad, -bound, bound, out=self.grad)
         self.optimizer.update(self.flat, self.grad, lr)
         for w, limit in self.max_norms:
             constrain_norms(w, limit)
@@ -94,9 +95,10 @@ def clip_by_norm(grad, limit, scale=1.0):
 
     As ``torch.nn.utils.clip_grad_norm_`` scales g, whose norm |g| is that of all its entries together.
     """
-    norm = float(np.linalg.norm(grad))
+    xp = namespace(grad)
+    norm = float(xp.linalg.norm(grad))
     if not math.isfinite(norm):  # float32 squares overflow long before the norm itself does
-        norm = float(np.linalg.norm(grad.astype(np.float64)))
+        norm = float(xp.linalg.norm(grad.astype(np.float64)))
     factor = limit / (norm / scale + CLIP_NORM_EPSILON)
     if factor < 1.0:
         grad *= factor
@@ -104,7 +106,8 @@ def clip_by_norm(grad, limit, scale=1.0):
 
 def constrain_norms(w, limit):
     """Scale every column of ``w`` (in, out) whose norm exceeds ``limit`` back to norm ``limit``, in place."""
-    norms = np.sqrt(np.einsum("ij,ij->j", w, w))
+    xp = namespace(w)
+    norms = xp.sqrt(xp.einsum("ij,ij->j", w, w))
     over = norms > limit
     if over.any():
         w[:, over] *= limit / norms[over]
