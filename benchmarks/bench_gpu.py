@@ -43,6 +43,7 @@ import warnings
 
 import numpy as np
 from bench_fit import report  # beside this script
+from common import mlp_trainer
 
 NETWORKS = {"mnist": (784, 256, 128, 10), "wide": (784, 2048, 2048, 10)}
 SYSTEMS = ["dnn-gpu", "torch", "dnn-cpu"]
@@ -95,37 +96,15 @@ def torch_epochs(widths, rows, batch, epochs):
     import torch
 
     torch.backends.cuda.matmul.allow_tf32 = False  # PyTorch's default, stated: float32 products, as CuPy's
-    device = torch.device(TORCH_DEVICE)
-    X, y = (torch.from_numpy(a).to(device) for a in data(widths, rows))
-    torch.manual_seed(0)
-    layers = []
-    for a, b in zip(widths[:-2], widths[1:-1]):
-        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
-    model = torch.nn.Sequential(*layers, torch.nn.Linear(widths[-2], widths[-1])).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    loss_function = torch.nn.CrossEntropyLoss()
-
-    def epoch():
-        order = torch.randperm(rows, device=device)
-        total, correct = 0.0, 0
-        for start in range(0, rows, batch):
-            index = order[start:start + batch]
-            xb, yb = X[index], y[index]
-            optimizer.zero_grad(set_to_none=True)
-            logits = model(xb)
-            loss = loss_function(logits, yb)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(index)  # dnn reads its loss and correct count every batch too
-            correct += int((logits.argmax(dim=1) == yb).sum())
-
-    synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    epoch()  # warm-up
+    # its loss and correct count are read every batch, as dnn reads its own
+    train = mlp_trainer(widths, *data(widths, rows), LR, MOMENTUM, device=TORCH_DEVICE)
+    synchronize = torch.cuda.synchronize if TORCH_DEVICE == "cuda" else (lambda: None)
+    train(rows, batch)  # warm-up
     times = []
     for _ in range(epochs):
         synchronize()
         started = time.perf_counter()
-        epoch()
+        train(rows, batch)
         synchronize()
         times.append(time.perf_counter() - started)
     return times, 0.0

@@ -16,23 +16,25 @@ def available(system, requires):
     return True
 
 
-def mlp_trainer(widths, X, y, lr, momentum, activation="relu", optimizer="sgd"):
+def mlp_trainer(widths, X, y, lr, momentum, activation="relu", optimizer="sgd", device="cpu"):
     """An MLP of layer ``widths`` on float32 arrays ``X``, ``y``, and ``train(rows, batch, deadline)``.
 
     The hidden layers' ``activation`` is relu, sigmoid or tanh; ``optimizer`` is sgd (with ``momentum``) or adam.
+    On a ``device`` other than the CPU ("cuda") the model and the rows are moved there first, and every epoch's
+    order is drawn there.
 
     ``train`` runs one epoch over the first ``rows`` rows in a random order, in batches of ``batch``, keeping the
     running loss and accuracy as dnn does, and returns the rows trained (it stops early after ``deadline``).
     """
     import torch
 
-    X, y = torch.from_numpy(X), torch.from_numpy(y)
+    X, y = torch.from_numpy(X).to(device), torch.from_numpy(y).to(device)
     torch.manual_seed(0)
     hidden = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh}[activation]
     layers = []
     for a, b in zip(widths[:-2], widths[1:-1]):
         layers += [torch.nn.Linear(a, b), hidden()]
-    model = torch.nn.Sequential(*layers, torch.nn.Linear(widths[-2], widths[-1]))
+    model = torch.nn.Sequential(*layers, torch.nn.Linear(widths[-2], widths[-1])).to(device)
     if optimizer == "adam":
         torch_optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     else:
@@ -40,7 +42,7 @@ def mlp_trainer(widths, X, y, lr, momentum, activation="relu", optimizer="sgd"):
     loss_function = torch.nn.CrossEntropyLoss()
 
     def train(rows, batch, deadline=math.inf):
-        order = torch.randperm(rows)
+        order = torch.randperm(rows, device=device)
         total, correct, done = 0.0, 0, 0
         for start in range(0, rows, batch):
             index = order[start:start + batch]
