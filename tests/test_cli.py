@@ -1,5 +1,6 @@
 """python -m dnn: train, evaluate, predict, summary, plot on a small CSV, in a subprocess."""
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -107,6 +108,14 @@ def test_errors_are_one_line_and_exit_with_status_1(tmp_path, data, trained, arg
     assert done.returncode == 1
     assert done.stderr.startswith("dnn: error: ") and message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(importlib.util.find_spec("cupy") is not None, reason="CuPy is installed here")
+def test_training_on_a_gpu_without_cupy_says_what_is_missing(tmp_path, data):
+    done = run("train", "data.csv", "--target", "label", "--device", "cuda", "--quiet", cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("dnn: error: --device cuda: device='cuda' needs CuPy, which is not installed")
+    assert not (tmp_path / "model.pkl").exists()
 
 
 def test_missing_feature_column_in_predict(tmp_path, data, trained):
@@ -230,7 +239,7 @@ def test_train_help_shows_the_default_of_every_option(monkeypatch, capsys):
             blocks[current].append(line)
     defaults = vars(build_parser().parse_args(["train", "x.csv", "--target", "y"]))
     options = sorted(set(defaults) - {"command", "csv", "target"})
-    assert len(options) == 29  # every option of train but --target and --no-early-stopping (which shares a default)
+    assert len(options) == 30  # every option of train but --target and --no-early-stopping (which shares a default)
     for dest in options:
         option = "--" + dest.replace("_", "-")
         assert f"(default: {defaults[dest]})" in " ".join(" ".join(blocks[option]).split()), option

@@ -110,6 +110,9 @@ def _add_train(commands, optimizers):
     train.add_argument("--seed", type=int, default=None, help="seed of the model's random generator "
                                                               "(None: a different run every time)")
     train.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="precision")
+    train.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                       help="where to train: numpy on the CPU, or an NVIDIA GPU through CuPy (the file holds numpy "
+                            "arrays either way)")
     train.add_argument("--out", default="model.pkl", help="model file to write")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -62,11 +62,15 @@ def _build(args, features, y, regression):
     if not regression and classes < 2:
         raise CommandError(f"the target column {args.target!r} holds a single class; a classifier needs two")
     groups = [len(y)] if regression else y.value_counts().to_numpy()  # the rows a stratified split divides
-    model = DNN(lr=_rate(args, groups), optimizer=optimizer_with_weight_decay(args.optimizer, args.weight_decay,
-                                                                            "--weight-decay"),
-                momentum=args.momentum, l2=args.l2, seed=args.seed, dtype=args.dtype, standardize=args.standardize,
-                l1=check_setting("l1", args.l1, "--l1"), clipNorm=_optional("clipNorm", args.clip_norm, "--clip-norm"),
-                clipValue=_optional("clipValue", args.clip_value, "--clip-value"))
+    try:
+        model = DNN(lr=_rate(args, groups), optimizer=optimizer_with_weight_decay(args.optimizer, args.weight_decay,
+                                                                                "--weight-decay"),
+                    momentum=args.momentum, l2=args.l2, seed=args.seed, dtype=args.dtype, standardize=args.standardize,
+                    l1=check_setting("l1", args.l1, "--l1"),
+                    clipNorm=_optional("clipNorm", args.clip_norm, "--clip-norm"),
+                    clipValue=_optional("clipValue", args.clip_value, "--clip-value"), device=args.device)
+    except (ImportError, RuntimeError) as error:  # --device cuda without CuPy, or without a GPU
+        raise CommandError(f"--device {args.device}: {error}") from None
     model.addInputLayer([features])
     if sizes:
         model.addHiddenLayer(sizes, **_layer_options(args))
