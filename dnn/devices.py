@@ -126,10 +126,13 @@ def to_numpy(array):
 
 def is_array(value):
     """Whether ``value`` is an array of numpy or of a registered device (not a number, a name or None)."""
+    if isinstance(value, (int, float, np.generic)):
+        return False
     try:
-        return not isinstance(value, (int, float, np.generic)) and device_of(value) is not None
+        device_of(value)
     except TypeError:
         return False
+    return True
 
 
 def on_host(array):
