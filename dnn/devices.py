@@ -55,6 +55,22 @@ class Device:
         """A numpy array holding the values of ``array``, one of this device's arrays."""
         return array if self.is_host else self._to_host(array)
 
+    def copy_in(self, out, host_array):
+        """Write ``host_array`` (numpy, any numeric dtype) into ``out``, one of this device's arrays, converted to
+        its dtype as numpy's unsafe casting does."""
+        if self.is_host:
+            np.copyto(out, host_array, casting="unsafe")
+        else:
+            out[...] = self.asarray(host_array, out.dtype)
+
+    def fill_random(self, rng, out):
+        """Fill ``out`` with uniform numbers in [0, 1) from ``rng``, a numpy Generator: the same numbers on every
+        device (drawn on the host, and copied off it)."""
+        if self.is_host:
+            rng.random(out=out, dtype=out.dtype)
+        else:
+            out[...] = self.asarray(rng.random(out.shape, dtype=out.dtype))
+
     def __repr__(self):
         return f"<Device {self.name}>"
 

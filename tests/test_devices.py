@@ -39,10 +39,6 @@ def build(device, hidden=("relu", "tanh"), output="softmax", units=3, dropout=0.
     return model
 
 
-def host(array):
-    return unwrap(array)
-
-
 def assert_same_models(cpu, strict):
     assert {key: values for key, values in cpu.history.items() if key != "time"} == \
         {key: values for key, values in strict.history.items() if key != "time"}
@@ -50,10 +46,10 @@ def assert_same_models(cpu, strict):
         mine, theirs = getattr(cpu, name), getattr(strict, name)
         for layer in mine:
             assert type(theirs[layer]) is (np.ndarray if strict.device == "cpu" else StrictArray)
-            assert np.array_equal(mine[layer], host(theirs[layer])), (name, layer)
+            assert np.array_equal(mine[layer], unwrap(theirs[layer])), (name, layer)
     for key, value in cpu.optimizer.state.items():
         other = strict.optimizer.state[key]
-        assert np.array_equal(value, host(other)) if isinstance(value, np.ndarray) else value == other
+        assert np.array_equal(value, unwrap(other)) if isinstance(value, np.ndarray) else value == other
 
 
 def assert_same_evaluations(mine, theirs):
@@ -198,7 +194,7 @@ def test_predictions_evaluation_and_the_textbook_methods(data):
         mine, theirs = getattr(cpu, method)(X), getattr(strict, method)(X)
         assert isinstance(theirs, np.ndarray) and np.array_equal(mine, theirs)
     on_device = strict.predictProba(STRICT.asarray(X))  # an input on the device gives outputs there
-    assert isinstance(on_device, StrictArray) and np.array_equal(host(on_device), cpu.predictProba(X))
+    assert isinstance(on_device, StrictArray) and np.array_equal(unwrap(on_device), cpu.predictProba(X))
     assert_same_evaluations(cpu.modelEvaluate(X, y, verbose=0), strict.modelEvaluate(STRICT.asarray(X), y, verbose=0))
     assert cpu.gradientCheck(X[:10], y[:10]) == strict.gradientCheck(X[:10], y[:10])
     assert np.array_equal(cpu.forwardPropagation(X[:5]), strict.forwardPropagation(X[:5]))
@@ -243,8 +239,8 @@ def test_assigning_weights_on_a_device(data):
     model = build(NAME)
     model.w[2] = np.full((FEATURES, 9), 0.25)
     model.b[2] = STRICT.asarray(np.ones(9))
-    assert np.array_equal(host(model.w[2]), np.full((FEATURES, 9), 0.25, np.float32))
-    assert np.array_equal(host(model.b[2]), np.ones(9, np.float32))
+    assert np.array_equal(unwrap(model.w[2]), np.full((FEATURES, 9), 0.25, np.float32))
+    assert np.array_equal(unwrap(model.b[2]), np.ones(9, np.float32))
     with pytest.raises(ValueError, match=r"model.w\[2\] must have shape \(6, 9\), got \(2, 2\)"):
         model.w[2] = STRICT.asarray(np.ones((2, 2)))
 

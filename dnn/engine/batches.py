@@ -12,7 +12,7 @@ import numpy as np
 
 from dnn.activations import takes_pre_activation
 from dnn.data.preprocessing import standardize
-from dnn.devices import take_rows
+from dnn.devices import CPU, take_rows
 
 
 class BatchViews(NamedTuple):
@@ -95,8 +95,8 @@ class TrainingData:
 
     Attributes
     ----------
-    device : dnn.devices.Device or None
-        Where the batches are computed, when not on the host (see :meth:`on_device`).
+    device : dnn.devices.Device
+        Where the batches are computed (see :meth:`on_device`).
     """
 
     def __init__(self, x, targets, weights=None, rows=None, mean=None, scale=None):
@@ -104,7 +104,7 @@ class TrainingData:
         self.rows = rows
         self.mean, self.scale = mean, scale
         self.is_memmap = isinstance(x, np.memmap)
-        self.device = None
+        self.device = CPU
 
     def on_device(self, device):
         """These rows for batches computed on ``device``: their arrays copied there once, to stay across batches
@@ -115,7 +115,7 @@ class TrainingData:
                              None if self.weights is None else device.asarray(self.weights), self.rows,
                              None if self.mean is None else device.asarray(self.mean),
                              None if self.scale is None else device.asarray(self.scale))
-        moved.is_memmap, moved.device = self.is_memmap, device
+        moved.device = device
         return moved
 
     def with_rows(self, rows):
@@ -143,12 +143,8 @@ class TrainingData:
         # Every index comes from epoch_order and is in range (see take_rows).
         if self.is_memmap:
             index = np.sort(index)  # nearby rows: fewer page faults on the file
-            rows = self.x.take(index, axis=0, mode="clip")
-            if self.device is None:
-                np.copyto(x, rows, casting="unsafe")
-            else:
-                x[...] = self.device.asarray(rows, x.dtype)
-        if self.device is not None:  # the row numbers go where the rows are
+            self.device.copy_in(x, self.x.take(index, axis=0, mode="clip"))
+        if not self.device.is_host:  # the row numbers go where the rows are
             index = self.device.asarray(index)
         if not self.is_memmap:
             take_rows(self.x, index, x)

@@ -22,7 +22,7 @@ import numpy as np
 
 from dnn.backprop import backward_pass, forward_pass
 from dnn.callbacks import CallbackList, EarlyStopping, EpochLogger, ProgressBarLogger
-from dnn.devices import CPU_NAME, namespace
+from dnn.devices import CPU_NAME
 from dnn.engine.batches import Workspace, batch_count
 from dnn.engine.diagnostics import StallMonitor
 from dnn.engine.distributed import TAIL
@@ -50,9 +50,8 @@ def train(model, plan):
     state = model.state
     state.stopped_early = state.restored_epoch = None
     comm = plan.comm
-    policy = []  # the BLAS thread policy times every batch: it comes first (on a GPU there is none)
-    if model.device == CPU_NAME:
-        policy = [model.thread_policy() if comm is None else comm.thread_policy(model.threads)]
+    on_cpu = model.device == CPU_NAME  # the BLAS thread policy times every batch, first (a GPU has none)
+    policy = [model.thread_policy() if comm is None else comm.thread_policy(model.threads)] if on_cpu else []
     callbacks = CallbackList([*policy, *_built_in_callbacks(plan)])
     run = TrainingRun(model, plan)
     trainer = Trainer(state, model.activations[1:], model.loss, plan.task, model.l2, plan.batch_size,
@@ -245,7 +244,8 @@ class Trainer:
         params = state.params
         self.state, self.optimizer, self.rng, self.comm = state, state.optimizer, state.rng, comm
         self.flat, self.weights, self.biases = params.flat, params.weights, params.biases
-        self.device, xp = params.device, namespace(params.flat)
+        self.device = params.device
+        xp = self.device.xp
         # Distributed, the batch's loss, correct count and stop requests follow the gradient: one reduction a batch.
         self.reduced = xp.empty(params.flat.size + (0 if comm is None else TAIL), params.flat.dtype)
         self.grad = self.reduced[:params.flat.size]
@@ -382,7 +382,7 @@ class Trainer:
         return finite if self.comm is None else self.comm.all_true(finite)
 
     def _finite_after_last_update(self):
-        xp = namespace(self.flat)
+        xp = self.device.xp
         if not (xp.isfinite(self.flat).all() and xp.isfinite(self.state.params.buffers).all()):
             return False
         if not self.last_rows:
@@ -394,11 +394,7 @@ class Trainer:
 
     def _draw_masks(self, masks):
         """Inverted dropout: 0 for a dropped unit, 1 / (1 - rate) for a kept one, drawn from the model's generator."""
-        xp = self.device.xp
         for mask, rate in zip(masks, self.dropout):
             if mask is not None:
-                if self.device.is_host:
-                    self.rng.random(out=mask, dtype=mask.dtype)
-                else:  # the model's generator is numpy's: its numbers are drawn on the host and copied
-                    mask[...] = self.device.asarray(self.rng.random(mask.shape, dtype=mask.dtype))
-                xp.multiply(mask >= rate, 1.0 / (1.0 - rate), out=mask)
+                self.device.fill_random(self.rng, mask)
+                self.device.xp.multiply(mask >= rate, 1.0 / (1.0 - rate), out=mask)

@@ -60,7 +60,7 @@ def to_payload(model):
     split = state.params.split
     return {
         "config": _plain(model.getConfig()),
-        **payload_arrays(state.params.on_host()),  # w, b and any normalization arrays, numpy's on any device
+        **payload_arrays(state.params.to_host()),  # w, b and any normalization arrays, numpy's on any device
         # per parameter, in the order w_2, b_2 (gamma_2, beta_2), w_3, ...: independent of the in-memory layout
         "optimizer_state": {key: split(to_numpy(value)) if is_array(value) else _plain(value)
                             for key, value in state.optimizer.state.items()},

@@ -81,7 +81,7 @@ class Parameters:
         self.flat, self.buffers = device.asarray(self.flat), device.asarray(self.buffers)
         self._make_views()
 
-    def on_host(self):
+    def to_host(self):
         """This store when it is numpy's, else a numpy copy of it (what the textbook methods and files read)."""
         if self.device.is_host:
             return self

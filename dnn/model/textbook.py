@@ -31,7 +31,7 @@ class Textbook(Part):
         """
         self._require_network("forwardPropagation")
         self._checked_parameters()
-        store = self.state.params.on_host()  # the textbook methods compute with numpy, on any device
+        store = self.state.params.to_host()  # the textbook methods compute with numpy, on any device
         self._cache = forward_pass(self._model_inputs(X, self.dtype), store.weights, store.biases,
                                    self.activations[1:], norms=store.normalizations())
         return self._cache[-1]
@@ -62,7 +62,7 @@ class Textbook(Part):
         if self._cache is None:
             raise ValueError("call forwardPropagation(X) before backPropagation(y)")
         self._checked_parameters()
-        store = self.state.params.on_host()
+        store = self.state.params.to_host()
         target_matrix, _, _ = self._encode_targets(y)
         if len(target_matrix) != len(self._cache[-1]):
             raise ValueError(f"y has {len(target_matrix)} rows but the last forwardPropagation had "
@@ -99,7 +99,7 @@ class Textbook(Part):
         """
         self._require_network("gradientCheck")
         self._checked_parameters()
-        store = self.state.params.on_host().astype(np.float64)
+        store = self.state.params.to_host().astype(np.float64)
         weights, biases, norms = store.weights, store.biases, store.normalizations()
         X = self._model_inputs(X, np.float64)
         target_matrix, _, _ = self._encode_targets(y, dtype=np.float64)
